@@ -1,0 +1,144 @@
+//! The API contract every service speaks: one error envelope with stable codes (DESIGN §8).
+
+use serde::{Deserialize, Serialize};
+
+/// Stable, documented error codes. Clients switch on these, so a code never changes meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorCode {
+    /// A signed request came without a signature.
+    #[serde(rename = "AUTH_1001")]
+    SignatureMissing,
+    /// The signature failed a check (key, expiry, subject, body hash).
+    #[serde(rename = "AUTH_1002")]
+    SignatureInvalid,
+    /// The signature was valid but has been used before.
+    #[serde(rename = "AUTH_1003")]
+    SignatureReplayed,
+    #[serde(rename = "VAL_3001")]
+    InvalidRequest,
+    #[serde(rename = "RES_4001")]
+    RouteNotFound,
+    #[serde(rename = "RES_4002")]
+    MethodNotAllowed,
+    /// A dependency (database, cache, core service) is unreachable or failing.
+    #[serde(rename = "EXT_6001")]
+    DependencyUnavailable,
+    #[serde(rename = "SYS_9001")]
+    Internal,
+    /// The service is missing configuration it needs to run.
+    #[serde(rename = "SYS_9002")]
+    Misconfigured,
+}
+
+impl ErrorCode {
+    pub fn http_status(self) -> u16 {
+        match self {
+            ErrorCode::SignatureMissing
+            | ErrorCode::SignatureInvalid
+            | ErrorCode::SignatureReplayed => 401,
+            ErrorCode::InvalidRequest => 400,
+            ErrorCode::RouteNotFound => 404,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::DependencyUnavailable => 503,
+            ErrorCode::Internal | ErrorCode::Misconfigured => 500,
+        }
+    }
+}
+
+/// `{"error":{"code":"VAL_3001","message":"…","details":…,"requestId":"…"}}`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub code: ErrorCode,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<serde_json::Value>,
+    #[serde(rename = "requestId")]
+    pub request_id: String,
+}
+
+/// A user-facing error: rendered as the envelope with the code's HTTP status.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub details: Option<serde_json::Value>,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    pub fn status(&self) -> u16 {
+        self.code.http_status()
+    }
+
+    pub fn into_envelope(self, request_id: &str) -> ErrorEnvelope {
+        ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code,
+                message: self.message,
+                details: self.details,
+                request_id: request_id.to_owned(),
+            },
+        }
+    }
+
+    pub fn to_json(&self, request_id: &str) -> String {
+        let envelope = self.clone().into_envelope(request_id);
+        // Serialising plain strings and enums cannot fail; fall back to a fixed envelope anyway.
+        serde_json::to_string(&envelope).unwrap_or_else(|_| {
+            format!(r#"{{"error":{{"code":"SYS_9001","message":"internal error","requestId":"{request_id}"}}}}"#)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_has_the_documented_shape() {
+        let json = ApiError::new(ErrorCode::InvalidRequest, "email is required")
+            .with_details(serde_json::json!({"field": "email"}))
+            .to_json("req_1");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"error": {
+                "code": "VAL_3001",
+                "message": "email is required",
+                "details": {"field": "email"},
+                "requestId": "req_1"
+            }})
+        );
+    }
+
+    #[test]
+    fn envelope_without_details_omits_the_field() {
+        let json = ApiError::new(ErrorCode::RouteNotFound, "no route").to_json("r");
+        assert!(!json.contains("details"));
+        assert!(json.contains(r#""code":"RES_4001""#));
+    }
+
+    #[test]
+    fn signature_failures_are_401_and_outages_503() {
+        assert_eq!(ErrorCode::SignatureMissing.http_status(), 401);
+        assert_eq!(ErrorCode::SignatureReplayed.http_status(), 401);
+        assert_eq!(ErrorCode::DependencyUnavailable.http_status(), 503);
+    }
+}

@@ -1,0 +1,12 @@
+//! Shared by the Workers and the Spin components. Never imports `worker` or `spin-sdk`.
+
+pub mod api;
+pub mod health;
+pub mod ids;
+pub mod neon;
+pub mod transport;
+pub mod upstash;
+pub mod webhook;
+
+#[cfg(test)]
+mod test_support;
