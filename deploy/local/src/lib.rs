@@ -1,0 +1,204 @@
+//! Local stand-ins for the two managed services the marketplace talks to over HTTP (DESIGN §4, §7):
+//!
+//! - [`neon`]: Neon's `POST /sql` protocol (the proxy's `sql_over_http`) over a real PostgreSQL.
+//! - [`upstash`]: Upstash's REST protocol over a real Redis.
+//! - [`postgres::Cluster`] and [`redis::Server`]: project-local database processes.
+//! - [`ports::free_port`], [`LocalCloud`] and [`spawn_in_thread`]: glue for `cargo xtask dev` and tests.
+
+pub mod http_server;
+pub mod neon;
+pub mod ports;
+pub mod postgres;
+pub mod process;
+pub mod redis;
+pub mod upstash;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use process::at_exit;
+
+/// What the `local-cloud` binary (and in-process tests) run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub neon_listen: SocketAddr,
+    pub upstash_listen: SocketAddr,
+    pub upstash_token: String,
+    pub redis_url: String,
+    pub neon: neon::Options,
+    /// One stderr line per request (`neon POST /sql 200 3ms`).
+    pub log_requests: bool,
+}
+
+impl Config {
+    /// Both listeners on ephemeral loopback ports; handy for tests.
+    pub fn ephemeral(redis_url: impl Into<String>, upstash_token: impl Into<String>) -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self {
+            neon_listen: any,
+            upstash_listen: any,
+            upstash_token: upstash_token.into(),
+            redis_url: redis_url.into(),
+            neon: neon::Options::default(),
+            log_requests: false,
+        }
+    }
+}
+
+/// Both gateways, bound but not yet serving.
+pub struct LocalCloud {
+    neon_addr: SocketAddr,
+    upstash_addr: SocketAddr,
+    neon_listener: TcpListener,
+    upstash_listener: TcpListener,
+    neon: Arc<neon::Gateway>,
+    upstash: Arc<upstash::Gateway>,
+    log_requests: bool,
+}
+
+impl LocalCloud {
+    pub async fn bind(config: Config) -> anyhow::Result<Self> {
+        let neon_listener = TcpListener::bind(config.neon_listen)
+            .await
+            .with_context(|| format!("binding the Neon gateway to {}", config.neon_listen))?;
+        let upstash_listener = TcpListener::bind(config.upstash_listen)
+            .await
+            .with_context(|| format!("binding the Upstash gateway to {}", config.upstash_listen))?;
+        let upstash = upstash::Gateway::new(&config.redis_url, &config.upstash_token)?;
+        Ok(Self {
+            neon_addr: neon_listener.local_addr()?,
+            upstash_addr: upstash_listener.local_addr()?,
+            neon_listener,
+            upstash_listener,
+            neon: Arc::new(neon::Gateway::new(config.neon)),
+            upstash: Arc::new(upstash),
+            log_requests: config.log_requests,
+        })
+    }
+
+    pub fn neon_addr(&self) -> SocketAddr {
+        self.neon_addr
+    }
+
+    pub fn upstash_addr(&self) -> SocketAddr {
+        self.upstash_addr
+    }
+
+    /// Serves both protocols until `shutdown` resolves, then lets in-flight requests finish.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let neon = self.neon.clone();
+        let upstash = self.upstash.clone();
+        let neon_task = tokio::spawn(http_server::serve(
+            self.neon_listener,
+            "neon",
+            self.log_requests,
+            stop_rx.clone(),
+            move |req| {
+                let neon = neon.clone();
+                async move { neon.handle(req).await }
+            },
+        ));
+        let upstash_task = tokio::spawn(http_server::serve(
+            self.upstash_listener,
+            "upstash",
+            self.log_requests,
+            stop_rx,
+            move |req| {
+                let upstash = upstash.clone();
+                async move { upstash.handle(req).await }
+            },
+        ));
+        shutdown.await;
+        let _ = stop_tx.send(true);
+        neon_task.await.context("neon listener task")?;
+        upstash_task.await.context("upstash listener task")?;
+        Ok(())
+    }
+}
+
+/// Gateways running on their own thread and Tokio runtime, so they outlive any one test's runtime.
+pub struct Background {
+    pub neon_addr: SocketAddr,
+    pub upstash_addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Background {
+    /// `http://127.0.0.1:PORT/sql`
+    pub fn neon_url(&self) -> String {
+        format!("http://{}/sql", self.neon_addr)
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn upstash_url(&self) -> String {
+        format!("http://{}", self.upstash_addr)
+    }
+
+    /// Stops accepting, waits for in-flight requests and joins the thread.
+    pub fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Starts [`LocalCloud`] on a dedicated thread; returns once both listeners are bound.
+/// Safe to call from inside another Tokio runtime (tests): nothing here blocks on a runtime.
+pub fn spawn_in_thread(config: Config) -> anyhow::Result<Background> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<(SocketAddr, SocketAddr)>>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("local-cloud".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("local-cloud-worker")
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    let _ = ready_tx.send(Err(anyhow::Error::new(err).context("building the gateway runtime")));
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let cloud = match LocalCloud::bind(config).await {
+                    Ok(cloud) => cloud,
+                    Err(err) => {
+                        let _ = ready_tx.send(Err(err));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok((cloud.neon_addr(), cloud.upstash_addr())));
+                let result = cloud
+                    .serve(async {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
+                if let Err(err) = result {
+                    eprintln!("local-cloud: {err:#}");
+                }
+            });
+        })
+        .context("spawning the gateway thread")?;
+    let (neon_addr, upstash_addr) = ready_rx.recv().context("the gateway thread exited before binding")??;
+    Ok(Background { neon_addr, upstash_addr, stop: Some(stop_tx), thread: Some(thread) })
+}
