@@ -1,0 +1,77 @@
+//! Harness for black-box tests: each test binary starts its own stack on free ports with its own
+//! data directory, so it never collides with a running `cargo xtask dev` or another test binary.
+//! These tests need the Wasm builds, so they are `#[ignore]`d for a bare `cargo test` and run by
+//! `cargo xtask test` (which builds first and passes `--include-ignored`).
+
+use std::path::PathBuf;
+use xtask::children::Logs;
+use xtask::stack::{Ports, Stack, StackConfig, WorkerMode};
+
+pub use xtask::stack;
+
+pub struct TestStack {
+    pub stack: Stack,
+    pub http: reqwest::Client,
+}
+
+impl TestStack {
+    /// `with_worker`: also run the gateway Worker in workerd (slower to start).
+    pub async fn start(name: &str, with_worker: bool) -> anyhow::Result<Self> {
+        let state_dir = state_dir(name);
+        // A fresh database per run: leftovers from an earlier run must not decide a test.
+        let _ = std::fs::remove_dir_all(&state_dir);
+        let config = StackConfig {
+            state_dir: state_dir.clone(),
+            ports: Ports::free()?,
+            worker: with_worker.then_some(WorkerMode::Prebuilt),
+            logs: Logs::Files(state_dir.join("logs")),
+        };
+        let stack = match Stack::start(config).await {
+            Ok(stack) => stack,
+            Err(error) => {
+                print_logs(&state_dir.join("logs"));
+                return Err(error);
+            }
+        };
+        Ok(Self { stack, http: reqwest::Client::new() })
+    }
+
+    pub fn worker_url(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.urls().worker)
+    }
+
+    pub fn spin_url(&self, path: &str) -> String {
+        format!("{}{path}", self.stack.urls().spin)
+    }
+
+    /// Printed by tests before asserting, so a failure shows what the services said.
+    pub fn print_logs(&self) {
+        if let Some(dir) = self.stack.log_dir() {
+            print_logs(dir);
+        }
+    }
+}
+
+fn state_dir(name: &str) -> PathBuf {
+    xtask::paths::target_dir().join("e2e").join(name)
+}
+
+fn print_logs(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let tail: Vec<&str> = text.lines().rev().take(40).collect();
+        eprintln!("----- {} (last {} lines) -----", entry.path().display(), tail.len());
+        for line in tail.into_iter().rev() {
+            eprintln!("{line}");
+        }
+    }
+}
+
+/// Unix seconds now, for signing test requests.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs() as i64)
+        .unwrap_or_default()
+}

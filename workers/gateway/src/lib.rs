@@ -1,0 +1,13 @@
+//! The public edge Worker. The entry point only hands off to the router.
+
+mod config;
+mod health;
+mod platform;
+mod router;
+
+use worker::{Context, Env, Request, Response, Result, event};
+
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, _ctx: Context) -> Result<Response> {
+    router::handle(request, env).await
+}

@@ -1,0 +1,310 @@
+//! The local stack: PostgreSQL and Redis behind the Neon and Upstash gateways, the migrations,
+//! the Spin components in the local wasi:http host, and the Workers in workerd (`wrangler dev`).
+//! `cargo xtask dev` runs it on fixed ports; black-box tests run their own on free ports.
+
+use crate::children::{Logs, ManagedChild};
+use crate::{migrate, paths, progress};
+use anyhow::{Context, bail};
+use local_cloud::{postgres::Cluster, redis::Server};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+pub const DATABASE: &str = "marketplace";
+
+#[derive(Debug, Clone, Copy)]
+pub struct Ports {
+    pub postgres: u16,
+    pub redis: u16,
+    pub neon: u16,
+    pub upstash: u16,
+    pub spin: u16,
+    pub worker: u16,
+    pub worker_inspector: u16,
+}
+
+impl Ports {
+    /// The documented dev ports (README).
+    pub fn dev() -> Self {
+        Self { postgres: 55432, redis: 56379, neon: 4444, upstash: 8079, spin: 3000, worker: 8787, worker_inspector: 9229 }
+    }
+
+    /// Free ports, so tests never collide with a running dev stack or with each other.
+    pub fn free() -> anyhow::Result<Self> {
+        let next = local_cloud::ports::free_port;
+        Ok(Self {
+            postgres: next()?,
+            redis: next()?,
+            neon: next()?,
+            upstash: next()?,
+            spin: next()?,
+            worker: next()?,
+            worker_inspector: next()?,
+        })
+    }
+}
+
+/// Local secrets, made once per state dir and kept, so a second run reuses data and sessions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Secrets {
+    pub upstash_token: String,
+    pub webhook_key_current: String,
+}
+
+impl Secrets {
+    pub fn load_or_create(state_dir: &Path) -> anyhow::Result<Self> {
+        let path = state_dir.join("secrets.json");
+        if let Ok(text) = std::fs::read_to_string(&path) {
+            return serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()));
+        }
+        let secrets = Self { upstash_token: random_token()?, webhook_key_current: random_token()? };
+        std::fs::create_dir_all(state_dir)?;
+        std::fs::write(&path, serde_json::to_string_pretty(&secrets)?)?;
+        Ok(secrets)
+    }
+}
+
+fn random_token() -> anyhow::Result<String> {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|error| anyhow::anyhow!("no randomness: {error}"))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkerMode {
+    /// The top-level wrangler.toml as is: rebuilds on source changes (dev).
+    Watch,
+    /// The already-built Worker, no rebuilds (tests).
+    Prebuilt,
+}
+
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    pub state_dir: PathBuf,
+    pub ports: Ports,
+    /// None: no Worker (tests of the core alone start faster).
+    pub worker: Option<WorkerMode>,
+    pub logs: Logs,
+}
+
+pub struct Stack {
+    pub ports: Ports,
+    pub secrets: Secrets,
+    state_dir: PathBuf,
+    logs: Logs,
+    // Field order is stop order: edge first, data last.
+    worker: Option<ManagedChild>,
+    spin: ManagedChild,
+    cloud: ManagedChild,
+    redis: Option<Server>,
+    postgres: Cluster,
+}
+
+impl Stack {
+    pub async fn start(config: StackConfig) -> anyhow::Result<Self> {
+        let StackConfig { state_dir, ports, worker, logs } = config;
+        std::fs::create_dir_all(&state_dir)?;
+        let secrets = Secrets::load_or_create(&state_dir)?;
+
+        let postgres = progress::step(&format!("PostgreSQL on 127.0.0.1:{}", ports.postgres), || {
+            let cluster = Cluster::start(&state_dir.join("postgres"), ports.postgres)?;
+            cluster.ensure_database(DATABASE)?;
+            Ok(cluster)
+        })?;
+        let redis = progress::step(&format!("Redis on 127.0.0.1:{}", ports.redis), || {
+            Server::start(&state_dir.join("redis"), ports.redis)
+        })?;
+
+        let mut cloud_command = Command::new(paths::native_bin("local-cloud"));
+        cloud_command.args([
+            "--neon-listen",
+            &format!("127.0.0.1:{}", ports.neon),
+            "--upstash-listen",
+            &format!("127.0.0.1:{}", ports.upstash),
+            "--upstash-token",
+            &secrets.upstash_token,
+            "--redis-url",
+            &format!("redis://127.0.0.1:{}", ports.redis),
+        ]);
+        let mut cloud = ManagedChild::spawn("local-cloud", &mut cloud_command, &logs)?;
+        wait_for_port(&mut cloud, ports.neon).await?;
+        wait_for_port(&mut cloud, ports.upstash).await?;
+
+        let urls = Urls::new(ports);
+        let connection_string = postgres.connection_string(DATABASE);
+        let applied = migrate::run(&urls.neon_sql, &connection_string, &paths::repo_root().join("migrations")).await?;
+        progress::note(&format!("migrations: {applied} applied"));
+
+        let mut spin_command = Command::new(paths::native_bin("local-spin"));
+        spin_command
+            .current_dir(paths::repo_root())
+            .args(["--manifest", "spin.toml", "--listen", &format!("127.0.0.1:{}", ports.spin)])
+            .env("SPIN_VARIABLE_NEON_URL", &urls.neon_sql)
+            .env("SPIN_VARIABLE_NEON_ORIGIN", &urls.neon_origin)
+            .env("SPIN_VARIABLE_NEON_CONNECTION_STRING", &connection_string)
+            .env("SPIN_VARIABLE_PUBLIC_BASE_URL", &urls.spin)
+            .env("SPIN_VARIABLE_WEBHOOK_KEY_CURRENT", &secrets.webhook_key_current);
+        let mut spin = ManagedChild::spawn("spin", &mut spin_command, &logs)?;
+        wait_for_port(&mut spin, ports.spin).await?;
+
+        let worker = match worker {
+            Some(mode) => {
+                let env_file = write_worker_env(&state_dir, &urls, &connection_string, &secrets)?;
+                let config = worker_config(&state_dir, mode)?;
+                let mut command = Command::new(paths::node_bin("wrangler"));
+                command
+                    .current_dir(paths::repo_root())
+                    .args(["dev", "--config"])
+                    .arg(&config)
+                    .args(["--ip", "127.0.0.1", "--port", &ports.worker.to_string()])
+                    .args(["--inspector-port", &ports.worker_inspector.to_string()])
+                    .arg("--env-file")
+                    .arg(&env_file)
+                    .arg("--persist-to")
+                    .arg(state_dir.join("wrangler"))
+                    .args(["--show-interactive-dev-session=false", "--log-level", "info"])
+                    .env("WRANGLER_SEND_METRICS", "false")
+                    .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+                    .env("WRANGLER_HIDE_BANNER", "true")
+                    .env("WRANGLER_LOG_PATH", state_dir.join("wrangler-logs"));
+                let mut child = ManagedChild::spawn("wrangler", &mut command, &logs)?;
+                wait_for_http(&mut child, &format!("{}/__ready", urls.worker)).await?;
+                Some(child)
+            }
+            None => None,
+        };
+
+        Ok(Self { ports, secrets, state_dir, logs, worker, spin, cloud, redis: Some(redis), postgres })
+    }
+
+    pub fn urls(&self) -> Urls {
+        Urls::new(self.ports)
+    }
+
+    pub fn connection_string(&self) -> String {
+        self.postgres.connection_string(DATABASE)
+    }
+
+    /// For outage tests: Redis goes away, everything else stays.
+    pub fn stop_redis(&mut self) {
+        if let Some(redis) = self.redis.take() {
+            redis.stop();
+        }
+    }
+
+    /// Where each child's log is, when logging to files.
+    pub fn log_dir(&self) -> Option<&Path> {
+        match &self.logs {
+            Logs::Files(dir) => Some(dir),
+            Logs::Console => None,
+        }
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// Returns the first child that has exited, if any (dev watches for this).
+    pub fn exited_child(&mut self) -> Option<String> {
+        let worker = self.worker.as_mut();
+        [Some(&mut self.spin), Some(&mut self.cloud), worker]
+            .into_iter()
+            .flatten()
+            .find_map(|child| child.exit_status().map(|status| format!("{} exited ({status})", child.name())))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Urls {
+    pub neon_sql: String,
+    pub neon_origin: String,
+    pub upstash: String,
+    pub spin: String,
+    pub worker: String,
+}
+
+impl Urls {
+    fn new(ports: Ports) -> Self {
+        let origin = |port: u16| format!("http://127.0.0.1:{port}");
+        Self {
+            neon_sql: format!("{}/sql", origin(ports.neon)),
+            neon_origin: origin(ports.neon),
+            upstash: origin(ports.upstash),
+            spin: origin(ports.spin),
+            worker: origin(ports.worker),
+        }
+    }
+}
+
+/// wrangler's --env-file: the Worker's vars and secrets for this stack.
+fn write_worker_env(state_dir: &Path, urls: &Urls, connection_string: &str, secrets: &Secrets) -> anyhow::Result<PathBuf> {
+    let path = state_dir.join("worker.env");
+    let lines = [
+        ("NEON_URL", urls.neon_sql.as_str()),
+        ("NEON_CONNECTION_STRING", connection_string),
+        ("UPSTASH_URL", urls.upstash.as_str()),
+        ("UPSTASH_TOKEN", secrets.upstash_token.as_str()),
+        ("SPIN_URL", urls.spin.as_str()),
+        ("WEBHOOK_KEY_CURRENT", secrets.webhook_key_current.as_str()),
+    ];
+    let text: String = lines.iter().map(|(name, value)| format!("{name}=\"{value}\"\n")).collect();
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// Watch mode uses wrangler.toml itself; prebuilt mode a copy without the build step, pointing at
+/// the built shim, so tests start fast and never rebuild underneath themselves.
+fn worker_config(state_dir: &Path, mode: WorkerMode) -> anyhow::Result<PathBuf> {
+    let original = paths::repo_root().join("wrangler.toml");
+    if mode == WorkerMode::Watch {
+        return Ok(original);
+    }
+    let mut config: toml::Table = toml::from_str(&std::fs::read_to_string(&original)?)?;
+    config.remove("build");
+    let main = config.get("main").and_then(|main| main.as_str()).context("wrangler.toml has no `main`")?;
+    let main = paths::repo_root().join(main);
+    if !main.exists() {
+        bail!("{} is missing: build the Worker first (cargo xtask build-worker gateway)", main.display());
+    }
+    config.insert("main".into(), toml::Value::String(main.to_string_lossy().into_owned()));
+    let path = state_dir.join("wrangler.toml");
+    std::fs::write(&path, toml::to_string(&config)?)?;
+    Ok(path)
+}
+
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+async fn wait_for_port(child: &mut ManagedChild, port: u16) -> anyhow::Result<()> {
+    wait_until(child, || async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() }).await
+}
+
+async fn wait_for_http(child: &mut ManagedChild, url: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    wait_until(child, || {
+        let request = client.get(url).timeout(Duration::from_secs(5)).send();
+        async move { request.await.is_ok() }
+    })
+    .await
+}
+
+async fn wait_until<F, Fut>(child: &mut ManagedChild, mut ready: F) -> anyhow::Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    loop {
+        if ready().await {
+            return Ok(());
+        }
+        if let Some(status) = child.exit_status() {
+            bail!("{} exited while starting ({status}); see its output above or its log", child.name());
+        }
+        if started.elapsed() > START_TIMEOUT {
+            bail!("{} did not become ready within {}s", child.name(), START_TIMEOUT.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
