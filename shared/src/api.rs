@@ -33,9 +33,7 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::SignatureMissing
-            | ErrorCode::SignatureInvalid
-            | ErrorCode::SignatureReplayed => 401,
+            ErrorCode::SignatureMissing | ErrorCode::SignatureInvalid | ErrorCode::SignatureReplayed => 401,
             ErrorCode::InvalidRequest => 400,
             ErrorCode::RouteNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
@@ -71,11 +69,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            details: None,
-        }
+        Self { code, message: message.into(), details: None }
     }
 
     pub fn with_details(mut self, details: serde_json::Value) -> Self {

@@ -28,19 +28,11 @@ pub struct Check {
 
 impl Check {
     pub fn ok(latency_ms: u64) -> Self {
-        Self {
-            status: CheckStatus::Ok,
-            latency_ms,
-            error: None,
-        }
+        Self { status: CheckStatus::Ok, latency_ms, error: None }
     }
 
     pub fn down(latency_ms: u64, error: impl Into<String>) -> Self {
-        Self {
-            status: CheckStatus::Down,
-            latency_ms,
-            error: Some(error.into()),
-        }
+        Self { status: CheckStatus::Down, latency_ms, error: Some(error.into()) }
     }
 
     pub fn from_result<E: std::fmt::Display>(latency_ms: u64, result: Result<(), E>) -> Self {
@@ -60,16 +52,10 @@ pub struct HealthReport {
 
 impl HealthReport {
     pub fn from_checks(checks: impl IntoIterator<Item = (&'static str, Check)>) -> Self {
-        let checks: BTreeMap<String, Check> = checks
-            .into_iter()
-            .map(|(name, check)| (name.to_owned(), check))
-            .collect();
+        let checks: BTreeMap<String, Check> =
+            checks.into_iter().map(|(name, check)| (name.to_owned(), check)).collect();
         let all_ok = checks.values().all(|check| check.status == CheckStatus::Ok);
-        let status = if all_ok {
-            OverallStatus::Ok
-        } else {
-            OverallStatus::Degraded
-        };
+        let status = if all_ok { OverallStatus::Ok } else { OverallStatus::Degraded };
         Self { status, checks }
     }
 
@@ -95,10 +81,7 @@ mod tests {
 
     #[test]
     fn one_down_check_degrades_to_503_and_names_the_failure() {
-        let report = HealthReport::from_checks([
-            ("neon", Check::ok(3)),
-            ("upstash", Check::down(2000, "timed out")),
-        ]);
+        let report = HealthReport::from_checks([("neon", Check::ok(3)), ("upstash", Check::down(2000, "timed out"))]);
         assert_eq!(report.http_status(), 503);
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["status"], "degraded");

@@ -20,9 +20,7 @@ pub const MAX_REQUEST_ID_LEN: usize = 128;
 pub fn is_acceptable_request_id(candidate: &str) -> bool {
     !candidate.is_empty()
         && candidate.len() <= MAX_REQUEST_ID_LEN
-        && candidate
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        && candidate.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
 #[cfg(test)]
@@ -36,10 +34,7 @@ mod tests {
         let (prefix, ulid) = id.split_once('_').unwrap();
         assert_eq!(prefix, "req");
         assert_eq!(ulid.len(), 26);
-        assert_eq!(
-            Ulid::from_string(ulid).unwrap().timestamp_ms(),
-            1_763_700_000_000
-        );
+        assert_eq!(Ulid::from_string(ulid).unwrap().timestamp_ms(), 1_763_700_000_000);
     }
 
     proptest! {
@@ -58,9 +53,7 @@ mod tests {
     fn header_injection_and_oversized_ids_are_rejected() {
         assert!(!is_acceptable_request_id("abc\r\nset-cookie: x"));
         assert!(!is_acceptable_request_id(""));
-        assert!(!is_acceptable_request_id(
-            &"a".repeat(MAX_REQUEST_ID_LEN + 1)
-        ));
+        assert!(!is_acceptable_request_id(&"a".repeat(MAX_REQUEST_ID_LEN + 1)));
         assert!(is_acceptable_request_id("2f1c-aa_b.c:1"));
     }
 }

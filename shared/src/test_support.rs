@@ -34,9 +34,7 @@ impl FakeTransport {
     }
 
     pub fn fail(self, message: &str) -> Self {
-        self.responses
-            .borrow_mut()
-            .push_back(Err(TransportError(message.into())));
+        self.responses.borrow_mut().push_back(Err(TransportError(message.into())));
         self
     }
 
@@ -46,11 +44,7 @@ impl FakeTransport {
 
     pub fn only_request(&self) -> HttpRequest {
         let requests = self.requests.borrow();
-        assert_eq!(
-            requests.len(),
-            1,
-            "expected exactly one request, got {requests:#?}"
-        );
+        assert_eq!(requests.len(), 1, "expected exactly one request, got {requests:#?}");
         requests[0].clone()
     }
 }
@@ -58,19 +52,12 @@ impl FakeTransport {
 impl HttpTransport for FakeTransport {
     async fn send(&self, request: HttpRequest) -> Result<HttpResponse, TransportError> {
         self.requests.borrow_mut().push(request);
-        self.responses
-            .borrow_mut()
-            .pop_front()
-            .unwrap_or_else(|| Err(TransportError("no canned response left".into())))
+        self.responses.borrow_mut().pop_front().unwrap_or_else(|| Err(TransportError("no canned response left".into())))
     }
 }
 
 pub fn header<'a>(request: &'a HttpRequest, name: &str) -> Option<&'a str> {
-    request
-        .headers
-        .iter()
-        .find(|(key, _)| key.eq_ignore_ascii_case(name))
-        .map(|(_, value)| value.as_str())
+    request.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
 }
 
 pub fn json_body(request: &HttpRequest) -> serde_json::Value {

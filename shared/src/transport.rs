@@ -32,12 +32,7 @@ pub struct HttpRequest {
 
 impl HttpRequest {
     pub fn new(method: Method, url: impl Into<String>) -> Self {
-        Self {
-            method,
-            url: url.into(),
-            headers: Vec::new(),
-            body: Vec::new(),
-        }
+        Self { method, url: url.into(), headers: Vec::new(), body: Vec::new() }
     }
 
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
@@ -61,10 +56,7 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// Header lookup, case-insensitive as HTTP requires.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
+        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
     }
 }
 
@@ -110,29 +102,16 @@ mod reqwest_transport {
             for (name, value) in &request.headers {
                 builder = builder.header(name, value);
             }
-            let response = builder
-                .body(request.body)
-                .send()
-                .await
-                .map_err(|error| TransportError(error.to_string()))?;
+            let response =
+                builder.body(request.body).send().await.map_err(|error| TransportError(error.to_string()))?;
             let status = response.status().as_u16();
             let headers = response
                 .headers()
                 .iter()
-                .filter_map(|(name, value)| {
-                    Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
-                })
+                .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
                 .collect();
-            let body = response
-                .bytes()
-                .await
-                .map_err(|error| TransportError(error.to_string()))?
-                .to_vec();
-            Ok(HttpResponse {
-                status,
-                headers,
-                body,
-            })
+            let body = response.bytes().await.map_err(|error| TransportError(error.to_string()))?.to_vec();
+            Ok(HttpResponse { status, headers, body })
         }
     }
 }

@@ -92,7 +92,8 @@ impl Default for Signing<'_> {
 
 fn sign(stack: &TestStack, signing: Signing<'_>) -> String {
     let key = signing.key.unwrap_or(&stack.stack.secrets.webhook_key_current);
-    let unique = format!("sig_test_{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    let unique =
+        format!("sig_test_{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
     let jti = if signing.jti.is_empty() { unique.as_str() } else { signing.jti };
     webhook::sign(
         &SigningKey::new(key.as_bytes()),

@@ -25,9 +25,8 @@ pub struct ManagedChild {
 impl ManagedChild {
     pub fn spawn(name: &str, command: &mut Command, logs: &Logs) -> anyhow::Result<Self> {
         command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-        let mut child = command
-            .spawn()
-            .with_context(|| format!("could not start {name}: `{}`", crate::cmd::describe(command)))?;
+        let mut child =
+            command.spawn().with_context(|| format!("could not start {name}: `{}`", crate::cmd::describe(command)))?;
         let stdout = child.stdout.take();
         let stderr = child.stderr.take();
         let sink = LogSink::open(name, logs)?;

@@ -34,7 +34,8 @@ fn migrate_dev() -> anyhow::Result<()> {
     let connection_string = local_cloud::postgres::connection_string(ports.postgres, stack::DATABASE);
     let neon_url = format!("http://127.0.0.1:{}/sql", ports.neon);
     let runtime = tokio::runtime::Runtime::new()?;
-    let applied = runtime.block_on(xtask::migrate::run(&neon_url, &connection_string, &paths::repo_root().join("migrations")))?;
+    let applied =
+        runtime.block_on(xtask::migrate::run(&neon_url, &connection_string, &paths::repo_root().join("migrations")))?;
     println!("{applied} migration(s) applied");
     Ok(())
 }

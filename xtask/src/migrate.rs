@@ -37,7 +37,11 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<Vec<MigrationFile>> {
         let path = entry?.path();
         let Some(name) = path.file_name().and_then(|name| name.to_str()) else { continue };
         let Some(version) = name.strip_suffix(".sql") else { continue };
-        if !version.split('_').next().is_some_and(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit())) {
+        if !version
+            .split('_')
+            .next()
+            .is_some_and(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
+        {
             bail!("migration {name} must be named NNNN_description.sql");
         }
         files.push(MigrationFile::new(version, std::fs::read_to_string(&path)?));
@@ -48,12 +52,17 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<Vec<MigrationFile>> {
 
 /// Which files still need applying. An applied file whose text changed is an error: migrations
 /// are append-only, a fix is a new file.
-pub fn pending<'a>(files: &'a [MigrationFile], applied: &BTreeMap<String, String>) -> anyhow::Result<Vec<&'a MigrationFile>> {
+pub fn pending<'a>(
+    files: &'a [MigrationFile],
+    applied: &BTreeMap<String, String>,
+) -> anyhow::Result<Vec<&'a MigrationFile>> {
     let mut pending = Vec::new();
     for file in files {
         match applied.get(&file.version) {
             Some(checksum) if *checksum == file.checksum => {}
-            Some(_) => bail!("migration {} was changed after it was applied; add a new migration instead", file.version),
+            Some(_) => {
+                bail!("migration {} was changed after it was applied; add a new migration instead", file.version)
+            }
             None => pending.push(file),
         }
     }
@@ -107,7 +116,8 @@ mod tests {
 
     #[test]
     fn nothing_is_pending_once_everything_is_applied() {
-        let files = [MigrationFile::new("0001_a", "create schema a;"), MigrationFile::new("0002_b", "create schema b;")];
+        let files =
+            [MigrationFile::new("0001_a", "create schema a;"), MigrationFile::new("0002_b", "create schema b;")];
         assert_eq!(pending(&files, &applied_of(&[&files[0]])).unwrap(), [&files[1]]);
         assert!(pending(&files, &applied_of(&[&files[0], &files[1]])).unwrap().is_empty());
     }

@@ -103,7 +103,8 @@ fn skip_block_comment(bytes: &[u8], start: usize) -> usize {
 fn skip_dollar_quoted(sql: &str, start: usize) -> usize {
     let rest = &sql[start + 1..];
     let tag_len = rest.bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
-    let is_tag = rest.as_bytes().get(tag_len) == Some(&b'$') && !rest.as_bytes().first().is_some_and(u8::is_ascii_digit);
+    let is_tag =
+        rest.as_bytes().get(tag_len) == Some(&b'$') && !rest.as_bytes().first().is_some_and(u8::is_ascii_digit);
     if !is_tag {
         return start + 1;
     }

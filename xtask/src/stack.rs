@@ -27,7 +27,15 @@ pub struct Ports {
 impl Ports {
     /// The documented dev ports (README).
     pub fn dev() -> Self {
-        Self { postgres: 55432, redis: 56379, neon: 4444, upstash: 8079, spin: 3000, worker: 8787, worker_inspector: 9229 }
+        Self {
+            postgres: 55432,
+            redis: 56379,
+            neon: 4444,
+            upstash: 8079,
+            spin: 3000,
+            worker: 8787,
+            worker_inspector: 9229,
+        }
     }
 
     /// Free ports, so tests never collide with a running dev stack or with each other.
@@ -109,12 +117,12 @@ impl Stack {
         let secrets = Secrets::load_or_create(&state_dir)?;
 
         let postgres = progress::step(&format!("PostgreSQL on 127.0.0.1:{}", ports.postgres), || {
-            let cluster = Cluster::start(&state_dir.join("postgres"), ports.postgres)?;
+            let cluster = Cluster::start(state_dir.join("postgres"), ports.postgres)?;
             cluster.ensure_database(DATABASE)?;
             Ok(cluster)
         })?;
         let redis = progress::step(&format!("Redis on 127.0.0.1:{}", ports.redis), || {
-            Server::start(&state_dir.join("redis"), ports.redis)
+            Server::start(state_dir.join("redis"), ports.redis)
         })?;
 
         let mut cloud_command = Command::new(paths::native_bin("local-cloud"));
@@ -239,7 +247,12 @@ impl Urls {
 }
 
 /// wrangler's --env-file: the Worker's vars and secrets for this stack.
-fn write_worker_env(state_dir: &Path, urls: &Urls, connection_string: &str, secrets: &Secrets) -> anyhow::Result<PathBuf> {
+fn write_worker_env(
+    state_dir: &Path,
+    urls: &Urls,
+    connection_string: &str,
+    secrets: &Secrets,
+) -> anyhow::Result<PathBuf> {
     let path = state_dir.join("worker.env");
     let lines = [
         ("NEON_URL", urls.neon_sql.as_str()),

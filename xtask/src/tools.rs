@@ -17,9 +17,11 @@ pub fn ensure_all() -> anyhow::Result<()> {
 }
 
 fn ensure_wasm_targets() -> anyhow::Result<()> {
-    let installed = cmd::output(Command::new("rustup").args(["target", "list", "--installed"]).current_dir(paths::repo_root()))
-        .unwrap_or_default();
-    let missing: Vec<&str> = WASM_TARGETS.iter().copied().filter(|target| !installed.lines().any(|line| line == *target)).collect();
+    let installed =
+        cmd::output(Command::new("rustup").args(["target", "list", "--installed"]).current_dir(paths::repo_root()))
+            .unwrap_or_default();
+    let missing: Vec<&str> =
+        WASM_TARGETS.iter().copied().filter(|target| !installed.lines().any(|line| line == *target)).collect();
     if missing.is_empty() {
         progress::note("already installed");
         return Ok(());
@@ -83,9 +85,10 @@ pub fn locked_version(crate_name: &str) -> anyhow::Result<String> {
         .with_context(|| format!("{crate_name} is not in Cargo.lock"))
 }
 
+/// `wasm-bindgen 0.2.130` or plain `0.8.7` (worker-build): the last word is the version.
 fn installed_version(tool: &str) -> Option<String> {
     let output = cmd::output(Command::new(tool).arg("--version"))?;
-    output.split_whitespace().nth(1).map(str::to_owned)
+    output.split_whitespace().last().map(str::to_owned)
 }
 
 /// worker-build refuses to run with any other wasm-bindgen than the crate's.

@@ -27,21 +27,15 @@ pub fn parse_array_literal(input: &str) -> Result<Vec<ArrayElement>, ArrayParseE
     let mut text = input.trim_start_matches(is_pg_space);
     if text.starts_with('[') {
         // Dimension decoration such as `[0:2]={…}`: the bounds carry no element data.
-        let equals = text
-            .find('=')
-            .ok_or_else(|| ArrayParseError("dimension decoration without '='".into()))?;
+        let equals = text.find('=').ok_or_else(|| ArrayParseError("dimension decoration without '='".into()))?;
         text = text[equals + 1..].trim_start_matches(is_pg_space);
     }
-    let mut parser = Parser {
-        chars: text.chars().peekable(),
-    };
+    let mut parser = Parser { chars: text.chars().peekable() };
     let elements = parser.array()?;
     parser.skip_space();
     match parser.chars.next() {
         None => Ok(elements),
-        Some(c) => Err(ArrayParseError(format!(
-            "unexpected {c:?} after the closing brace"
-        ))),
+        Some(c) => Err(ArrayParseError(format!("unexpected {c:?} after the closing brace"))),
     }
 }
 
@@ -95,9 +89,7 @@ impl Parser<'_> {
                 Some(',') => continue,
                 Some('}') => return Ok(elements),
                 other => {
-                    return Err(ArrayParseError(format!(
-                        "expected ',' or '}}', found {other:?}"
-                    )));
+                    return Err(ArrayParseError(format!("expected ',' or '}}', found {other:?}")));
                 }
             }
         }
@@ -125,9 +117,7 @@ impl Parser<'_> {
             match self.chars.peek().copied() {
                 Some(',' | '}') => break,
                 Some(c @ ('"' | '{')) => {
-                    return Err(ArrayParseError(format!(
-                        "unexpected {c:?} in unquoted element"
-                    )));
+                    return Err(ArrayParseError(format!("unexpected {c:?} in unquoted element")));
                 }
                 Some('\\') => {
                     self.chars.next();
@@ -156,9 +146,7 @@ impl Parser<'_> {
     }
 
     fn escaped(&mut self) -> Result<char, ArrayParseError> {
-        self.chars
-            .next()
-            .ok_or_else(|| ArrayParseError("backslash at end of input".into()))
+        self.chars.next().ok_or_else(|| ArrayParseError("backslash at end of input".into()))
     }
 }
 
@@ -195,26 +183,17 @@ mod tests {
 
     #[test]
     fn unquoted_elements_are_split_on_commas() {
-        assert_eq!(
-            parse_array_literal("{1,-2,3.5}").unwrap(),
-            vec![text("1"), text("-2"), text("3.5")]
-        );
+        assert_eq!(parse_array_literal("{1,-2,3.5}").unwrap(), vec![text("1"), text("-2"), text("3.5")]);
     }
 
     #[test]
     fn unquoted_null_in_any_case_is_sql_null() {
-        assert_eq!(
-            parse_array_literal("{NULL,null,NuLl}").unwrap(),
-            vec![Null, Null, Null]
-        );
+        assert_eq!(parse_array_literal("{NULL,null,NuLl}").unwrap(), vec![Null, Null, Null]);
     }
 
     #[test]
     fn quoted_null_is_the_text_null() {
-        assert_eq!(
-            parse_array_literal(r#"{"NULL",NULL}"#).unwrap(),
-            vec![text("NULL"), Null]
-        );
+        assert_eq!(parse_array_literal(r#"{"NULL",NULL}"#).unwrap(), vec![text("NULL"), Null]);
     }
 
     #[test]
@@ -224,28 +203,16 @@ mod tests {
 
     #[test]
     fn quoted_elements_keep_commas_braces_spaces_and_escapes() {
-        let parsed =
-            parse_array_literal(r#"{"a,b","{x}"," padded ","say \"hi\"","back\\slash",""}"#)
-                .unwrap();
+        let parsed = parse_array_literal(r#"{"a,b","{x}"," padded ","say \"hi\"","back\\slash",""}"#).unwrap();
         assert_eq!(
             parsed,
-            vec![
-                text("a,b"),
-                text("{x}"),
-                text(" padded "),
-                text(r#"say "hi""#),
-                text(r"back\slash"),
-                text(""),
-            ]
+            vec![text("a,b"), text("{x}"), text(" padded "), text(r#"say "hi""#), text(r"back\slash"), text(""),]
         );
     }
 
     #[test]
     fn whitespace_around_unquoted_elements_is_ignored_but_inner_kept() {
-        assert_eq!(
-            parse_array_literal("{  a b  , c\t}").unwrap(),
-            vec![text("a b"), text("c")]
-        );
+        assert_eq!(parse_array_literal("{  a b  , c\t}").unwrap(), vec![text("a b"), text("c")]);
     }
 
     #[test]
@@ -257,39 +224,26 @@ mod tests {
     fn nested_arrays_parse_as_sub_arrays() {
         assert_eq!(
             parse_array_literal("{{1,2},{3,NULL}}").unwrap(),
-            vec![
-                Array(vec![text("1"), text("2")]),
-                Array(vec![text("3"), Null])
-            ]
+            vec![Array(vec![text("1"), text("2")]), Array(vec![text("3"), Null])]
         );
     }
 
     #[test]
     fn dimension_decoration_is_skipped() {
-        assert_eq!(
-            parse_array_literal("[0:1]={7,8}").unwrap(),
-            vec![text("7"), text("8")]
-        );
+        assert_eq!(parse_array_literal("[0:1]={7,8}").unwrap(), vec![text("7"), text("8")]);
     }
 
     #[test]
     fn unicode_elements_survive() {
-        assert_eq!(
-            parse_array_literal(r#"{café,"日本 語"}"#).unwrap(),
-            vec![text("café"), text("日本 語")]
-        );
+        assert_eq!(parse_array_literal(r#"{café,"日本 語"}"#).unwrap(), vec![text("café"), text("日本 語")]);
     }
 
     #[test]
     fn malformed_literals_are_errors_not_panics() {
-        for bad in [
-            "", "{", "}", "1,2", "{1,2", "{1,,2}", "{\"a}", "{a\"b}", "{1} x", "{a\\", "[1:2]{1}",
-            "{,}", "{1,}",
-        ] {
-            assert!(
-                parse_array_literal(bad).is_err(),
-                "{bad:?} should not parse"
-            );
+        for bad in
+            ["", "{", "}", "1,2", "{1,2", "{1,,2}", "{\"a}", "{a\"b}", "{1} x", "{a\\", "[1:2]{1}", "{,}", "{1,}"]
+        {
+            assert!(parse_array_literal(bad).is_err(), "{bad:?} should not parse");
         }
     }
 

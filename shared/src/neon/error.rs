@@ -64,20 +64,12 @@ pub enum DecodeError {
     #[error("malformed Neon response: {0}")]
     Body(String),
     #[error("cannot decode value of type oid {type_oid} from {text:?}: {reason}")]
-    Value {
-        type_oid: u32,
-        text: String,
-        reason: String,
-    },
+    Value { type_oid: u32, text: String, reason: String },
 }
 
 impl DecodeError {
     pub(crate) fn value(type_oid: u32, text: &str, reason: impl Into<String>) -> Self {
-        DecodeError::Value {
-            type_oid,
-            text: quote(text),
-            reason: reason.into(),
-        }
+        DecodeError::Value { type_oid, text: quote(text), reason: reason.into() }
     }
 }
 
@@ -116,8 +108,7 @@ impl NeonError {
 
     /// The violated constraint's name, to tell e.g. a duplicate email from a duplicate slug.
     pub fn constraint(&self) -> Option<&str> {
-        self.postgres()
-            .and_then(|error| error.constraint.as_deref())
+        self.postgres().and_then(|error| error.constraint.as_deref())
     }
 
     fn sqlstate_is(&self, code: &str) -> bool {

@@ -38,10 +38,7 @@ pub struct Query {
 
 impl Query {
     pub fn new(sql: impl Into<String>, params: &[&dyn ToSql]) -> Self {
-        Self {
-            sql: sql.into(),
-            params: params.iter().map(|p| p.to_param()).collect(),
-        }
+        Self { sql: sql.into(), params: params.iter().map(|p| p.to_param()).collect() }
     }
 
     pub fn sql(&self) -> &str {
@@ -55,10 +52,7 @@ impl Query {
     fn to_json(&self) -> Json {
         let mut body = Map::new();
         body.insert("query".into(), Json::String(self.sql.clone()));
-        body.insert(
-            "params".into(),
-            Json::Array(self.params.iter().map(Param::to_json).collect()),
-        );
+        body.insert("params".into(), Json::Array(self.params.iter().map(Param::to_json).collect()));
         Json::Object(body)
     }
 }
@@ -111,9 +105,7 @@ pub struct NeonConfig {
 /// Hand-written so the connection string (it holds the password) never reaches a log.
 impl fmt::Debug for NeonConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NeonConfig")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
+        f.debug_struct("NeonConfig").field("url", &self.url).finish_non_exhaustive()
     }
 }
 
@@ -128,19 +120,13 @@ pub struct NeonClient<T> {
 /// Hand-written, like `NeonConfig`'s, to keep the password out of logs.
 impl<T> fmt::Debug for NeonClient<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NeonClient")
-            .field("url", &self.url)
-            .finish_non_exhaustive()
+        f.debug_struct("NeonClient").field("url", &self.url).finish_non_exhaustive()
     }
 }
 
 impl<T: HttpTransport> NeonClient<T> {
     pub fn new(transport: T, url: impl Into<String>, connection_string: impl Into<String>) -> Self {
-        Self {
-            transport,
-            url: url.into(),
-            connection_string: connection_string.into(),
-        }
+        Self { transport, url: url.into(), connection_string: connection_string.into() }
     }
 
     pub fn from_config(transport: T, config: NeonConfig) -> Self {
@@ -168,23 +154,14 @@ impl<T: HttpTransport> NeonClient<T> {
 
     /// Runs the statements in one transaction: all commit, or the first error rolls all back
     /// and is the only thing returned.
-    pub async fn batch(
-        &self,
-        queries: &[Query],
-        options: BatchOptions,
-    ) -> Result<Vec<QueryResult>, NeonError> {
+    pub async fn batch(&self, queries: &[Query], options: BatchOptions) -> Result<Vec<QueryResult>, NeonError> {
         if queries.is_empty() {
             return Ok(Vec::new());
         }
         let mut body = Map::new();
-        body.insert(
-            "queries".into(),
-            Json::Array(queries.iter().map(Query::to_json).collect()),
-        );
-        let mut request = self.request(Json::Object(body)).header(
-            HEADER_BATCH_ISOLATION_LEVEL,
-            options.isolation.header_value(),
-        );
+        body.insert("queries".into(), Json::Array(queries.iter().map(Query::to_json).collect()));
+        let mut request =
+            self.request(Json::Object(body)).header(HEADER_BATCH_ISOLATION_LEVEL, options.isolation.header_value());
         if options.read_only {
             request = request.header(HEADER_BATCH_READ_ONLY, "true");
         }
@@ -194,12 +171,9 @@ impl<T: HttpTransport> NeonClient<T> {
         let body = self.send(request).await?;
         let reply: BatchReply = parse_body(&body)?;
         if reply.results.len() != queries.len() {
-            return Err(DecodeError::Body(format!(
-                "{} results for {} queries",
-                reply.results.len(),
-                queries.len()
-            ))
-            .into());
+            return Err(
+                DecodeError::Body(format!("{} results for {} queries", reply.results.len(), queries.len())).into()
+            );
         }
         reply.results.into_iter().map(ResultReply::decode).collect()
     }
@@ -246,31 +220,16 @@ struct ResultReply {
 impl ResultReply {
     fn decode(self) -> Result<QueryResult, NeonError> {
         if self.row_as_array == Some(false) {
-            return Err(
-                DecodeError::Body("rows are objects; array mode was not honoured".into()).into(),
-            );
+            return Err(DecodeError::Body("rows are objects; array mode was not honoured".into()).into());
         }
-        let rows = self
-            .rows
-            .into_iter()
-            .map(|row| decode_row(&self.fields, row))
-            .collect::<Result<_, _>>()?;
-        Ok(QueryResult {
-            fields: self.fields,
-            rows,
-            command: self.command,
-            row_count: self.row_count,
-        })
+        let rows = self.rows.into_iter().map(|row| decode_row(&self.fields, row)).collect::<Result<_, _>>()?;
+        Ok(QueryResult { fields: self.fields, rows, command: self.command, row_count: self.row_count })
     }
 }
 
 fn decode_row(fields: &[Field], row: Vec<Option<String>>) -> Result<Vec<Value>, DecodeError> {
     if row.len() != fields.len() {
-        return Err(DecodeError::Body(format!(
-            "row has {} values for {} fields",
-            row.len(),
-            fields.len()
-        )));
+        return Err(DecodeError::Body(format!("row has {} values for {} fields", row.len(), fields.len())));
     }
     fields
         .iter()

@@ -27,9 +27,7 @@ impl Param {
     }
 
     pub(crate) fn to_json(&self) -> serde_json::Value {
-        self.0
-            .clone()
-            .map_or(serde_json::Value::Null, serde_json::Value::String)
+        self.0.clone().map_or(serde_json::Value::Null, serde_json::Value::String)
     }
 }
 
@@ -246,10 +244,7 @@ mod tests {
         assert_eq!(text(&f32::NEG_INFINITY).as_deref(), Some("-Infinity"));
         assert_eq!(text(&0.1f64).as_deref(), Some("0.1"));
         assert_eq!(text(&0.1f32).as_deref(), Some("0.1"));
-        assert_eq!(
-            text(&1e300f64).map(|t| t.parse::<f64>().unwrap()),
-            Some(1e300)
-        );
+        assert_eq!(text(&1e300f64).map(|t| t.parse::<f64>().unwrap()), Some(1e300));
     }
 
     #[test]
@@ -260,10 +255,7 @@ mod tests {
 
     #[test]
     fn json_is_sent_as_its_text() {
-        assert_eq!(
-            text(&json!({"a": [1, "b"]})).as_deref(),
-            Some(r#"{"a":[1,"b"]}"#)
-        );
+        assert_eq!(text(&json!({"a": [1, "b"]})).as_deref(), Some(r#"{"a":[1,"b"]}"#));
     }
 
     #[test]
@@ -277,10 +269,7 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 11, 21, 6, 33, 7).unwrap();
         assert_eq!(text(&at).as_deref(), Some("2026-11-21 06:33:07+00"));
         assert_eq!(text(&at.date_naive()).as_deref(), Some("2026-11-21"));
-        assert_eq!(
-            text(&MaybeInfinite::<NaiveDate>::Infinity).as_deref(),
-            Some("infinity")
-        );
+        assert_eq!(text(&MaybeInfinite::<NaiveDate>::Infinity).as_deref(), Some("infinity"));
     }
 
     #[test]
@@ -300,10 +289,7 @@ mod tests {
 
     #[test]
     fn nested_arrays_are_multi_dimensional_not_quoted() {
-        assert_eq!(
-            text(&vec![vec![1, 2], vec![3, 4]]).as_deref(),
-            Some(r#"{{"1","2"},{"3","4"}}"#)
-        );
+        assert_eq!(text(&vec![vec![1, 2], vec![3, 4]]).as_deref(), Some(r#"{{"1","2"},{"3","4"}}"#));
     }
 
     #[test]

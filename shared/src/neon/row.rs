@@ -43,10 +43,7 @@ impl QueryResult {
     }
 
     pub fn row(&self, index: usize) -> Option<Row<'_>> {
-        self.rows.get(index).map(|values| Row {
-            fields: &self.fields,
-            values,
-        })
+        self.rows.get(index).map(|values| Row { fields: &self.fields, values })
     }
 
     pub fn first(&self) -> Option<Row<'_>> {
@@ -56,19 +53,13 @@ impl QueryResult {
     /// The only row: for lookups by key and `INSERT … RETURNING`.
     pub fn one(&self) -> Result<Row<'_>, RowError> {
         match self.rows.as_slice() {
-            [values] => Ok(Row {
-                fields: &self.fields,
-                values,
-            }),
+            [values] => Ok(Row { fields: &self.fields, values }),
             rows => Err(RowError::NotOneRow(rows.len())),
         }
     }
 
     pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
-        self.rows.iter().map(|values| Row {
-            fields: &self.fields,
-            values,
-        })
+        self.rows.iter().map(|values| Row { fields: &self.fields, values })
     }
 
     pub fn column_index(&self, name: &str) -> Option<usize> {
@@ -87,10 +78,8 @@ impl<'a> Row<'a> {
     /// The column converted to `T`; an index (`0`) or a column name (`"id"`).
     pub fn get<T: FromValue>(&self, column: impl ColumnIndex) -> Result<T, RowError> {
         let index = column.index_in(self.fields)?;
-        T::from_value(self.value_at(index)?).map_err(|source| RowError::Value {
-            column: self.fields[index].name.clone(),
-            source,
-        })
+        T::from_value(self.value_at(index)?)
+            .map_err(|source| RowError::Value { column: self.fields[index].name.clone(), source })
     }
 
     pub fn value(&self, column: impl ColumnIndex) -> Result<&'a Value, RowError> {
@@ -99,10 +88,7 @@ impl<'a> Row<'a> {
 
     /// Checked because `QueryResult`'s fields are public and may be built by hand.
     fn value_at(&self, index: usize) -> Result<&'a Value, RowError> {
-        self.values.get(index).ok_or(RowError::IndexOutOfRange {
-            index,
-            len: self.values.len(),
-        })
+        self.values.get(index).ok_or(RowError::IndexOutOfRange { index, len: self.values.len() })
     }
 
     pub fn values(&self) -> &'a [Value] {
@@ -132,20 +118,14 @@ impl ColumnIndex for usize {
         if *self < fields.len() {
             Ok(*self)
         } else {
-            Err(RowError::IndexOutOfRange {
-                index: *self,
-                len: fields.len(),
-            })
+            Err(RowError::IndexOutOfRange { index: *self, len: fields.len() })
         }
     }
 }
 
 impl ColumnIndex for &str {
     fn index_in(&self, fields: &[Field]) -> Result<usize, RowError> {
-        fields
-            .iter()
-            .position(|field| field.name == *self)
-            .ok_or_else(|| RowError::NoSuchColumn((*self).to_owned()))
+        fields.iter().position(|field| field.name == *self).ok_or_else(|| RowError::NoSuchColumn((*self).to_owned()))
     }
 }
 
@@ -166,10 +146,7 @@ pub enum ValueError {
     #[error("unexpected NULL")]
     UnexpectedNull,
     #[error("expected {expected}, found {found}")]
-    WrongType {
-        expected: &'static str,
-        found: &'static str,
-    },
+    WrongType { expected: &'static str, found: &'static str },
     #[error("{value} does not fit in {target}")]
     OutOfRange { target: &'static str, value: String },
     #[error("expected a finite {0}, found infinity")]
@@ -184,10 +161,7 @@ pub trait FromValue: Sized {
 fn mismatch<T>(expected: &'static str, found: &Value) -> Result<T, ValueError> {
     match found {
         Value::Null => Err(ValueError::UnexpectedNull),
-        other => Err(ValueError::WrongType {
-            expected,
-            found: other.kind(),
-        }),
+        other => Err(ValueError::WrongType { expected, found: other.kind() }),
     }
 }
 
@@ -290,9 +264,7 @@ macro_rules! from_time {
 
         impl FromValue for $t {
             fn from_value(value: &Value) -> Result<Self, ValueError> {
-                MaybeInfinite::<$t>::from_value(value)?
-                    .finite()
-                    .ok_or(ValueError::Infinite($name))
+                MaybeInfinite::<$t>::from_value(value)?.finite().ok_or(ValueError::Infinite($name))
             }
         }
     };

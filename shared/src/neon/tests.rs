@@ -75,12 +75,7 @@ fn proxy_error_body(message: &str) -> serde_json::Value {
 async fn query_posts_sql_and_text_params_with_neon_headers() {
     let neon = client(FakeTransport::new().respond_json(200, select_reply()));
     let name: Option<&str> = None;
-    neon.query(
-        "SELECT $1, $2, $3, $4",
-        &[&7i64, &true, &name, &vec!["a\"b", "c"]],
-    )
-    .await
-    .unwrap();
+    neon.query("SELECT $1, $2, $3, $4", &[&7i64, &true, &name, &vec!["a\"b", "c"]]).await.unwrap();
 
     let request = neon.transport().only_request();
     assert_eq!(request.method, Method::Post);
@@ -98,29 +93,17 @@ async fn query_posts_sql_and_text_params_with_neon_headers() {
 
 #[tokio::test]
 async fn the_url_is_used_exactly_as_configured() {
-    let neon = NeonClient::new(
-        FakeTransport::new().respond_json(200, select_reply()),
-        "http://127.0.0.1:4444/sql",
-        CONN,
-    );
+    let neon =
+        NeonClient::new(FakeTransport::new().respond_json(200, select_reply()), "http://127.0.0.1:4444/sql", CONN);
     neon.query("SELECT 1", &[]).await.unwrap();
-    assert_eq!(
-        neon.transport().only_request().url,
-        "http://127.0.0.1:4444/sql"
-    );
+    assert_eq!(neon.transport().only_request().url, "http://127.0.0.1:4444/sql");
 }
 
 #[tokio::test]
 async fn a_client_built_from_config_uses_its_url_and_connection_string() {
-    let config = NeonConfig {
-        url: "http://127.0.0.1:4444/sql".into(),
-        connection_string: CONN.into(),
-    };
+    let config = NeonConfig { url: "http://127.0.0.1:4444/sql".into(), connection_string: CONN.into() };
     assert!(!format!("{config:?}").contains("secret"));
-    let neon = NeonClient::from_config(
-        FakeTransport::new().respond_json(200, select_reply()),
-        config,
-    );
+    let neon = NeonClient::from_config(FakeTransport::new().respond_json(200, select_reply()), config);
     neon.query("SELECT 1", &[]).await.unwrap();
     let request = neon.transport().only_request();
     assert_eq!(request.url, "http://127.0.0.1:4444/sql");
@@ -143,13 +126,9 @@ async fn select_rows_are_decoded_by_type_oid() {
             Value::Numeric("12.50".into()),
             Value::Bool(true),
             Value::TimestampTz(MaybeInfinite::Finite(
-                Utc.with_ymd_and_hms(2026, 11, 21, 6, 33, 7).unwrap()
-                    + chrono::TimeDelta::microseconds(123_456)
+                Utc.with_ymd_and_hms(2026, 11, 21, 6, 33, 7).unwrap() + chrono::TimeDelta::microseconds(123_456)
             )),
-            Value::Array(vec![
-                Value::Text("red".into()),
-                Value::Text("big mug".into())
-            ]),
+            Value::Array(vec![Value::Text("red".into()), Value::Text("big mug".into())]),
             Value::Null,
         ]
     );
@@ -173,11 +152,7 @@ async fn typed_getters_by_index_and_by_name() {
     assert!(row.get::<bool>("active").unwrap());
     assert_eq!(row.get::<Vec<String>>("tags").unwrap(), ["red", "big mug"]);
     assert_eq!(row.get::<Option<String>>("note").unwrap(), None);
-    let names: Vec<String> = result
-        .iter()
-        .map(|r| r.get("name"))
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let names: Vec<String> = result.iter().map(|r| r.get("name")).collect::<Result<_, _>>().unwrap();
     assert_eq!(names, ["Mug", "Cup"]);
 }
 
@@ -187,29 +162,17 @@ async fn typed_getters_return_errors_instead_of_panicking() {
     let result = neon.query("SELECT …", &[]).await.unwrap();
     let row = result.first().unwrap();
 
-    assert_eq!(
-        row.get::<i64>(99),
-        Err(RowError::IndexOutOfRange { index: 99, len: 7 })
-    );
-    assert_eq!(
-        row.get::<i64>("nope"),
-        Err(RowError::NoSuchColumn("nope".into()))
-    );
+    assert_eq!(row.get::<i64>(99), Err(RowError::IndexOutOfRange { index: 99, len: 7 }));
+    assert_eq!(row.get::<i64>("nope"), Err(RowError::NoSuchColumn("nope".into())));
     assert_eq!(
         row.get::<String>("note"),
-        Err(RowError::Value {
-            column: "note".into(),
-            source: ValueError::UnexpectedNull
-        })
+        Err(RowError::Value { column: "note".into(), source: ValueError::UnexpectedNull })
     );
     assert_eq!(
         row.get::<i64>("name"),
         Err(RowError::Value {
             column: "name".into(),
-            source: ValueError::WrongType {
-                expected: "integer",
-                found: "text"
-            },
+            source: ValueError::WrongType { expected: "integer", found: "text" },
         })
     );
     assert_eq!(result.one().unwrap_err(), RowError::NotOneRow(2));
@@ -225,20 +188,13 @@ fn integer_getters_check_the_range() {
         data_type_size: 8,
         data_type_modifier: -1,
     }];
-    let result = QueryResult {
-        fields,
-        rows: vec![vec![Value::Int(70_000)]],
-        command: "SELECT".into(),
-        row_count: Some(1),
-    };
+    let result =
+        QueryResult { fields, rows: vec![vec![Value::Int(70_000)]], command: "SELECT".into(), row_count: Some(1) };
     let row = result.one().unwrap();
     assert_eq!(row.get::<i32>(0).unwrap(), 70_000);
     assert!(matches!(
         row.get::<i16>(0),
-        Err(RowError::Value {
-            source: ValueError::OutOfRange { target: "i16", .. },
-            ..
-        })
+        Err(RowError::Value { source: ValueError::OutOfRange { target: "i16", .. }, .. })
     ));
 }
 
@@ -258,16 +214,10 @@ fn infinite_timestamps_need_the_maybe_infinite_getter() {
         row_count: Some(1),
     };
     let row = result.one().unwrap();
-    assert_eq!(
-        row.get::<MaybeInfinite<DateTime<Utc>>>("until").unwrap(),
-        MaybeInfinite::Infinity
-    );
+    assert_eq!(row.get::<MaybeInfinite<DateTime<Utc>>>("until").unwrap(), MaybeInfinite::Infinity);
     assert!(matches!(
         row.get::<DateTime<Utc>>("until"),
-        Err(RowError::Value {
-            source: ValueError::Infinite("timestamptz"),
-            ..
-        })
+        Err(RowError::Value { source: ValueError::Infinite("timestamptz"), .. })
     ));
 }
 
@@ -283,40 +233,25 @@ async fn commands_without_a_count_have_no_row_count() {
 
 #[tokio::test]
 async fn insert_reports_affected_rows() {
-    let reply =
-        json!({"fields": [], "rows": [], "command": "INSERT", "rowCount": 3, "rowAsArray": true});
+    let reply = json!({"fields": [], "rows": [], "command": "INSERT", "rowCount": 3, "rowAsArray": true});
     let neon = client(FakeTransport::new().respond_json(200, reply));
-    assert_eq!(
-        neon.query("INSERT …", &[]).await.unwrap().row_count,
-        Some(3)
-    );
+    assert_eq!(neon.query("INSERT …", &[]).await.unwrap().row_count, Some(3));
 }
 
 #[tokio::test]
 async fn batch_sends_queries_with_transaction_headers_and_returns_each_result() {
     let one = json!({"fields": [field("n", oid::INT4)], "rows": [["1"]], "command": "SELECT", "rowCount": 1, "rowAsArray": true});
-    let two =
-        json!({"fields": [], "rows": [], "command": "UPDATE", "rowCount": 5, "rowAsArray": true});
+    let two = json!({"fields": [], "rows": [], "command": "UPDATE", "rowCount": 5, "rowAsArray": true});
     let neon = client(FakeTransport::new().respond_json(200, json!({"results": [one, two]})));
-    let queries = [
-        Query::new("SELECT $1::int", &[&1]),
-        Query::new("UPDATE t SET x = $1", &[&"y"]),
-    ];
-    let options = BatchOptions {
-        isolation: IsolationLevel::Serializable,
-        read_only: true,
-        deferrable: true,
-    };
+    let queries = [Query::new("SELECT $1::int", &[&1]), Query::new("UPDATE t SET x = $1", &[&"y"])];
+    let options = BatchOptions { isolation: IsolationLevel::Serializable, read_only: true, deferrable: true };
     let results = neon.batch(&queries, options).await.unwrap();
 
     assert_eq!(results[0].rows, vec![vec![Value::Int(1)]]);
     assert_eq!(results[1].command, "UPDATE");
     assert_eq!(results[1].row_count, Some(5));
     let request = neon.transport().only_request();
-    assert_eq!(
-        header(&request, "Neon-Batch-Isolation-Level"),
-        Some("Serializable")
-    );
+    assert_eq!(header(&request, "Neon-Batch-Isolation-Level"), Some("Serializable"));
     assert_eq!(header(&request, "Neon-Batch-Read-Only"), Some("true"));
     assert_eq!(header(&request, "Neon-Batch-Deferrable"), Some("true"));
     assert_eq!(header(&request, "Neon-Array-Mode"), Some("true"));
@@ -331,18 +266,13 @@ async fn batch_sends_queries_with_transaction_headers_and_returns_each_result() 
 
 #[tokio::test]
 async fn batch_defaults_to_read_committed_and_omits_false_flags() {
-    let neon = client(FakeTransport::new().respond_json(
-        200,
-        json!({"results": [{"fields": [], "rows": [], "command": "SELECT", "rowCount": 0}]}),
-    ));
-    neon.batch(&[Query::new("SELECT", &[])], BatchOptions::default())
-        .await
-        .unwrap();
-    let request = neon.transport().only_request();
-    assert_eq!(
-        header(&request, "Neon-Batch-Isolation-Level"),
-        Some("ReadCommitted")
+    let neon = client(
+        FakeTransport::new()
+            .respond_json(200, json!({"results": [{"fields": [], "rows": [], "command": "SELECT", "rowCount": 0}]})),
     );
+    neon.batch(&[Query::new("SELECT", &[])], BatchOptions::default()).await.unwrap();
+    let request = neon.transport().only_request();
+    assert_eq!(header(&request, "Neon-Batch-Isolation-Level"), Some("ReadCommitted"));
     assert_eq!(header(&request, "Neon-Batch-Read-Only"), None);
     assert_eq!(header(&request, "Neon-Batch-Deferrable"), None);
 }
@@ -357,24 +287,13 @@ fn every_isolation_level_has_neons_header_spelling() {
     ]
     .map(IsolationLevel::header_value)
     .into();
-    assert_eq!(
-        spelled,
-        [
-            "ReadCommitted",
-            "RepeatableRead",
-            "Serializable",
-            "ReadUncommitted"
-        ]
-    );
+    assert_eq!(spelled, ["ReadCommitted", "RepeatableRead", "Serializable", "ReadUncommitted"]);
 }
 
 #[tokio::test]
 async fn an_empty_batch_sends_nothing() {
     let neon = client(FakeTransport::new());
-    assert_eq!(
-        neon.batch(&[], BatchOptions::default()).await.unwrap(),
-        vec![]
-    );
+    assert_eq!(neon.batch(&[], BatchOptions::default()).await.unwrap(), vec![]);
     assert!(neon.transport().requests().is_empty());
 }
 
@@ -382,10 +301,7 @@ async fn an_empty_batch_sends_nothing() {
 async fn a_failed_batch_returns_only_the_postgres_error() {
     let neon = client(FakeTransport::new().respond_json(400, unique_violation_body()));
     let error = neon
-        .batch(
-            &[Query::new("INSERT …", &[]), Query::new("INSERT …", &[])],
-            BatchOptions::default(),
-        )
+        .batch(&[Query::new("INSERT …", &[]), Query::new("INSERT …", &[])], BatchOptions::default())
         .await
         .unwrap_err();
     assert!(error.is_unique_violation());
@@ -394,14 +310,8 @@ async fn a_failed_batch_returns_only_the_postgres_error() {
 #[tokio::test]
 async fn batch_with_a_missing_result_is_a_decode_error() {
     let neon = client(FakeTransport::new().respond_json(200, json!({"results": []})));
-    let error = neon
-        .batch(&[Query::new("SELECT 1", &[])], BatchOptions::default())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(error, NeonError::Decode(DecodeError::Body(_))),
-        "{error:?}"
-    );
+    let error = neon.batch(&[Query::new("SELECT 1", &[])], BatchOptions::default()).await.unwrap_err();
+    assert!(matches!(error, NeonError::Decode(DecodeError::Body(_))), "{error:?}");
 }
 
 #[tokio::test]
@@ -416,14 +326,8 @@ async fn unique_violation_maps_every_postgres_field() {
     assert_eq!(error.sqlstate(), Some("23505"));
     assert_eq!(error.constraint(), Some("users_email_key"));
     let postgres = error.postgres().unwrap();
-    assert_eq!(
-        postgres.message,
-        "duplicate key value violates unique constraint \"users_email_key\""
-    );
-    assert_eq!(
-        postgres.detail.as_deref(),
-        Some("Key (email)=(a@example.com) already exists.")
-    );
+    assert_eq!(postgres.message, "duplicate key value violates unique constraint \"users_email_key\"");
+    assert_eq!(postgres.detail.as_deref(), Some("Key (email)=(a@example.com) already exists."));
     assert_eq!(postgres.hint, None);
     assert_eq!(postgres.severity.as_deref(), Some("ERROR"));
     assert_eq!(postgres.schema.as_deref(), Some("identity"));
@@ -479,10 +383,7 @@ async fn serialization_failures_and_connection_limits_are_transient() {
         let mut body = proxy_error_body("x");
         body["code"] = json!(code);
         let neon = client(FakeTransport::new().respond_json(400, body));
-        assert!(
-            neon.query("…", &[]).await.unwrap_err().is_transient(),
-            "{code}"
-        );
+        assert!(neon.query("…", &[]).await.unwrap_err().is_transient(), "{code}");
     }
 }
 
@@ -497,17 +398,13 @@ async fn a_postgres_code_on_a_500_is_still_a_postgres_error() {
 
 #[tokio::test]
 async fn empty_code_means_the_proxy_rejected_the_request_not_postgres() {
-    let neon = client(FakeTransport::new().respond_json(
-        400,
-        proxy_error_body("invalid connection string: missing database name"),
-    ));
+    let neon = client(
+        FakeTransport::new().respond_json(400, proxy_error_body("invalid connection string: missing database name")),
+    );
     let error = neon.query("SELECT 1", &[]).await.unwrap_err();
     assert_eq!(
         error,
-        NeonError::Rejected {
-            status: 400,
-            message: "invalid connection string: missing database name".into(),
-        }
+        NeonError::Rejected { status: 400, message: "invalid connection string: missing database name".into() }
     );
     assert_eq!(error.sqlstate(), None);
     assert!(!error.is_unique_violation());
@@ -516,33 +413,22 @@ async fn empty_code_means_the_proxy_rejected_the_request_not_postgres() {
 #[tokio::test]
 async fn oversized_response_507_and_request_413_are_too_large() {
     for status in [507, 413] {
-        let neon = client(FakeTransport::new().respond_json(
-            status,
-            proxy_error_body("response is too large (max is 10485760 bytes)"),
-        ));
-        let error = neon.query("SELECT …", &[]).await.unwrap_err();
-        assert!(
-            matches!(error, NeonError::TooLarge { status: s, .. } if s == status),
-            "{error:?}"
+        let neon = client(
+            FakeTransport::new()
+                .respond_json(status, proxy_error_body("response is too large (max is 10485760 bytes)")),
         );
+        let error = neon.query("SELECT …", &[]).await.unwrap_err();
+        assert!(matches!(error, NeonError::TooLarge { status: s, .. } if s == status), "{error:?}");
     }
 }
 
 #[tokio::test]
 async fn unauthorized_and_forbidden_are_credential_errors() {
     for status in [401, 403] {
-        let neon = client(
-            FakeTransport::new()
-                .respond_json(status, proxy_error_body("password authentication failed")),
-        );
+        let neon =
+            client(FakeTransport::new().respond_json(status, proxy_error_body("password authentication failed")));
         let error = neon.query("SELECT 1", &[]).await.unwrap_err();
-        assert_eq!(
-            error,
-            NeonError::Unauthorized {
-                status,
-                message: "password authentication failed".into()
-            }
-        );
+        assert_eq!(error, NeonError::Unauthorized { status, message: "password authentication failed".into() });
     }
 }
 
@@ -550,13 +436,7 @@ async fn unauthorized_and_forbidden_are_credential_errors() {
 async fn server_errors_with_non_json_bodies_keep_the_text() {
     let neon = client(FakeTransport::new().respond(502, "<html>Bad Gateway</html>"));
     let error = neon.query("SELECT 1", &[]).await.unwrap_err();
-    assert_eq!(
-        error,
-        NeonError::Server {
-            status: 502,
-            message: "<html>Bad Gateway</html>".into()
-        }
-    );
+    assert_eq!(error, NeonError::Server { status: 502, message: "<html>Bad Gateway</html>".into() });
     assert!(error.is_transient());
 }
 
@@ -573,12 +453,7 @@ async fn long_error_bodies_are_truncated() {
 async fn transport_failures_are_transport_errors() {
     let neon = client(FakeTransport::new().fail("connection refused"));
     let error = neon.query("SELECT 1", &[]).await.unwrap_err();
-    assert_eq!(
-        error,
-        NeonError::Transport(crate::transport::TransportError(
-            "connection refused".into()
-        ))
-    );
+    assert_eq!(error, NeonError::Transport(crate::transport::TransportError("connection refused".into())));
     assert!(error.is_transient());
 }
 
@@ -599,10 +474,7 @@ async fn malformed_success_bodies_are_decode_errors() {
 async fn a_row_wider_than_its_fields_is_a_decode_error() {
     let reply = json!({"fields": [field("a", oid::INT4)], "rows": [["1", "2"]], "command": "SELECT", "rowCount": 1});
     let neon = client(FakeTransport::new().respond_json(200, reply));
-    assert!(matches!(
-        neon.query("SELECT 1", &[]).await.unwrap_err(),
-        NeonError::Decode(DecodeError::Body(_))
-    ));
+    assert!(matches!(neon.query("SELECT 1", &[]).await.unwrap_err(), NeonError::Decode(DecodeError::Body(_))));
 }
 
 #[tokio::test]
@@ -621,13 +493,9 @@ async fn a_value_that_does_not_match_its_type_is_a_decode_error() {
 
 #[tokio::test]
 async fn object_rows_are_rejected_because_array_mode_is_required() {
-    let reply =
-        json!({"fields": [], "rows": [], "command": "SELECT", "rowCount": 0, "rowAsArray": false});
+    let reply = json!({"fields": [], "rows": [], "command": "SELECT", "rowCount": 0, "rowAsArray": false});
     let neon = client(FakeTransport::new().respond_json(200, reply));
-    assert!(matches!(
-        neon.query("SELECT", &[]).await.unwrap_err(),
-        NeonError::Decode(_)
-    ));
+    assert!(matches!(neon.query("SELECT", &[]).await.unwrap_err(), NeonError::Decode(_)));
 }
 
 #[test]
@@ -643,12 +511,7 @@ fn row_errors_convert_into_neon_errors_for_question_mark() {
     fn read(result: &QueryResult) -> Result<i64, NeonError> {
         Ok(result.one()?.get::<i64>(0)?)
     }
-    let empty = QueryResult {
-        fields: vec![],
-        rows: vec![],
-        command: "SELECT".into(),
-        row_count: Some(0),
-    };
+    let empty = QueryResult { fields: vec![], rows: vec![], command: "SELECT".into(), row_count: Some(0) };
     assert_eq!(read(&empty), Err(NeonError::Row(RowError::NotOneRow(0))));
 }
 
@@ -667,8 +530,5 @@ fn a_hand_built_row_shorter_than_its_fields_errors_instead_of_panicking() {
         command: "SELECT".into(),
         row_count: Some(1),
     };
-    assert_eq!(
-        result.one().unwrap().get::<i32>("a"),
-        Err(RowError::IndexOutOfRange { index: 0, len: 0 })
-    );
+    assert_eq!(result.one().unwrap().get::<i32>("a"), Err(RowError::IndexOutOfRange { index: 0, len: 0 }));
 }

@@ -42,10 +42,7 @@ pub(crate) fn parse_timestamp(text: &str) -> Result<MaybeInfinite<NaiveDateTime>
     }
     let (text, bc) = split_era(text);
     let (date, time) = split_date_time(text)?;
-    Ok(MaybeInfinite::Finite(NaiveDateTime::new(
-        parse_ymd(date, bc)?,
-        parse_hms(time)?,
-    )))
+    Ok(MaybeInfinite::Finite(NaiveDateTime::new(parse_ymd(date, bc)?, parse_hms(time)?)))
 }
 
 pub(crate) fn parse_timestamptz(text: &str) -> Result<MaybeInfinite<DateTime<Utc>>, String> {
@@ -63,9 +60,8 @@ pub(crate) fn parse_timestamptz(text: &str) -> Result<MaybeInfinite<DateTime<Utc
         },
     };
     let local = NaiveDateTime::new(parse_ymd(date, bc)?, parse_hms(time)?);
-    let utc = local
-        .checked_sub_signed(TimeDelta::seconds(i64::from(offset_seconds)))
-        .ok_or("timestamp out of range")?;
+    let utc =
+        local.checked_sub_signed(TimeDelta::seconds(i64::from(offset_seconds))).ok_or("timestamp out of range")?;
     Ok(MaybeInfinite::Finite(utc.and_utc()))
 }
 
@@ -78,33 +74,19 @@ pub(crate) fn format_date(date: NaiveDate) -> String {
 /// `timestamp` param text; chrono's `%.f` prints 0, 3, 6 or 9 fraction digits.
 pub(crate) fn format_timestamp(value: NaiveDateTime) -> String {
     let (year, era) = pg_year(value.year());
-    format!(
-        "{year:04}-{:02}-{:02} {}{era}",
-        value.month(),
-        value.day(),
-        value.format("%H:%M:%S%.f")
-    )
+    format!("{year:04}-{:02}-{:02} {}{era}", value.month(), value.day(), value.format("%H:%M:%S%.f"))
 }
 
 /// `timestamptz` param text with an explicit `+00` offset, so the session time zone is irrelevant.
 pub(crate) fn format_timestamptz(value: DateTime<Utc>) -> String {
     let naive = value.naive_utc();
     let (year, era) = pg_year(naive.year());
-    format!(
-        "{year:04}-{:02}-{:02} {}+00{era}",
-        naive.month(),
-        naive.day(),
-        naive.format("%H:%M:%S%.f")
-    )
+    format!("{year:04}-{:02}-{:02} {}+00{era}", naive.month(), naive.day(), naive.format("%H:%M:%S%.f"))
 }
 
 /// chrono counts 1 BC as year 0 (proleptic ISO); Postgres writes it as `0001 … BC`.
 fn pg_year(year: i32) -> (i32, &'static str) {
-    if year <= 0 {
-        (1 - year, " BC")
-    } else {
-        (year, "")
-    }
+    if year <= 0 { (1 - year, " BC") } else { (year, "") }
 }
 
 fn parse_infinity<T>(text: &str) -> Option<MaybeInfinite<T>> {
@@ -123,8 +105,7 @@ fn split_era(text: &str) -> (&str, bool) {
 }
 
 fn split_date_time(text: &str) -> Result<(&str, &str), String> {
-    text.split_once([' ', 'T'])
-        .ok_or_else(|| "missing time part".into())
+    text.split_once([' ', 'T']).ok_or_else(|| "missing time part".into())
 }
 
 fn digits(text: &str, what: &str) -> Result<u32, String> {
@@ -151,24 +132,16 @@ fn parse_hms(text: &str) -> Result<NaiveTime, String> {
         None => (text, None),
     };
     let mut parts = clock.splitn(3, ':');
-    let (Some(hour), Some(minute), Some(second)) = (parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(hour), Some(minute), Some(second)) = (parts.next(), parts.next(), parts.next()) else {
         return Err("expected HH:MM:SS".into());
     };
     let nanos = match fraction {
         None => 0,
-        Some(fraction) if fraction.len() <= 9 => {
-            digits(fraction, "fraction")? * 10u32.pow(9 - fraction.len() as u32)
-        }
+        Some(fraction) if fraction.len() <= 9 => digits(fraction, "fraction")? * 10u32.pow(9 - fraction.len() as u32),
         Some(_) => return Err("more than 9 fraction digits".into()),
     };
-    NaiveTime::from_hms_nano_opt(
-        digits(hour, "hour")?,
-        digits(minute, "minute")?,
-        digits(second, "second")?,
-        nanos,
-    )
-    .ok_or_else(|| "time out of range".into())
+    NaiveTime::from_hms_nano_opt(digits(hour, "hour")?, digits(minute, "minute")?, digits(second, "second")?, nanos)
+        .ok_or_else(|| "time out of range".into())
 }
 
 /// `+HH`, `-HH:MM` or `+HH:MM:SS` (historical zones have second offsets) into seconds east.
@@ -232,27 +205,15 @@ mod tests {
 
     #[test]
     fn timestamptz_infinities() {
-        assert_eq!(
-            parse_timestamptz("infinity").unwrap(),
-            MaybeInfinite::Infinity
-        );
-        assert_eq!(
-            parse_timestamptz("-infinity").unwrap(),
-            MaybeInfinite::NegInfinity
-        );
+        assert_eq!(parse_timestamptz("infinity").unwrap(), MaybeInfinite::Infinity);
+        assert_eq!(parse_timestamptz("-infinity").unwrap(), MaybeInfinite::NegInfinity);
     }
 
     #[test]
     fn timestamptz_before_christ_and_after_year_9999() {
-        let bc = parse_timestamptz("0044-03-15 12:00:00+00 BC")
-            .unwrap()
-            .finite()
-            .unwrap();
+        let bc = parse_timestamptz("0044-03-15 12:00:00+00 BC").unwrap().finite().unwrap();
         assert_eq!(bc.year(), -43);
-        let far = parse_timestamptz("12026-01-01 00:00:00+00")
-            .unwrap()
-            .finite()
-            .unwrap();
+        let far = parse_timestamptz("12026-01-01 00:00:00+00").unwrap().finite().unwrap();
         assert_eq!(far.year(), 12026);
     }
 
@@ -262,10 +223,7 @@ mod tests {
             parse_timestamp("2026-11-21 06:33:07.000001").unwrap(),
             MaybeInfinite::Finite(utc(2026, 11, 21, 6, 33, 7, 1).naive_utc())
         );
-        assert_eq!(
-            parse_timestamp("-infinity").unwrap(),
-            MaybeInfinite::NegInfinity
-        );
+        assert_eq!(parse_timestamp("-infinity").unwrap(), MaybeInfinite::NegInfinity);
     }
 
     #[test]
@@ -303,15 +261,9 @@ mod tests {
     fn param_formats_match_postgres_output() {
         let value = utc(2026, 11, 21, 6, 33, 7, 123_456);
         assert_eq!(format_timestamptz(value), "2026-11-21 06:33:07.123456+00");
-        assert_eq!(
-            format_timestamp(value.naive_utc()),
-            "2026-11-21 06:33:07.123456"
-        );
+        assert_eq!(format_timestamp(value.naive_utc()), "2026-11-21 06:33:07.123456");
         assert_eq!(format_date(value.date_naive()), "2026-11-21");
-        assert_eq!(
-            format_date(NaiveDate::from_ymd_opt(-43, 3, 15).unwrap()),
-            "0044-03-15 BC"
-        );
+        assert_eq!(format_date(NaiveDate::from_ymd_opt(-43, 3, 15).unwrap()), "0044-03-15 BC");
     }
 
     proptest! {

@@ -132,8 +132,7 @@ pub fn decode(type_oid: u32, text: &str) -> Result<Value, DecodeError> {
 }
 
 fn decode_array(array_oid: u32, element_oid: u32, text: &str) -> Result<Value, DecodeError> {
-    let elements = parse_array_literal(text)
-        .map_err(|error| DecodeError::value(array_oid, text, error.to_string()))?;
+    let elements = parse_array_literal(text).map_err(|error| DecodeError::value(array_oid, text, error.to_string()))?;
     decode_elements(element_oid, elements)
 }
 
@@ -157,25 +156,15 @@ fn decode_scalar(type_oid: u32, text: &str) -> Result<Value, DecodeError> {
             "f" => Value::Bool(false),
             _ => return Err(fail("expected t or f")),
         },
-        oid::INT2 | oid::INT4 | oid::INT8 | oid::OID => {
-            Value::Int(text.parse().map_err(|_| fail("not an integer"))?)
-        }
-        oid::FLOAT4 | oid::FLOAT8 => {
-            Value::Float(parse_float(text).ok_or_else(|| fail("not a float"))?)
-        }
+        oid::INT2 | oid::INT4 | oid::INT8 | oid::OID => Value::Int(text.parse().map_err(|_| fail("not an integer"))?),
+        oid::FLOAT4 | oid::FLOAT8 => Value::Float(parse_float(text).ok_or_else(|| fail("not a float"))?),
         oid::NUMERIC => Value::Numeric(text.to_owned()),
         oid::UUID => Value::Uuid(parse_uuid(text).ok_or_else(|| fail("not a uuid"))?),
-        oid::JSON | oid::JSONB => {
-            Value::Json(serde_json::from_str(text).map_err(|error| fail(&error.to_string()))?)
-        }
+        oid::JSON | oid::JSONB => Value::Json(serde_json::from_str(text).map_err(|error| fail(&error.to_string()))?),
         oid::BYTEA => Value::Bytea(parse_bytea_hex(text).ok_or_else(|| fail("expected \\x hex"))?),
         oid::DATE => Value::Date(time::parse_date(text).map_err(|reason| fail(&reason))?),
-        oid::TIMESTAMP => {
-            Value::Timestamp(time::parse_timestamp(text).map_err(|reason| fail(&reason))?)
-        }
-        oid::TIMESTAMPTZ => {
-            Value::TimestampTz(time::parse_timestamptz(text).map_err(|reason| fail(&reason))?)
-        }
+        oid::TIMESTAMP => Value::Timestamp(time::parse_timestamp(text).map_err(|reason| fail(&reason))?),
+        oid::TIMESTAMPTZ => Value::TimestampTz(time::parse_timestamptz(text).map_err(|reason| fail(&reason))?),
         _ => Value::Text(text.to_owned()),
     })
 }
@@ -187,12 +176,7 @@ fn parse_float(text: &str) -> Option<f64> {
         "Infinity" => Some(f64::INFINITY),
         "-Infinity" => Some(f64::NEG_INFINITY),
         // Rust would also accept "inf"/"nan" spellings that Postgres never writes.
-        _ if text
-            .bytes()
-            .any(|b| b.is_ascii_alphabetic() && !matches!(b, b'e' | b'E')) =>
-        {
-            None
-        }
+        _ if text.bytes().any(|b| b.is_ascii_alphabetic() && !matches!(b, b'e' | b'E')) => None,
         _ => text.parse().ok(),
     }
 }
@@ -213,9 +197,7 @@ fn parse_bytea_hex(text: &str) -> Option<Vec<u8>> {
     if hex.len() % 2 != 0 {
         return None;
     }
-    hex.chunks_exact(2)
-        .map(|pair| Some((hex_digit(pair[0])? << 4) | hex_digit(pair[1])?))
-        .collect()
+    hex.chunks_exact(2).map(|pair| Some((hex_digit(pair[0])? << 4) | hex_digit(pair[1])?)).collect()
 }
 
 fn hex_digit(b: u8) -> Option<u8> {
@@ -259,10 +241,7 @@ mod tests {
         assert_eq!(ok(oid::FLOAT8, "1.5e-07"), Value::Float(1.5e-7));
         assert_eq!(ok(oid::FLOAT4, "-0.25"), Value::Float(-0.25));
         assert_eq!(ok(oid::FLOAT8, "Infinity"), Value::Float(f64::INFINITY));
-        assert_eq!(
-            ok(oid::FLOAT8, "-Infinity"),
-            Value::Float(f64::NEG_INFINITY)
-        );
+        assert_eq!(ok(oid::FLOAT8, "-Infinity"), Value::Float(f64::NEG_INFINITY));
         assert!(matches!(ok(oid::FLOAT4, "NaN"), Value::Float(f) if f.is_nan()));
         assert!(decode(oid::FLOAT8, "inf").is_err());
         assert!(decode(oid::FLOAT8, "abc").is_err());
@@ -279,15 +258,7 @@ mod tests {
 
     #[test]
     fn text_types_and_unknown_oids_are_text() {
-        for type_oid in [
-            oid::TEXT,
-            oid::VARCHAR,
-            oid::BPCHAR,
-            oid::NAME,
-            1186,
-            869,
-            99_999,
-        ] {
+        for type_oid in [oid::TEXT, oid::VARCHAR, oid::BPCHAR, oid::NAME, 1186, 869, 99_999] {
             assert_eq!(ok(type_oid, "a b"), Value::Text("a b".into()));
         }
     }
@@ -303,20 +274,14 @@ mod tests {
 
     #[test]
     fn json_and_jsonb_are_parsed() {
-        assert_eq!(
-            ok(oid::JSONB, r#"{"a": [1, null]}"#),
-            Value::Json(json!({"a": [1, null]}))
-        );
+        assert_eq!(ok(oid::JSONB, r#"{"a": [1, null]}"#), Value::Json(json!({"a": [1, null]})));
         assert_eq!(ok(oid::JSON, "\"s\""), Value::Json(json!("s")));
         assert!(decode(oid::JSON, "{").is_err());
     }
 
     #[test]
     fn bytea_hex_is_decoded() {
-        assert_eq!(
-            ok(oid::BYTEA, "\\x00ff10Ab"),
-            Value::Bytea(vec![0, 255, 16, 171])
-        );
+        assert_eq!(ok(oid::BYTEA, "\\x00ff10Ab"), Value::Bytea(vec![0, 255, 16, 171]));
         assert_eq!(ok(oid::BYTEA, "\\x"), Value::Bytea(vec![]));
         assert!(decode(oid::BYTEA, "\\x0").is_err());
         assert!(decode(oid::BYTEA, "\\000").is_err());
@@ -325,39 +290,18 @@ mod tests {
     #[test]
     fn date_and_time_types() {
         let at = Utc.with_ymd_and_hms(2026, 11, 21, 6, 33, 7).unwrap();
-        assert_eq!(
-            ok(oid::TIMESTAMPTZ, "2026-11-21 07:33:07+01"),
-            Value::TimestampTz(MaybeInfinite::Finite(at))
-        );
-        assert_eq!(
-            ok(oid::TIMESTAMP, "2026-11-21 06:33:07"),
-            Value::Timestamp(MaybeInfinite::Finite(at.naive_utc()))
-        );
-        assert_eq!(
-            ok(oid::DATE, "2026-11-21"),
-            Value::Date(MaybeInfinite::Finite(at.date_naive()))
-        );
-        assert_eq!(
-            ok(oid::TIMESTAMPTZ, "infinity"),
-            Value::TimestampTz(MaybeInfinite::Infinity)
-        );
+        assert_eq!(ok(oid::TIMESTAMPTZ, "2026-11-21 07:33:07+01"), Value::TimestampTz(MaybeInfinite::Finite(at)));
+        assert_eq!(ok(oid::TIMESTAMP, "2026-11-21 06:33:07"), Value::Timestamp(MaybeInfinite::Finite(at.naive_utc())));
+        assert_eq!(ok(oid::DATE, "2026-11-21"), Value::Date(MaybeInfinite::Finite(at.date_naive())));
+        assert_eq!(ok(oid::TIMESTAMPTZ, "infinity"), Value::TimestampTz(MaybeInfinite::Infinity));
     }
 
     #[test]
     fn int_and_bool_arrays_with_nulls() {
-        assert_eq!(
-            ok(oid::INT4_ARRAY, "{1,NULL,-3}"),
-            Value::Array(vec![Value::Int(1), Value::Null, Value::Int(-3)])
-        );
+        assert_eq!(ok(oid::INT4_ARRAY, "{1,NULL,-3}"), Value::Array(vec![Value::Int(1), Value::Null, Value::Int(-3)]));
         assert_eq!(ok(oid::INT2_ARRAY, "{}"), Value::Array(vec![]));
-        assert_eq!(
-            ok(oid::INT8_ARRAY, "{9223372036854775807}"),
-            Value::Array(vec![Value::Int(i64::MAX)])
-        );
-        assert_eq!(
-            ok(oid::BOOL_ARRAY, "{t,f}"),
-            Value::Array(vec![Value::Bool(true), Value::Bool(false)])
-        );
+        assert_eq!(ok(oid::INT8_ARRAY, "{9223372036854775807}"), Value::Array(vec![Value::Int(i64::MAX)]));
+        assert_eq!(ok(oid::BOOL_ARRAY, "{t,f}"), Value::Array(vec![Value::Bool(true), Value::Bool(false)]));
     }
 
     #[test]
@@ -371,10 +315,7 @@ mod tests {
                 Value::Text("q\"uote".into()),
             ])
         );
-        assert_eq!(
-            ok(oid::VARCHAR_ARRAY, "{x}"),
-            Value::Array(vec![Value::Text("x".into())])
-        );
+        assert_eq!(ok(oid::VARCHAR_ARRAY, "{x}"), Value::Array(vec![Value::Text("x".into())]));
     }
 
     #[test]
@@ -383,29 +324,19 @@ mod tests {
             ok(oid::FLOAT8_ARRAY, "{1.5,Infinity}"),
             Value::Array(vec![Value::Float(1.5), Value::Float(f64::INFINITY)])
         );
-        assert_eq!(
-            ok(oid::FLOAT4_ARRAY, "{2}"),
-            Value::Array(vec![Value::Float(2.0)])
-        );
+        assert_eq!(ok(oid::FLOAT4_ARRAY, "{2}"), Value::Array(vec![Value::Float(2.0)]));
         assert_eq!(
             ok(oid::NUMERIC_ARRAY, "{1.10,NaN}"),
-            Value::Array(vec![
-                Value::Numeric("1.10".into()),
-                Value::Numeric("NaN".into())
-            ])
+            Value::Array(vec![Value::Numeric("1.10".into()), Value::Numeric("NaN".into())])
         );
         assert_eq!(
             ok(oid::UUID_ARRAY, "{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}"),
-            Value::Array(vec![Value::Uuid(
-                "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".into()
-            )])
+            Value::Array(vec![Value::Uuid("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11".into())])
         );
         assert_eq!(
             ok(oid::DATE_ARRAY, "{2026-01-02,infinity}"),
             Value::Array(vec![
-                Value::Date(MaybeInfinite::Finite(
-                    NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()
-                )),
+                Value::Date(MaybeInfinite::Finite(NaiveDate::from_ymd_opt(2026, 1, 2).unwrap())),
                 Value::Date(MaybeInfinite::Infinity),
             ])
         );
@@ -416,10 +347,7 @@ mod tests {
         let at = Utc.with_ymd_and_hms(2026, 11, 21, 6, 33, 7).unwrap();
         assert_eq!(
             ok(oid::TIMESTAMPTZ_ARRAY, r#"{"2026-11-21 06:33:07+00",NULL}"#),
-            Value::Array(vec![
-                Value::TimestampTz(MaybeInfinite::Finite(at)),
-                Value::Null
-            ])
+            Value::Array(vec![Value::TimestampTz(MaybeInfinite::Finite(at)), Value::Null])
         );
     }
 
@@ -427,24 +355,14 @@ mod tests {
     fn json_arrays_unescape_before_parsing() {
         assert_eq!(
             ok(oid::JSONB_ARRAY, r#"{"{\"a\": 1}","[1, 2]",NULL}"#),
-            Value::Array(vec![
-                Value::Json(json!({"a": 1})),
-                Value::Json(json!([1, 2])),
-                Value::Null
-            ])
+            Value::Array(vec![Value::Json(json!({"a": 1})), Value::Json(json!([1, 2])), Value::Null])
         );
-        assert_eq!(
-            ok(oid::JSON_ARRAY, r#"{"\"x\""}"#),
-            Value::Array(vec![Value::Json(json!("x"))])
-        );
+        assert_eq!(ok(oid::JSON_ARRAY, r#"{"\"x\""}"#), Value::Array(vec![Value::Json(json!("x"))]));
     }
 
     #[test]
     fn bytea_arrays_decode_each_element() {
-        assert_eq!(
-            ok(oid::BYTEA_ARRAY, r#"{"\\x0102"}"#),
-            Value::Array(vec![Value::Bytea(vec![1, 2])])
-        );
+        assert_eq!(ok(oid::BYTEA_ARRAY, r#"{"\\x0102"}"#), Value::Array(vec![Value::Bytea(vec![1, 2])]));
     }
 
     #[test]
@@ -461,16 +379,7 @@ mod tests {
     #[test]
     fn a_bad_element_fails_the_whole_array_with_the_element_type() {
         let error = decode(oid::INT4_ARRAY, "{1,x}").unwrap_err();
-        assert!(
-            matches!(
-                error,
-                DecodeError::Value {
-                    type_oid: oid::INT4,
-                    ..
-                }
-            ),
-            "{error:?}"
-        );
+        assert!(matches!(error, DecodeError::Value { type_oid: oid::INT4, .. }), "{error:?}");
         assert!(decode(oid::INT4_ARRAY, "{1,2").is_err());
     }
 }

@@ -104,9 +104,7 @@ pub struct Command {
 
 impl Command {
     pub fn new(name: &str) -> Self {
-        Self {
-            args: vec![Arg::from(name)],
-        }
+        Self { args: vec![Arg::from(name)] }
     }
 
     #[must_use]
@@ -187,32 +185,18 @@ mod tests {
 
     #[test]
     fn integers_past_i64_go_as_text() {
-        assert_eq!(
-            cmd("X").arg(u64::MAX).to_json().unwrap(),
-            json!(["X", "18446744073709551615"])
-        );
+        assert_eq!(cmd("X").arg(u64::MAX).to_json().unwrap(), json!(["X", "18446744073709551615"]));
     }
 
     #[test]
     fn floats_go_as_redis_float_text() {
-        let command = cmd("ZADD")
-            .arg("z")
-            .arg(1.5)
-            .arg(f64::INFINITY)
-            .arg(f64::NEG_INFINITY);
-        assert_eq!(
-            command.to_json().unwrap(),
-            json!(["ZADD", "z", "1.5", "+inf", "-inf"])
-        );
+        let command = cmd("ZADD").arg("z").arg(1.5).arg(f64::INFINITY).arg(f64::NEG_INFINITY);
+        assert_eq!(command.to_json().unwrap(), json!(["ZADD", "z", "1.5", "+inf", "-inf"]));
     }
 
     #[test]
     fn non_utf8_bytes_are_refused_with_their_position() {
-        let error = cmd("SET")
-            .arg("k")
-            .arg(vec![0xff, 0xfe])
-            .to_json()
-            .unwrap_err();
+        let error = cmd("SET").arg("k").arg(vec![0xff, 0xfe]).to_json().unwrap_err();
         assert_eq!(error, UpstashError::NonUtf8Argument { index: 2 });
     }
 

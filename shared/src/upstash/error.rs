@@ -31,13 +31,11 @@ impl UpstashError {
 
     /// `EVALSHA` of a script the server has not cached; @upstash/redis matches it the same way.
     pub fn is_noscript(&self) -> bool {
-        self.redis_message()
-            .is_some_and(|message| message.to_ascii_lowercase().contains("noscript"))
+        self.redis_message().is_some_and(|message| message.to_ascii_lowercase().contains("noscript"))
     }
 
     pub fn is_wrong_type(&self) -> bool {
-        self.redis_message()
-            .is_some_and(|message| message.starts_with("WRONGTYPE"))
+        self.redis_message().is_some_and(|message| message.starts_with("WRONGTYPE"))
     }
 
     /// Nothing reached Redis, or the server failed: safe to retry idempotent commands.

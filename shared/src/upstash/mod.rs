@@ -38,10 +38,7 @@ pub struct UpstashClient<T> {
 /// Hand-written so the token never reaches a log.
 impl<T> fmt::Debug for UpstashClient<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UpstashClient")
-            .field("url", &self.url)
-            .field("base64", &self.base64)
-            .finish_non_exhaustive()
+        f.debug_struct("UpstashClient").field("url", &self.url).field("base64", &self.base64).finish_non_exhaustive()
     }
 }
 
@@ -49,12 +46,7 @@ impl<T: HttpTransport> UpstashClient<T> {
     /// Base64 replies are on: values are binary-safe and decoded transparently.
     pub fn new(transport: T, url: impl Into<String>, token: impl Into<String>) -> Self {
         let url = url.into().trim_end_matches('/').to_owned();
-        Self {
-            transport,
-            url,
-            token: token.into(),
-            base64: true,
-        }
+        Self { transport, url, token: token.into(), base64: true }
     }
 
     /// Plain JSON strings instead of base64 (smaller replies; only right for UTF-8 values).
@@ -73,20 +65,14 @@ impl<T: HttpTransport> UpstashClient<T> {
     }
 
     /// One command: `client.command(&cmd("SET").arg("k").arg(1))` or `client.command(&["GET", "k"])`.
-    pub async fn command<C: ToCommand + ?Sized>(
-        &self,
-        command: &C,
-    ) -> Result<RedisValue, UpstashError> {
+    pub async fn command<C: ToCommand + ?Sized>(&self, command: &C) -> Result<RedisValue, UpstashError> {
         let response = self.post(&self.url, command.to_command_json()?).await?;
         match parse_reply(&response)? {
             Json::Object(mut reply) => match reply.remove("error") {
                 Some(error) => Err(UpstashError::Redis(error_text(error))),
                 None => decode_result(reply.remove("result").unwrap_or(Json::Null), self.base64),
             },
-            other => Err(UpstashError::Decode(format!(
-                "expected an object, got {}",
-                quote_json(&other)
-            ))),
+            other => Err(UpstashError::Decode(format!("expected an object, got {}", quote_json(&other)))),
         }
     }
 
@@ -113,8 +99,7 @@ impl<T: HttpTransport> UpstashClient<T> {
         keys: impl IntoIterator<Item = impl Into<Arg>>,
         args: impl IntoIterator<Item = impl Into<Arg>>,
     ) -> Result<RedisValue, UpstashError> {
-        self.command(&script_command("EVAL", script, keys, args))
-            .await
+        self.command(&script_command("EVAL", script, keys, args)).await
     }
 
     pub async fn evalsha(
@@ -123,8 +108,7 @@ impl<T: HttpTransport> UpstashClient<T> {
         keys: impl IntoIterator<Item = impl Into<Arg>>,
         args: impl IntoIterator<Item = impl Into<Arg>>,
     ) -> Result<RedisValue, UpstashError> {
-        self.command(&script_command("EVALSHA", sha1, keys, args))
-            .await
+        self.command(&script_command("EVALSHA", sha1, keys, args)).await
     }
 
     async fn many<C: ToCommand>(
@@ -135,33 +119,19 @@ impl<T: HttpTransport> UpstashClient<T> {
         if commands.is_empty() {
             return Ok(Vec::new());
         }
-        let body = commands
-            .iter()
-            .map(ToCommand::to_command_json)
-            .collect::<Result<Vec<_>, _>>()?;
-        let response = self
-            .post(&format!("{}/{path}", self.url), Json::Array(body))
-            .await?;
+        let body = commands.iter().map(ToCommand::to_command_json).collect::<Result<Vec<_>, _>>()?;
+        let response = self.post(&format!("{}/{path}", self.url), Json::Array(body)).await?;
         let replies = match parse_reply(&response)? {
             Json::Array(replies) => replies,
             Json::Object(mut reply) if reply.contains_key("error") => {
-                return Err(UpstashError::Redis(error_text(
-                    reply.remove("error").unwrap_or_default(),
-                )));
+                return Err(UpstashError::Redis(error_text(reply.remove("error").unwrap_or_default())));
             }
             other => {
-                return Err(UpstashError::Decode(format!(
-                    "expected an array, got {}",
-                    quote_json(&other)
-                )));
+                return Err(UpstashError::Decode(format!("expected an array, got {}", quote_json(&other))));
             }
         };
         if replies.len() != commands.len() {
-            return Err(UpstashError::Decode(format!(
-                "{} replies for {} commands",
-                replies.len(),
-                commands.len()
-            )));
+            return Err(UpstashError::Decode(format!("{} replies for {} commands", replies.len(), commands.len())));
         }
         replies.into_iter().map(|reply| self.entry(reply)).collect()
     }
@@ -169,19 +139,14 @@ impl<T: HttpTransport> UpstashClient<T> {
     /// One `{"result"}|{"error"}` entry: the outer `Result` is a malformed entry.
     fn entry(&self, reply: Json) -> Result<Result<RedisValue, UpstashError>, UpstashError> {
         let Json::Object(mut reply) = reply else {
-            return Err(UpstashError::Decode(format!(
-                "expected an object, got {}",
-                quote_json(&reply)
-            )));
+            return Err(UpstashError::Decode(format!("expected an object, got {}", quote_json(&reply))));
         };
         if let Some(error) = reply.remove("error") {
             return Ok(Err(UpstashError::Redis(error_text(error))));
         }
         match reply.remove("result") {
             Some(result) => Ok(decode_result(result, self.base64)),
-            None => Err(UpstashError::Decode(
-                "entry has neither result nor error".into(),
-            )),
+            None => Err(UpstashError::Decode("entry has neither result nor error".into())),
         }
     }
 
@@ -204,11 +169,7 @@ fn script_command(
     args: impl IntoIterator<Item = impl Into<Arg>>,
 ) -> Command {
     let keys: Vec<Arg> = keys.into_iter().map(Into::into).collect();
-    Command::new(verb)
-        .arg(script)
-        .arg(keys.len())
-        .args(keys)
-        .args(args)
+    Command::new(verb).arg(script).arg(keys.len()).args(keys).args(args)
 }
 
 /// The JSON body of a 2xx reply, or the error the status means (a 400 carries `{"error"}`).
@@ -221,20 +182,12 @@ fn parse_reply(response: &HttpResponse) -> Result<Json, UpstashError> {
     let body_text = || quote(&String::from_utf8_lossy(&response.body));
     match response.status {
         200..=299 => json.ok_or_else(|| UpstashError::Decode(format!("not JSON: {}", body_text()))),
-        401 | 403 => Err(UpstashError::Unauthorized(
-            error_message().unwrap_or_else(body_text),
-        )),
+        401 | 403 => Err(UpstashError::Unauthorized(error_message().unwrap_or_else(body_text))),
         400 => Err(match error_message() {
             Some(message) => UpstashError::Redis(message),
-            None => UpstashError::Http {
-                status: 400,
-                body: body_text(),
-            },
+            None => UpstashError::Http { status: 400, body: body_text() },
         }),
-        status => Err(UpstashError::Http {
-            status,
-            body: error_message().unwrap_or_else(body_text),
-        }),
+        status => Err(UpstashError::Http { status, body: error_message().unwrap_or_else(body_text) }),
     }
 }
 

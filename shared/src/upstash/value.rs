@@ -37,8 +37,7 @@ impl RedisValue {
 
     /// Bulk bytes that are UTF-8.
     pub fn as_str(&self) -> Option<&str> {
-        self.as_bytes()
-            .and_then(|bytes| std::str::from_utf8(bytes).ok())
+        self.as_bytes().and_then(|bytes| std::str::from_utf8(bytes).ok())
     }
 
     /// Integer replies, and bulk strings holding an integer (`GET` of an `INCR`ed key).
@@ -79,8 +78,7 @@ impl RedisValue {
     }
 
     pub fn into_string(self) -> Option<String> {
-        self.into_bytes()
-            .and_then(|bytes| String::from_utf8(bytes).ok())
+        self.into_bytes().and_then(|bytes| String::from_utf8(bytes).ok())
     }
 
     pub fn into_array(self) -> Option<Vec<RedisValue>> {
@@ -108,12 +106,9 @@ pub(crate) fn decode_result(json: Json, base64: bool) -> Result<RedisValue, Upst
             // RESP2 has no doubles; keep any such number readable through `as_f64`.
             None => RedisValue::Bulk(number.to_string().into_bytes()),
         },
-        Json::Array(items) => RedisValue::Array(
-            items
-                .into_iter()
-                .map(|item| decode_result(item, base64))
-                .collect::<Result<_, _>>()?,
-        ),
+        Json::Array(items) => {
+            RedisValue::Array(items.into_iter().map(|item| decode_result(item, base64)).collect::<Result<_, _>>()?)
+        }
         other => return Err(UpstashError::Decode(format!("unexpected result {other}"))),
     })
 }
@@ -145,10 +140,7 @@ mod tests {
 
     #[test]
     fn binary_values_survive_base64() {
-        assert_eq!(
-            b64(json!("AP/+gA==")),
-            RedisValue::Bulk(vec![0x00, 0xff, 0xfe, 0x80])
-        );
+        assert_eq!(b64(json!("AP/+gA==")), RedisValue::Bulk(vec![0x00, 0xff, 0xfe, 0x80]));
     }
 
     #[test]
@@ -173,18 +165,12 @@ mod tests {
 
     #[test]
     fn invalid_base64_is_a_decode_error() {
-        assert!(matches!(
-            decode_result(json!("not base64!"), true),
-            Err(UpstashError::Decode(_))
-        ));
+        assert!(matches!(decode_result(json!("not base64!"), true), Err(UpstashError::Decode(_))));
     }
 
     #[test]
     fn without_base64_strings_are_taken_verbatim() {
-        assert_eq!(
-            decode_result(json!("aGVsbG8="), false).unwrap(),
-            RedisValue::Bulk(b"aGVsbG8=".to_vec())
-        );
+        assert_eq!(decode_result(json!("aGVsbG8="), false).unwrap(), RedisValue::Bulk(b"aGVsbG8=".to_vec()));
         assert_eq!(decode_result(json!("OK"), false).unwrap(), RedisValue::Ok);
     }
 
@@ -199,23 +185,14 @@ mod tests {
         assert_eq!(RedisValue::Bulk(b"12".to_vec()).as_i64(), Some(12));
         assert_eq!(RedisValue::Integer(12).as_i64(), Some(12));
         assert_eq!(RedisValue::Bulk(b"1.5".to_vec()).as_f64(), Some(1.5));
-        assert_eq!(
-            RedisValue::Bulk(b"-inf".to_vec()).as_f64(),
-            Some(f64::NEG_INFINITY)
-        );
+        assert_eq!(RedisValue::Bulk(b"-inf".to_vec()).as_f64(), Some(f64::NEG_INFINITY));
         assert_eq!(RedisValue::Ok.as_str(), Some("OK"));
         assert_eq!(RedisValue::Bulk(vec![0xff]).as_str(), None);
         assert_eq!(RedisValue::Bulk(vec![0xff]).into_bytes(), Some(vec![0xff]));
         assert_eq!(RedisValue::Nil.as_bytes(), None);
         assert!(RedisValue::Nil.is_nil());
         assert_eq!(RedisValue::Bulk(b"x".to_vec()).as_i64(), None);
-        assert_eq!(
-            RedisValue::Array(vec![RedisValue::Nil]).into_array(),
-            Some(vec![RedisValue::Nil])
-        );
-        assert_eq!(
-            RedisValue::Bulk(b"s".to_vec()).into_string().as_deref(),
-            Some("s")
-        );
+        assert_eq!(RedisValue::Array(vec![RedisValue::Nil]).into_array(), Some(vec![RedisValue::Nil]));
+        assert_eq!(RedisValue::Bulk(b"s".to_vec()).into_string().as_deref(), Some("s"));
     }
 }

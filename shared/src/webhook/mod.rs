@@ -18,9 +18,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use chrono::{DateTime, TimeDelta, Utc};
 use jwt_compact::alg::{Hs256, Hs256Key};
-use jwt_compact::{
-    AlgorithmExt as _, Claims, Header, TimeOptions, UntrustedToken, ValidationError,
-};
+use jwt_compact::{AlgorithmExt as _, Claims, Header, TimeOptions, UntrustedToken, ValidationError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
@@ -143,11 +141,7 @@ pub fn jti_from_random(random: [u8; 16]) -> String {
 /// The `Upstash-Signature` value for one request, valid from `now` for `MAX_LIFETIME_SECS`.
 pub fn sign(key: &SigningKey, request: SignRequest<'_>) -> Result<String, SignError> {
     let now = timestamp(request.now).ok_or(SignError::ClockOutOfRange(request.now))?;
-    request
-        .now
-        .checked_add(MAX_LIFETIME_SECS)
-        .and_then(timestamp)
-        .ok_or(SignError::ClockOutOfRange(request.now))?;
+    request.now.checked_add(MAX_LIFETIME_SECS).and_then(timestamp).ok_or(SignError::ClockOutOfRange(request.now))?;
     let clock = TimeOptions::new(TimeDelta::zero(), move || now);
     let claims = Claims::new(WebhookClaims {
         iss: request.issuer.to_owned(),
@@ -173,31 +167,17 @@ pub async fn verify<S: SeenJtiStore + ?Sized>(
     now: i64,
     seen: &S,
 ) -> Result<VerifiedSignature, SignatureError> {
-    let token = header
-        .map(str::trim)
-        .filter(|token| !token.is_empty())
-        .ok_or(SignatureError::Missing)?;
+    let token = header.map(str::trim).filter(|token| !token.is_empty()).ok_or(SignatureError::Missing)?;
     if token.len() > MAX_TOKEN_LEN {
-        return Err(SignatureError::Malformed(format!(
-            "token longer than {MAX_TOKEN_LEN} bytes"
-        )));
+        return Err(SignatureError::Malformed(format!("token longer than {MAX_TOKEN_LEN} bytes")));
     }
-    let token =
-        UntrustedToken::new(token).map_err(|error| SignatureError::Malformed(error.to_string()))?;
+    let token = UntrustedToken::new(token).map_err(|error| SignatureError::Malformed(error.to_string()))?;
     let (claims, key) = validate_signature(keys, &token)?;
     let (issued_at, expires_at) = check_times(&claims, now)?;
 
-    let WebhookClaims {
-        iss,
-        sub,
-        jti,
-        body: signed_hash,
-    } = claims.custom;
+    let WebhookClaims { iss, sub, jti, body: signed_hash } = claims.custom;
     if sub != url {
-        return Err(SignatureError::WrongSubject {
-            subject: sub,
-            url: url.to_owned(),
-        });
+        return Err(SignatureError::WrongSubject { subject: sub, url: url.to_owned() });
     }
     if signed_hash.trim_end_matches('=') != body_hash(body).trim_end_matches('=') {
         return Err(SignatureError::BodyMismatch);
@@ -206,20 +186,10 @@ pub async fn verify<S: SeenJtiStore + ?Sized>(
         return Err(SignatureError::Malformed("empty jti".into()));
     }
     // Remembered until the token could no longer pass the expiry check.
-    if !seen
-        .first_seen(&jti, expires_at.saturating_add(CLOCK_LEEWAY_SECS))
-        .await?
-    {
+    if !seen.first_seen(&jti, expires_at.saturating_add(CLOCK_LEEWAY_SECS)).await? {
         return Err(SignatureError::Replayed { jti });
     }
-    Ok(VerifiedSignature {
-        issuer: iss,
-        subject: sub,
-        jti,
-        issued_at,
-        expires_at,
-        key,
-    })
+    Ok(VerifiedSignature { issuer: iss, subject: sub, jti, issued_at, expires_at, key })
 }
 
 fn validate_signature(
@@ -239,14 +209,8 @@ fn validate_signature(
     }
 }
 
-fn validate_with(
-    key: &SigningKey,
-    token: &UntrustedToken<'_>,
-) -> Result<Claims<WebhookClaims>, ValidationError> {
-    let (_, claims) = Hs256
-        .validator::<WebhookClaims>(&key.0)
-        .validate(token)?
-        .into_parts();
+fn validate_with(key: &SigningKey, token: &UntrustedToken<'_>) -> Result<Claims<WebhookClaims>, ValidationError> {
+    let (_, claims) = Hs256.validator::<WebhookClaims>(&key.0).validate(token)?.into_parts();
     Ok(claims)
 }
 
@@ -283,18 +247,11 @@ fn check_times(claims: &Claims<WebhookClaims>, now: i64) -> Result<(i64, i64), S
 
     let clock = timestamp(now).ok_or(SignatureError::ClockOutOfRange(now))?;
     let options = TimeOptions::new(TimeDelta::seconds(CLOCK_LEEWAY_SECS), move || clock);
-    claims
-        .validate_expiration(&options)
-        .map_err(|_| SignatureError::Expired { expires_at, now })?;
-    claims
-        .validate_maturity(&options)
-        .map_err(|_| SignatureError::NotYetValid { not_before, now })?;
+    claims.validate_expiration(&options).map_err(|_| SignatureError::Expired { expires_at, now })?;
+    claims.validate_maturity(&options).map_err(|_| SignatureError::NotYetValid { not_before, now })?;
     // A token issued in the future would otherwise outlive its stated lifetime.
     if issued_at > now.saturating_add(CLOCK_LEEWAY_SECS) {
-        return Err(SignatureError::NotYetValid {
-            not_before: issued_at,
-            now,
-        });
+        return Err(SignatureError::NotYetValid { not_before: issued_at, now });
     }
     Ok((issued_at, expires_at))
 }

@@ -32,12 +32,8 @@ impl<'a, T> UpstashSeenJtiStore<'a, T> {
 
 impl<T: HttpTransport> SeenJtiStore for UpstashSeenJtiStore<'_, T> {
     async fn first_seen(&self, jti: &str, expires_at_unix: i64) -> Result<bool, StoreError> {
-        let command = cmd("SET")
-            .arg(format!("{}{jti}", self.key_prefix))
-            .arg("1")
-            .arg("NX")
-            .arg("EXAT")
-            .arg(expires_at_unix);
+        let command =
+            cmd("SET").arg(format!("{}{jti}", self.key_prefix)).arg("1").arg("NX").arg("EXAT").arg(expires_at_unix);
         match self.client.command(&command).await {
             Ok(RedisValue::Ok) => Ok(true),
             Ok(RedisValue::Nil) => Ok(false),
@@ -57,9 +53,7 @@ mod tests {
     #[tokio::test]
     async fn upstash_store_claims_the_id_with_set_nx_exat() {
         let client = UpstashClient::new(
-            FakeTransport::new()
-                .respond_json(200, json!({"result": "OK"}))
-                .respond_json(200, json!({"result": null})),
+            FakeTransport::new().respond_json(200, json!({"result": "OK"})).respond_json(200, json!({"result": null})),
             "https://redis.example",
             "t",
         );
@@ -75,11 +69,7 @@ mod tests {
 
     #[tokio::test]
     async fn upstash_store_failures_are_store_errors() {
-        let client = UpstashClient::new(
-            FakeTransport::new().fail("down"),
-            "https://redis.example",
-            "t",
-        );
+        let client = UpstashClient::new(FakeTransport::new().fail("down"), "https://redis.example", "t");
         let store = UpstashSeenJtiStore::new(&client, "p:");
         assert!(store.first_seen("jwt_1", 1).await.is_err());
     }

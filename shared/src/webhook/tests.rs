@@ -22,11 +22,7 @@ struct MemorySeenJtiStore {
 
 impl SeenJtiStore for MemorySeenJtiStore {
     async fn first_seen(&self, jti: &str, expires_at_unix: i64) -> Result<bool, StoreError> {
-        Ok(self
-            .seen
-            .borrow_mut()
-            .insert(jti.to_owned(), expires_at_unix)
-            .is_none())
+        Ok(self.seen.borrow_mut().insert(jti.to_owned(), expires_at_unix).is_none())
     }
 }
 
@@ -39,20 +35,11 @@ impl SeenJtiStore for FailingStore {
 }
 
 fn keys() -> Keys {
-    Keys {
-        current: SigningKey::new(CURRENT),
-        next: Some(SigningKey::new(NEXT)),
-    }
+    Keys { current: SigningKey::new(CURRENT), next: Some(SigningKey::new(NEXT)) }
 }
 
 fn request<'a>(body: &'a [u8], jti: &'a str) -> SignRequest<'a> {
-    SignRequest {
-        issuer: "marketplace-edge",
-        url: URL,
-        body,
-        now: NOW,
-        jti,
-    }
+    SignRequest { issuer: "marketplace-edge", url: URL, body, now: NOW, jti }
 }
 
 fn signed(body: &[u8]) -> String {
@@ -60,14 +47,7 @@ fn signed(body: &[u8]) -> String {
 }
 
 fn check(token: &str, body: &[u8], now: i64) -> Result<VerifiedSignature, SignatureError> {
-    block_on(verify(
-        &keys(),
-        Some(token),
-        URL,
-        body,
-        now,
-        &MemorySeenJtiStore::default(),
-    ))
+    block_on(verify(&keys(), Some(token), URL, body, now, &MemorySeenJtiStore::default()))
 }
 
 /// A token assembled by hand the way QStash does, independently of jwt-compact.
@@ -96,24 +76,15 @@ fn decode_part(token: &str, index: usize) -> serde_json::Value {
 #[test]
 fn body_hash_is_padded_base64url_of_sha256() {
     // SHA-256("") = e3b0c442…b855, base64 "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=".
-    assert_eq!(
-        body_hash(b""),
-        "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU="
-    );
+    assert_eq!(body_hash(b""), "47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU=");
     let standard = STANDARD.encode(Sha256::digest(b"payload"));
-    assert_eq!(
-        body_hash(b"payload"),
-        standard.replace('+', "-").replace('/', "_")
-    );
+    assert_eq!(body_hash(b"payload"), standard.replace('+', "-").replace('/', "_"));
 }
 
 #[test]
 fn signed_token_has_qstash_header_and_claims() {
     let token = sign(&SigningKey::new(CURRENT), request(b"{\"a\":1}", "jwt_abc")).unwrap();
-    assert_eq!(
-        decode_part(&token, 0),
-        json!({"alg": "HS256", "typ": "JWT"})
-    );
+    assert_eq!(decode_part(&token, 0), json!({"alg": "HS256", "typ": "JWT"}));
     assert_eq!(
         decode_part(&token, 1),
         json!({
@@ -162,23 +133,14 @@ fn an_unpadded_body_hash_is_accepted_too() {
 #[test]
 fn missing_or_blank_header_is_missing() {
     let store = MemorySeenJtiStore::default();
-    assert_eq!(
-        block_on(verify(&keys(), None, URL, b"", NOW, &store)),
-        Err(SignatureError::Missing)
-    );
-    assert_eq!(
-        block_on(verify(&keys(), Some("  "), URL, b"", NOW, &store)),
-        Err(SignatureError::Missing)
-    );
+    assert_eq!(block_on(verify(&keys(), None, URL, b"", NOW, &store)), Err(SignatureError::Missing));
+    assert_eq!(block_on(verify(&keys(), Some("  "), URL, b"", NOW, &store)), Err(SignatureError::Missing));
 }
 
 #[test]
 fn garbage_is_malformed() {
     for token in ["abc", "a.b.c", "a.b", &"x".repeat(10_000)] {
-        assert!(
-            matches!(check(token, b"", NOW), Err(SignatureError::Malformed(_))),
-            "{token:.20}"
-        );
+        assert!(matches!(check(token, b"", NOW), Err(SignatureError::Malformed(_))), "{token:.20}");
     }
 }
 
@@ -187,10 +149,7 @@ fn another_algorithm_is_malformed() {
     let token = signed(b"x");
     let (_, rest) = token.split_once('.').unwrap();
     let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
-    assert!(matches!(
-        check(&format!("{none_header}.{rest}"), b"x", NOW),
-        Err(SignatureError::Malformed(_))
-    ));
+    assert!(matches!(check(&format!("{none_header}.{rest}"), b"x", NOW), Err(SignatureError::Malformed(_))));
 }
 
 #[test]
@@ -199,22 +158,14 @@ fn a_tampered_payload_has_a_bad_signature() {
     let parts: Vec<&str> = token.split('.').collect();
     let mut claims = decode_part(&token, 1);
     claims["sub"] = json!("https://evil.example/");
-    let forged = format!(
-        "{}.{}.{}",
-        parts[0],
-        URL_SAFE_NO_PAD.encode(claims.to_string()),
-        parts[2]
-    );
+    let forged = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
     assert_eq!(check(&forged, b"x", NOW), Err(SignatureError::BadSignature));
 }
 
 #[test]
 fn a_truncated_signature_is_a_bad_signature() {
     let token = signed(b"x");
-    assert_eq!(
-        check(&token[..token.len() - 4], b"x", NOW),
-        Err(SignatureError::BadSignature)
-    );
+    assert_eq!(check(&token[..token.len() - 4], b"x", NOW), Err(SignatureError::BadSignature));
 }
 
 #[test]
@@ -232,10 +183,7 @@ fn the_next_key_is_accepted_during_rotation() {
 #[test]
 fn without_a_next_key_only_the_current_key_verifies() {
     let token = sign(&SigningKey::new(NEXT), request(b"x", "jwt_1")).unwrap();
-    let only_current = Keys {
-        current: SigningKey::new(CURRENT),
-        next: None,
-    };
+    let only_current = Keys { current: SigningKey::new(CURRENT), next: None };
     let store = MemorySeenJtiStore::default();
     assert_eq!(
         block_on(verify(&only_current, Some(&token), URL, b"x", NOW, &store)),
@@ -250,10 +198,7 @@ fn an_expired_token_is_refused_after_the_leeway() {
     assert!(check(&token, b"x", expires_at + CLOCK_LEEWAY_SECS).is_ok());
     assert_eq!(
         check(&token, b"x", expires_at + CLOCK_LEEWAY_SECS + 1),
-        Err(SignatureError::Expired {
-            expires_at,
-            now: expires_at + CLOCK_LEEWAY_SECS + 1
-        })
+        Err(SignatureError::Expired { expires_at, now: expires_at + CLOCK_LEEWAY_SECS + 1 })
     );
 }
 
@@ -263,10 +208,7 @@ fn a_token_from_the_future_is_not_yet_valid_beyond_the_leeway() {
     assert!(check(&token, b"x", NOW - CLOCK_LEEWAY_SECS).is_ok());
     assert_eq!(
         check(&token, b"x", NOW - CLOCK_LEEWAY_SECS - 1),
-        Err(SignatureError::NotYetValid {
-            not_before: NOW,
-            now: NOW - CLOCK_LEEWAY_SECS - 1
-        })
+        Err(SignatureError::NotYetValid { not_before: NOW, now: NOW - CLOCK_LEEWAY_SECS - 1 })
     );
 }
 
@@ -276,28 +218,15 @@ fn an_iat_in_the_future_is_not_yet_valid_even_with_an_early_nbf() {
     future_iat["nbf"] = json!(NOW - 10);
     assert_eq!(
         check(&hand_made_token(CURRENT, future_iat), b"{}", NOW),
-        Err(SignatureError::NotYetValid {
-            not_before: NOW + 120,
-            now: NOW
-        })
+        Err(SignatureError::NotYetValid { not_before: NOW + 120, now: NOW })
     );
 }
 
 #[test]
 fn a_lifetime_over_five_minutes_is_refused() {
     let token = hand_made_token(CURRENT, claims(NOW, NOW + 301));
-    assert_eq!(
-        check(&token, b"{}", NOW),
-        Err(SignatureError::LifetimeTooLong { lifetime_secs: 301 })
-    );
-    assert!(
-        check(
-            &hand_made_token(CURRENT, claims(NOW, NOW + 300)),
-            b"{}",
-            NOW
-        )
-        .is_ok()
-    );
+    assert_eq!(check(&token, b"{}", NOW), Err(SignatureError::LifetimeTooLong { lifetime_secs: 301 }));
+    assert!(check(&hand_made_token(CURRENT, claims(NOW, NOW + 300)), b"{}", NOW).is_ok());
 }
 
 #[test]
@@ -316,37 +245,25 @@ fn missing_time_claims_are_malformed() {
 fn missing_custom_claims_are_malformed() {
     let mut partial = claims(NOW, NOW + 300);
     partial.as_object_mut().unwrap().remove("body");
-    assert!(matches!(
-        check(&hand_made_token(CURRENT, partial), b"{}", NOW),
-        Err(SignatureError::Malformed(_))
-    ));
+    assert!(matches!(check(&hand_made_token(CURRENT, partial), b"{}", NOW), Err(SignatureError::Malformed(_))));
 }
 
 #[test]
 fn a_token_for_another_url_is_the_wrong_subject() {
     let token = sign(
         &SigningKey::new(CURRENT),
-        SignRequest {
-            url: "https://spin.example/api/other",
-            ..request(b"x", "jwt_1")
-        },
+        SignRequest { url: "https://spin.example/api/other", ..request(b"x", "jwt_1") },
     )
     .unwrap();
     assert_eq!(
         check(&token, b"x", NOW),
-        Err(SignatureError::WrongSubject {
-            subject: "https://spin.example/api/other".into(),
-            url: URL.into(),
-        })
+        Err(SignatureError::WrongSubject { subject: "https://spin.example/api/other".into(), url: URL.into() })
     );
 }
 
 #[test]
 fn a_different_body_is_a_body_mismatch() {
-    assert_eq!(
-        check(&signed(b"{\"amount\":100}"), b"{\"amount\":999}", NOW),
-        Err(SignatureError::BodyMismatch)
-    );
+    assert_eq!(check(&signed(b"{\"amount\":100}"), b"{\"amount\":999}", NOW), Err(SignatureError::BodyMismatch));
 }
 
 #[test]
@@ -356,9 +273,7 @@ fn a_second_delivery_of_the_same_token_is_replayed() {
     assert!(block_on(verify(&keys(), Some(&token), URL, b"x", NOW, &store)).is_ok());
     assert_eq!(
         block_on(verify(&keys(), Some(&token), URL, b"x", NOW + 1, &store)),
-        Err(SignatureError::Replayed {
-            jti: "jwt_1".into()
-        })
+        Err(SignatureError::Replayed { jti: "jwt_1".into() })
     );
 }
 
@@ -384,14 +299,7 @@ fn a_rejected_request_does_not_consume_its_jti() {
 #[test]
 fn a_failing_replay_store_refuses_the_request() {
     assert_eq!(
-        block_on(verify(
-            &keys(),
-            Some(&signed(b"x")),
-            URL,
-            b"x",
-            NOW,
-            &FailingStore
-        )),
+        block_on(verify(&keys(), Some(&signed(b"x")), URL, b"x", NOW, &FailingStore)),
         Err(SignatureError::Store(StoreError("redis down".into())))
     );
 }
@@ -399,19 +307,10 @@ fn a_failing_replay_store_refuses_the_request() {
 #[test]
 fn an_out_of_range_clock_is_reported_not_panicked() {
     assert_eq!(
-        sign(
-            &SigningKey::new(CURRENT),
-            SignRequest {
-                now: i64::MAX,
-                ..request(b"", "j")
-            }
-        ),
+        sign(&SigningKey::new(CURRENT), SignRequest { now: i64::MAX, ..request(b"", "j") }),
         Err(SignError::ClockOutOfRange(i64::MAX))
     );
-    assert_eq!(
-        check(&signed(b"x"), b"x", i64::MIN),
-        Err(SignatureError::ClockOutOfRange(i64::MIN))
-    );
+    assert_eq!(check(&signed(b"x"), b"x", i64::MIN), Err(SignatureError::ClockOutOfRange(i64::MIN)));
 }
 
 #[test]
@@ -419,11 +318,7 @@ fn jti_from_random_bytes_is_prefixed_and_url_safe() {
     let jti = jti_from_random([0xfb; 16]);
     assert!(jti.starts_with("jwt_"));
     assert_eq!(jti.len(), 4 + 22);
-    assert!(
-        jti[4..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    );
+    assert!(jti[4..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
     assert_ne!(jti_from_random([1; 16]), jti_from_random([2; 16]));
 }
 

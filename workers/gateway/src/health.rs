@@ -19,12 +19,8 @@ const SIGNATURE_ISSUER: &str = "marketplace-gateway";
 const SPIN_HEALTH_PATH: &str = "/orders/health";
 
 pub async fn check_all(config: &Config) -> HealthReport {
-    let (neon, upstash, spin) = join3(
-        timed(check_neon(config)),
-        timed(check_upstash(config)),
-        timed(check_spin(config)),
-    )
-    .await;
+    let (neon, upstash, spin) =
+        join3(timed(check_neon(config)), timed(check_upstash(config)), timed(check_spin(config))).await;
     HealthReport::from_checks([("neon", neon), ("upstash", upstash), ("spin", spin)])
 }
 
