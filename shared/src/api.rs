@@ -14,12 +14,48 @@ pub enum ErrorCode {
     /// The signature was valid but has been used before.
     #[serde(rename = "AUTH_1003")]
     SignatureReplayed,
+    /// The route needs an access token and none was sent (`Authorization: Bearer …`).
+    #[serde(rename = "AUTH_1004")]
+    TokenMissing,
+    /// The access token is malformed, signed by an unknown key, or its signature does not verify.
+    #[serde(rename = "AUTH_1005")]
+    TokenInvalid,
+    /// The access token has expired (or is not valid yet): refresh it.
+    #[serde(rename = "AUTH_1006")]
+    TokenExpired,
+    /// The access token was issued by someone else or for another audience.
+    #[serde(rename = "AUTH_1007")]
+    TokenWrongAudience,
+    /// Email or password (or a 2FA/recovery code) is wrong; never says which.
+    #[serde(rename = "AUTH_1008")]
+    InvalidCredentials,
+    /// The password was right and the account has 2FA: send the code too.
+    #[serde(rename = "AUTH_1009")]
+    TwoFactorRequired,
+    /// The refresh token is unknown, expired, revoked, or was already used (its family is now revoked).
+    #[serde(rename = "AUTH_1010")]
+    RefreshTokenInvalid,
+    /// Too many attempts from this client or against this account; see `Retry-After`.
+    #[serde(rename = "AUTH_1011")]
+    TooManyAttempts,
+    /// Authenticated, but the token's roles do not allow this.
+    #[serde(rename = "AUTHZ_2001")]
+    Forbidden,
+    /// The request cannot be parsed (bad JSON, wrong types, missing body).
     #[serde(rename = "VAL_3001")]
     InvalidRequest,
+    /// Well-formed JSON whose fields break a rule (email shape, password length); `details` names them.
+    #[serde(rename = "VAL_3002")]
+    ValidationFailed,
     #[serde(rename = "RES_4001")]
     RouteNotFound,
     #[serde(rename = "RES_4002")]
     MethodNotAllowed,
+    /// The change clashes with existing state, e.g. the email is already registered. Saying so
+    /// at sign-up reveals that an account exists; accepted (as most sites do) and throttled
+    /// by the register rate limit instead.
+    #[serde(rename = "RES_4003")]
+    Conflict,
     /// A dependency (database, cache, core service) is unreachable or failing.
     #[serde(rename = "EXT_6001")]
     DependencyUnavailable,
@@ -33,10 +69,23 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::SignatureMissing | ErrorCode::SignatureInvalid | ErrorCode::SignatureReplayed => 401,
+            ErrorCode::SignatureMissing
+            | ErrorCode::SignatureInvalid
+            | ErrorCode::SignatureReplayed
+            | ErrorCode::TokenMissing
+            | ErrorCode::TokenInvalid
+            | ErrorCode::TokenExpired
+            | ErrorCode::TokenWrongAudience
+            | ErrorCode::InvalidCredentials
+            | ErrorCode::TwoFactorRequired
+            | ErrorCode::RefreshTokenInvalid => 401,
+            ErrorCode::TooManyAttempts => 429,
+            ErrorCode::Forbidden => 403,
             ErrorCode::InvalidRequest => 400,
+            ErrorCode::ValidationFailed => 422,
             ErrorCode::RouteNotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::Conflict => 409,
             ErrorCode::DependencyUnavailable => 503,
             ErrorCode::Internal | ErrorCode::Misconfigured => 500,
         }
@@ -127,6 +176,28 @@ mod tests {
         let json = ApiError::new(ErrorCode::RouteNotFound, "no route").to_json("r");
         assert!(!json.contains("details"));
         assert!(json.contains(r#""code":"RES_4001""#));
+    }
+
+    #[test]
+    fn identity_codes_keep_their_wire_names_and_statuses() {
+        let expected = [
+            (ErrorCode::TokenMissing, "AUTH_1004", 401),
+            (ErrorCode::TokenInvalid, "AUTH_1005", 401),
+            (ErrorCode::TokenExpired, "AUTH_1006", 401),
+            (ErrorCode::TokenWrongAudience, "AUTH_1007", 401),
+            (ErrorCode::InvalidCredentials, "AUTH_1008", 401),
+            (ErrorCode::TwoFactorRequired, "AUTH_1009", 401),
+            (ErrorCode::RefreshTokenInvalid, "AUTH_1010", 401),
+            (ErrorCode::TooManyAttempts, "AUTH_1011", 429),
+            (ErrorCode::Forbidden, "AUTHZ_2001", 403),
+            (ErrorCode::ValidationFailed, "VAL_3002", 422),
+            (ErrorCode::Conflict, "RES_4003", 409),
+        ];
+        for (code, wire, status) in expected {
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(wire));
+            assert_eq!(serde_json::from_value::<ErrorCode>(serde_json::json!(wire)).unwrap(), code);
+            assert_eq!(code.http_status(), status, "{wire}");
+        }
     }
 
     #[test]

@@ -1,9 +1,12 @@
 //! Shared by the Workers and the Spin components. Never imports `worker` or `spin-sdk`.
 
 pub mod api;
+pub mod events;
 pub mod health;
+pub mod identity;
 pub mod ids;
 pub mod neon;
+pub mod ratelimit;
 pub mod transport;
 pub mod upstash;
 pub mod webhook;
