@@ -2,9 +2,11 @@
 //!
 //! - [`neon`]: Neon's `POST /sql` protocol (the proxy's `sql_over_http`) over a real PostgreSQL.
 //! - [`upstash`]: Upstash's REST protocol over a real Redis.
+//! - [`email`]: an email sink speaking Resend's send-email API, with an HTTP inbox for tests.
 //! - [`postgres::Cluster`] and [`redis::Server`]: project-local database processes.
 //! - [`ports::free_port`], [`LocalCloud`] and [`spawn_in_thread`]: glue for `cargo xtask dev` and tests.
 
+pub mod email;
 pub mod http_server;
 pub mod neon;
 pub mod ports;
@@ -31,13 +33,17 @@ pub struct Config {
     pub upstash_listen: SocketAddr,
     pub upstash_token: String,
     pub redis_url: String,
+    pub email_listen: SocketAddr,
+    /// The key `POST /emails` must carry as `Authorization: Bearer <key>`.
+    pub email_api_key: String,
     pub neon: neon::Options,
     /// One stderr line per request (`neon POST /sql 200 3ms`).
     pub log_requests: bool,
 }
 
 impl Config {
-    /// Both listeners on ephemeral loopback ports; handy for tests.
+    /// Every listener on an ephemeral loopback port; handy for tests. The email key is
+    /// [`Config::EPHEMERAL_EMAIL_API_KEY`].
     pub fn ephemeral(redis_url: impl Into<String>, upstash_token: impl Into<String>) -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         Self {
@@ -45,20 +51,33 @@ impl Config {
             upstash_listen: any,
             upstash_token: upstash_token.into(),
             redis_url: redis_url.into(),
+            email_listen: any,
+            email_api_key: Self::EPHEMERAL_EMAIL_API_KEY.to_owned(),
             neon: neon::Options::default(),
             log_requests: false,
         }
     }
+
+    pub const EPHEMERAL_EMAIL_API_KEY: &str = "re_local_test_key";
 }
 
-/// Both gateways, bound but not yet serving.
+/// Where the listeners ended up (ephemeral ports resolved).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Addrs {
+    pub neon: SocketAddr,
+    pub upstash: SocketAddr,
+    pub email: SocketAddr,
+}
+
+/// The gateways and the email sink, bound but not yet serving.
 pub struct LocalCloud {
-    neon_addr: SocketAddr,
-    upstash_addr: SocketAddr,
+    addrs: Addrs,
     neon_listener: TcpListener,
     upstash_listener: TcpListener,
+    email_listener: TcpListener,
     neon: Arc<neon::Gateway>,
     upstash: Arc<upstash::Gateway>,
+    email: Arc<email::Gateway>,
     log_requests: bool,
 }
 
@@ -70,27 +89,43 @@ impl LocalCloud {
         let upstash_listener = TcpListener::bind(config.upstash_listen)
             .await
             .with_context(|| format!("binding the Upstash gateway to {}", config.upstash_listen))?;
+        let email_listener = TcpListener::bind(config.email_listen)
+            .await
+            .with_context(|| format!("binding the email sink to {}", config.email_listen))?;
         let upstash = upstash::Gateway::new(&config.redis_url, &config.upstash_token)?;
         Ok(Self {
-            neon_addr: neon_listener.local_addr()?,
-            upstash_addr: upstash_listener.local_addr()?,
+            addrs: Addrs {
+                neon: neon_listener.local_addr()?,
+                upstash: upstash_listener.local_addr()?,
+                email: email_listener.local_addr()?,
+            },
             neon_listener,
             upstash_listener,
+            email_listener,
             neon: Arc::new(neon::Gateway::new(config.neon)),
             upstash: Arc::new(upstash),
+            email: Arc::new(email::Gateway::new(&config.email_api_key, config.log_requests)),
             log_requests: config.log_requests,
         })
     }
 
+    pub fn addrs(&self) -> Addrs {
+        self.addrs
+    }
+
     pub fn neon_addr(&self) -> SocketAddr {
-        self.neon_addr
+        self.addrs.neon
     }
 
     pub fn upstash_addr(&self) -> SocketAddr {
-        self.upstash_addr
+        self.addrs.upstash
     }
 
-    /// Serves both protocols until `shutdown` resolves, then lets in-flight requests finish.
+    pub fn email_addr(&self) -> SocketAddr {
+        self.addrs.email
+    }
+
+    /// Serves every listener until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let neon = self.neon.clone();
@@ -109,16 +144,23 @@ impl LocalCloud {
             self.upstash_listener,
             "upstash",
             self.log_requests,
-            stop_rx,
+            stop_rx.clone(),
             move |req| {
                 let upstash = upstash.clone();
                 async move { upstash.handle(req).await }
             },
         ));
+        let email = self.email.clone();
+        let email_task =
+            tokio::spawn(http_server::serve(self.email_listener, "email", self.log_requests, stop_rx, move |req| {
+                let email = email.clone();
+                async move { email.handle(req).await }
+            }));
         shutdown.await;
         let _ = stop_tx.send(true);
         neon_task.await.context("neon listener task")?;
         upstash_task.await.context("upstash listener task")?;
+        email_task.await.context("email listener task")?;
         Ok(())
     }
 }
@@ -127,6 +169,7 @@ impl LocalCloud {
 pub struct Background {
     pub neon_addr: SocketAddr,
     pub upstash_addr: SocketAddr,
+    pub email_addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -140,6 +183,11 @@ impl Background {
     /// `http://127.0.0.1:PORT`
     pub fn upstash_url(&self) -> String {
         format!("http://{}", self.upstash_addr)
+    }
+
+    /// `http://127.0.0.1:PORT`: Resend's API base (`POST /emails`) and the inbox (`/inbox`).
+    pub fn email_url(&self) -> String {
+        format!("http://{}", self.email_addr)
     }
 
     /// Stops accepting, waits for in-flight requests and joins the thread.
@@ -159,10 +207,10 @@ impl Drop for Background {
     }
 }
 
-/// Starts [`LocalCloud`] on a dedicated thread; returns once both listeners are bound.
+/// Starts [`LocalCloud`] on a dedicated thread; returns once every listener is bound.
 /// Safe to call from inside another Tokio runtime (tests): nothing here blocks on a runtime.
 pub fn spawn_in_thread(config: Config) -> anyhow::Result<Background> {
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<(SocketAddr, SocketAddr)>>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<anyhow::Result<Addrs>>();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::Builder::new()
         .name("local-cloud".into())
@@ -187,7 +235,7 @@ pub fn spawn_in_thread(config: Config) -> anyhow::Result<Background> {
                         return;
                     }
                 };
-                let _ = ready_tx.send(Ok((cloud.neon_addr(), cloud.upstash_addr())));
+                let _ = ready_tx.send(Ok(cloud.addrs()));
                 let result = cloud
                     .serve(async {
                         let _ = stop_rx.await;
@@ -199,6 +247,12 @@ pub fn spawn_in_thread(config: Config) -> anyhow::Result<Background> {
             });
         })
         .context("spawning the gateway thread")?;
-    let (neon_addr, upstash_addr) = ready_rx.recv().context("the gateway thread exited before binding")??;
-    Ok(Background { neon_addr, upstash_addr, stop: Some(stop_tx), thread: Some(thread) })
+    let addrs = ready_rx.recv().context("the gateway thread exited before binding")??;
+    Ok(Background {
+        neon_addr: addrs.neon,
+        upstash_addr: addrs.upstash,
+        email_addr: addrs.email,
+        stop: Some(stop_tx),
+        thread: Some(thread),
+    })
 }

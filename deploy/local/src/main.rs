@@ -1,4 +1,5 @@
-//! `local-cloud`: the local Neon (HTTP SQL) and Upstash (REST) gateways in one process.
+//! `local-cloud`: the local Neon (HTTP SQL) and Upstash (REST) gateways and the email sink
+//! (Resend's send-email API + an inbox) in one process.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -13,6 +14,8 @@ usage: local-cloud [options]
   --upstash-listen ADDR       Upstash REST listener (default 127.0.0.1:8079)
   --upstash-token TOKEN       bearer token Upstash requests must carry (default local-upstash-token)
   --redis-url URL             Redis behind the Upstash gateway (default redis://127.0.0.1:6379)
+  --email-listen ADDR         email sink: Resend's POST /emails and the /inbox (default 127.0.0.1:8025)
+  --email-api-key KEY         key POST /emails must carry as `Authorization: Bearer KEY` (default re_local_key)
   --pg-addr ADDR              connect every Neon request here, whatever host its connection string names
   --statement-timeout-ms MS   session statement_timeout for Neon requests (default 15000, 0 = none)
   --quiet                     no per-request log lines
@@ -24,6 +27,8 @@ fn parse_args() -> anyhow::Result<Config> {
         upstash_listen: SocketAddr::from(([127, 0, 0, 1], 8079)),
         upstash_token: "local-upstash-token".to_owned(),
         redis_url: "redis://127.0.0.1:6379".to_owned(),
+        email_listen: SocketAddr::from(([127, 0, 0, 1], 8025)),
+        email_api_key: "re_local_key".to_owned(),
         neon: neon::Options::default(),
         log_requests: true,
     };
@@ -35,6 +40,8 @@ fn parse_args() -> anyhow::Result<Config> {
             "--upstash-listen" => config.upstash_listen = value()?.parse().context("--upstash-listen")?,
             "--upstash-token" => config.upstash_token = value()?,
             "--redis-url" => config.redis_url = value()?,
+            "--email-listen" => config.email_listen = value()?.parse().context("--email-listen")?,
+            "--email-api-key" => config.email_api_key = value()?,
             "--pg-addr" => config.neon.upstream = Some(value()?.parse().context("--pg-addr")?),
             "--statement-timeout-ms" => {
                 let ms: u64 = value()?.parse().context("--statement-timeout-ms")?;
@@ -68,7 +75,12 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
 async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let cloud = LocalCloud::bind(config).await?;
-    println!("local-cloud: neon on http://{}/sql, upstash on http://{}", cloud.neon_addr(), cloud.upstash_addr());
+    println!(
+        "local-cloud: neon on http://{}/sql, upstash on http://{}, email on http://{} (inbox: /inbox)",
+        cloud.neon_addr(),
+        cloud.upstash_addr(),
+        cloud.email_addr()
+    );
     cloud.serve(shutdown).await?;
     eprintln!("local-cloud: stopped");
     Ok(())

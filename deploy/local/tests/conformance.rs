@@ -906,23 +906,27 @@ async fn servers_restart_over_what_a_killed_run_left_behind() {
 // The binary
 
 #[tokio::test]
-async fn binary_announces_both_urls_logs_requests_and_exits_on_sigterm() {
+async fn binary_announces_its_urls_logs_requests_and_exits_on_sigterm() {
     use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, BufReader};
     let redis_url = stack().redis.url();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_local-cloud"))
         .args(["--neon-listen", "127.0.0.1:0", "--upstash-listen", "127.0.0.1:0"])
         .args(["--upstash-token", TOKEN, "--redis-url", &redis_url])
+        .args(["--email-listen", "127.0.0.1:0", "--email-api-key", "re_binary_test"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ready = lines.next_line().await.unwrap().expect("ready line");
-    // local-cloud: neon on http://127.0.0.1:P/sql, upstash on http://127.0.0.1:Q
-    let urls: Vec<&str> = ready.split_whitespace().filter(|word| word.starts_with("http://")).collect();
+    // local-cloud: neon on http://127.0.0.1:P/sql, upstash on http://127.0.0.1:Q, email on http://127.0.0.1:R (…)
+    let urls: Vec<&str> = ready
+        .split_whitespace()
+        .filter(|word| word.starts_with("http://"))
+        .map(|word| word.trim_end_matches(','))
+        .collect();
     assert!(ready.starts_with("local-cloud: neon on http://"), "{ready}");
-    let neon_url = urls[0].trim_end_matches(',');
-    let upstash_url = urls[1];
+    let [neon_url, upstash_url, email_url] = urls[..] else { panic!("three URLs in {ready}") };
 
     let client = reqwest::Client::new();
     let neon = client
@@ -935,6 +939,14 @@ async fn binary_announces_both_urls_logs_requests_and_exits_on_sigterm() {
     assert_eq!(neon.status(), StatusCode::OK);
     let upstash = client.post(upstash_url).bearer_auth(TOKEN).body(r#"["PING"]"#).send().await.unwrap();
     assert_eq!(upstash.status(), StatusCode::OK);
+    let email = client
+        .post(format!("{email_url}/emails"))
+        .bearer_auth("re_binary_test")
+        .json(&json!({"from": "a@example.com", "to": "b@example.com", "subject": "s", "text": "t"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(email.status(), StatusCode::OK);
 
     // SAFETY: signalling our own child process.
     unsafe {
@@ -946,4 +958,5 @@ async fn binary_announces_both_urls_logs_requests_and_exits_on_sigterm() {
     child.stderr.take().unwrap().read_to_string(&mut stderr).await.unwrap();
     assert!(stderr.contains("neon POST /sql 200 "), "{stderr}");
     assert!(stderr.contains("upstash POST / 200 "), "{stderr}");
+    assert!(stderr.contains("email POST /emails 200 "), "{stderr}");
 }

@@ -1,0 +1,31 @@
+//! The email provider as this component's own variables configure it (spin.toml
+//! `[component.notifications.variables]`), beside the shared ones `spin_platform::config` reads.
+
+use shared::events::resend::ResendClient;
+use spin_platform::{ConfigError, SpinTransport};
+
+/// Resend's API origin (`https://api.resend.com`, or the local sink).
+const EMAIL_API_URL: &str = "email_api_url";
+/// `re_…`. Secret.
+const EMAIL_API_KEY: &str = "email_api_key";
+/// `Name <address>` on a domain verified with the provider.
+const EMAIL_FROM: &str = "email_from";
+
+/// Everything needed to send one email.
+pub struct Mailer {
+    pub client: ResendClient<SpinTransport>,
+    pub from: String,
+}
+
+pub async fn from_variables() -> Result<Mailer, ConfigError> {
+    let url = required(EMAIL_API_URL).await?;
+    let key = required(EMAIL_API_KEY).await?;
+    let from = required(EMAIL_FROM).await?;
+    Ok(Mailer { client: ResendClient::new(SpinTransport, url, key), from })
+}
+
+async fn required(name: &'static str) -> Result<String, ConfigError> {
+    let value =
+        spin_sdk::variables::get(name).await.map_err(|error| ConfigError::Unavailable(name, format!("{error:?}")))?;
+    if value.is_empty() { Err(ConfigError::Empty(name)) } else { Ok(value) }
+}

@@ -1,0 +1,70 @@
+//! Queue batches → Spin, one signed POST per message: ack on 2xx, retry otherwise (after the
+//! consumer's `retry_delay`; past `max_retries` the queue moves it to the dead-letter queue).
+
+use futures_util::future::join_all;
+use worker::{Env, MessageBatch, MessageExt, RawMessage, console_error, console_log};
+
+use crate::config::Config;
+use crate::spin::{self, EVENTS_PATH, SWEEP_PATH};
+
+pub async fn batch<T>(batch: &MessageBatch<T>, env: &Env) {
+    let config = match Config::from_env(env) {
+        Ok(config) => config,
+        Err(error) => {
+            console_error!("events: {error}; retrying the batch");
+            batch.retry_all();
+            return;
+        }
+    };
+    join_all(batch.raw_iter().map(|message| deliver(&config, message))).await;
+}
+
+async fn deliver(config: &Config, message: RawMessage) {
+    let id = message.id();
+    let Some(body) = json_bytes(&message) else {
+        // Not JSON (raw bytes): no retry fixes that, but retrying moves it on to the dead-letter
+        // queue, where it is kept for an operator instead of being dropped.
+        console_error!("events: message {id} has no JSON body; retrying until it dead-letters");
+        message.retry();
+        return;
+    };
+    match spin::post_signed(config, EVENTS_PATH, body).await {
+        Ok(response) if (200..300).contains(&response.status) => message.ack(),
+        Ok(response) => {
+            let text = String::from_utf8_lossy(&response.body);
+            console_error!("events: message {id}: Spin answered {}: {text}", response.status);
+            message.retry();
+        }
+        Err(error) => {
+            console_error!("events: message {id}: {error}");
+            message.retry();
+        }
+    }
+}
+
+/// The exact JSON text: a string body is taken as already-encoded JSON, anything else is encoded.
+fn json_bytes(message: &RawMessage) -> Option<Vec<u8>> {
+    let body = message.body();
+    if let Some(text) = body.as_string() {
+        return Some(text.into_bytes());
+    }
+    let text = worker::js_sys::JSON::stringify(&body).ok()?.as_string()?;
+    Some(text.into_bytes())
+}
+
+/// The cron's job: one signed sweep of the notifications outbox.
+pub async fn sweep(env: &Env) {
+    let config = match Config::from_env(env) {
+        Ok(config) => config,
+        Err(error) => return console_error!("events: sweep skipped: {error}"),
+    };
+    match spin::post_signed(&config, SWEEP_PATH, Vec::new()).await {
+        Ok(response) if (200..300).contains(&response.status) => {
+            console_log!("events: sweep {}", String::from_utf8_lossy(&response.body));
+        }
+        Ok(response) => {
+            console_error!("events: sweep answered {}: {}", response.status, String::from_utf8_lossy(&response.body));
+        }
+        Err(error) => console_error!("events: sweep failed: {error}"),
+    }
+}

@@ -1,0 +1,21 @@
+//! Edge Worker `events`: the queue hop between the edge and the core (DESIGN §5). Entry points
+//! only hand off: queued events go to Spin as signed webhooks, the cron asks Spin to sweep.
+
+mod config;
+mod deliver;
+mod platform;
+mod spin;
+
+use worker::{Context, Env, MessageBatch, Result, ScheduleContext, ScheduledEvent, event};
+
+/// Bodies stay raw: each is forwarded as the exact JSON the producer queued.
+#[event(queue)]
+async fn queue(batch: MessageBatch<()>, env: Env, _ctx: Context) -> Result<()> {
+    deliver::batch(&batch, &env).await;
+    Ok(())
+}
+
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    deliver::sweep(&env).await;
+}
