@@ -3,15 +3,15 @@
 use crate::{cmd, paths, progress};
 use std::process::Command;
 
-/// Spin components listed in spin.toml, each a crate under spin/.
-pub const SPIN_COMPONENTS: [&str; 1] = ["orders"];
-/// Workers, each a crate under workers/ with worker-build output in build/worker/.
-pub const WORKERS: [&str; 1] = ["gateway"];
+/// Spin components listed in spin.toml: crate packages under spin/.
+pub const SPIN_COMPONENTS: &[&str] = &["orders", "identity", "notifications"];
+/// Workers: (directory under workers/, crate package); worker-build writes build/worker/ there.
+pub const WORKERS: &[(&str, &str)] = &[("gateway", "gateway"), ("identity", "identity-worker"), ("events", "events")];
 
 pub fn all() -> anyhow::Result<()> {
     progress::step("build native tools (local-cloud, local-spin)", native_tools)?;
     progress::step("build Spin components (wasm32-wasip2)", spin_components)?;
-    for worker in WORKERS {
+    for (worker, _) in WORKERS {
         progress::step(&format!("build Worker `{worker}` (worker-build)"), || worker_crate(worker))?;
     }
     Ok(())
@@ -24,7 +24,7 @@ pub fn native_tools() -> anyhow::Result<()> {
 pub fn spin_components() -> anyhow::Result<()> {
     let mut command = cmd::cargo();
     command.args(["build", "--release", "--target", "wasm32-wasip2"]);
-    for component in SPIN_COMPONENTS {
+    for component in SPIN_COMPONENTS.iter().copied() {
         command.args(["-p", component]);
     }
     cmd::run(&mut command)

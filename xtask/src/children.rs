@@ -43,6 +43,11 @@ impl ManagedChild {
         &self.name
     }
 
+    /// Also the id of its process group (it leads its own).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Exited already (crashed or refused to start)?
     pub fn exit_status(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()

@@ -2,7 +2,7 @@
 
 use crate::children::Logs;
 use crate::stack::{Ports, Stack, StackConfig, WorkerMode};
-use crate::{build, paths, tools};
+use crate::{build, paths, progress, seed, tools};
 use std::time::Duration;
 
 pub fn run() -> anyhow::Result<()> {
@@ -19,6 +19,9 @@ pub fn run() -> anyhow::Result<()> {
             logs: Logs::Console,
         })
         .await?;
+        let seeding = std::time::Instant::now();
+        seed::demo_accounts(&stack).await?;
+        progress::note(&format!("demo accounts ready in {:.1}s", seeding.elapsed().as_secs_f64()));
         print_urls(&stack);
         let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -48,6 +51,7 @@ fn ensure_ports_free(ports: &Ports) -> anyhow::Result<()> {
         ("Redis", ports.redis),
         ("Neon gateway", ports.neon),
         ("Upstash gateway", ports.upstash),
+        ("email sink", ports.email),
         ("Spin host", ports.spin),
         ("wrangler dev", ports.worker),
         ("wrangler inspector", ports.worker_inspector),
@@ -68,8 +72,15 @@ fn print_urls(stack: &Stack) {
     println!("  Spin components           {} (signed requests only)", urls.spin);
     println!("  Neon HTTP gateway         {}", urls.neon_sql);
     println!("  Upstash REST gateway      {}", urls.upstash);
+    println!("  email sink (Resend API)   {} (inbox: GET {})", urls.email, urls.email_inbox);
     println!("  PostgreSQL                {}", stack.connection_string());
     println!("  Redis                     redis://127.0.0.1:{}", stack.ports.redis);
     println!("  state                     {}", stack.state_dir().display());
+    println!();
+    println!("Demo accounts (POST /api/v1/auth/login with these):");
+    for account in &seed::DEMO_ACCOUNTS {
+        let vendor = account.vendor_id.map(|id| format!(" of {id}")).unwrap_or_default();
+        println!("  {:<36} {:<20} {}{vendor}", account.email, account.password, account.role);
+    }
     println!();
 }

@@ -5,6 +5,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   dev                  install what is missing, build, run the marketplace locally (Ctrl-C stops)
   test                 the whole test suite (what CI runs)
   build-worker <name>  build workers/<name> with worker-build (wrangler.toml's build command)
+  bench identity       CPU per login and per token verification inside workerd
   migrate              apply migrations/ to the dev database (the dev stack must be running)";
 
 fn main() -> ExitCode {
@@ -13,6 +14,7 @@ fn main() -> ExitCode {
         ["dev"] => xtask::dev::run(),
         ["test"] => xtask::test::run(),
         ["build-worker", name] => xtask::build::worker_crate(name),
+        ["bench", what] => xtask::bench::run(what),
         ["migrate"] => migrate_dev(),
         _ => {
             eprintln!("{USAGE}");

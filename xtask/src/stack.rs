@@ -1,9 +1,9 @@
-//! The local stack: PostgreSQL and Redis behind the Neon and Upstash gateways, the migrations,
-//! the Spin components in the local wasi:http host, and the Workers in workerd (`wrangler dev`).
+//! The local stack: PostgreSQL and Redis behind the Neon and Upstash gateways, the email sink, the
+//! migrations, the Spin components in the local wasi:http host, and the Workers in workerd (`wrangler dev`).
 //! `cargo xtask dev` runs it on fixed ports; black-box tests run their own on free ports.
 
 use crate::children::{Logs, ManagedChild};
-use crate::{migrate, paths, progress};
+use crate::{build, migrate, paths, progress};
 use anyhow::{Context, bail};
 use local_cloud::{postgres::Cluster, redis::Server};
 use serde::{Deserialize, Serialize};
@@ -12,6 +12,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 pub const DATABASE: &str = "marketplace";
+/// Sender of the stack's notification emails (Spin's `email_from`).
+pub const EMAIL_FROM: &str = "Marketplace <no-reply@marketplace.localhost>";
 
 #[derive(Debug, Clone, Copy)]
 pub struct Ports {
@@ -19,6 +21,8 @@ pub struct Ports {
     pub redis: u16,
     pub neon: u16,
     pub upstash: u16,
+    /// The email sink: Resend's `POST /emails` and the `/inbox`.
+    pub email: u16,
     pub spin: u16,
     pub worker: u16,
     pub worker_inspector: u16,
@@ -32,6 +36,7 @@ impl Ports {
             redis: 56379,
             neon: 4444,
             upstash: 8079,
+            email: 8025,
             spin: 3000,
             worker: 8787,
             worker_inspector: 9229,
@@ -46,6 +51,7 @@ impl Ports {
             redis: next()?,
             neon: next()?,
             upstash: next()?,
+            email: next()?,
             spin: next()?,
             worker: next()?,
             worker_inspector: next()?,
@@ -54,22 +60,36 @@ impl Ports {
 }
 
 /// Local secrets, made once per state dir and kept, so a second run reuses data and sessions.
+/// A secret added by a newer version of this file is generated and saved on the next start.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Secrets {
     pub upstash_token: String,
     pub webhook_key_current: String,
+    /// What the email sink requires and Spin sends as `Authorization: Bearer …`.
+    pub email_api_key: String,
+    /// Ed25519 seed (base64url, 32 bytes) the identity Worker signs access tokens with.
+    pub jwt_signing_seed: String,
 }
 
 impl Secrets {
     pub fn load_or_create(state_dir: &Path) -> anyhow::Result<Self> {
         let path = state_dir.join("secrets.json");
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            return serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()));
+        let mut stored: serde_json::Map<String, serde_json::Value> = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text).with_context(|| format!("{} is not valid", path.display()))?,
+            Err(_) => serde_json::Map::new(),
+        };
+        let mut changed = false;
+        for name in ["upstash_token", "webhook_key_current", "jwt_signing_seed", "email_api_key"] {
+            if !stored.get(name).is_some_and(serde_json::Value::is_string) {
+                stored.insert(name.to_owned(), random_token()?.into());
+                changed = true;
+            }
         }
-        let secrets = Self { upstash_token: random_token()?, webhook_key_current: random_token()? };
-        std::fs::create_dir_all(state_dir)?;
-        std::fs::write(&path, serde_json::to_string_pretty(&secrets)?)?;
-        Ok(secrets)
+        if changed {
+            std::fs::create_dir_all(state_dir)?;
+            std::fs::write(&path, serde_json::to_string_pretty(&stored)?)?;
+        }
+        Ok(serde_json::from_value(serde_json::Value::Object(stored))?)
     }
 }
 
@@ -135,41 +155,38 @@ impl Stack {
             &secrets.upstash_token,
             "--redis-url",
             &format!("redis://127.0.0.1:{}", ports.redis),
+            "--email-listen",
+            &format!("127.0.0.1:{}", ports.email),
+            "--email-api-key",
+            &secrets.email_api_key,
         ]);
         let mut cloud = ManagedChild::spawn("local-cloud", &mut cloud_command, &logs)?;
         wait_for_port(&mut cloud, ports.neon).await?;
         wait_for_port(&mut cloud, ports.upstash).await?;
+        wait_for_port(&mut cloud, ports.email).await?;
 
         let urls = Urls::new(ports);
         let connection_string = postgres.connection_string(DATABASE);
         let applied = migrate::run(&urls.neon_sql, &connection_string, &paths::repo_root().join("migrations")).await?;
         progress::note(&format!("migrations: {applied} applied"));
 
-        let mut spin_command = Command::new(paths::native_bin("local-spin"));
-        spin_command
-            .current_dir(paths::repo_root())
-            .args(["--manifest", "spin.toml", "--listen", &format!("127.0.0.1:{}", ports.spin)])
-            .env("SPIN_VARIABLE_NEON_URL", &urls.neon_sql)
-            .env("SPIN_VARIABLE_NEON_ORIGIN", &urls.neon_origin)
-            .env("SPIN_VARIABLE_NEON_CONNECTION_STRING", &connection_string)
-            .env("SPIN_VARIABLE_PUBLIC_BASE_URL", &urls.spin)
-            .env("SPIN_VARIABLE_WEBHOOK_KEY_CURRENT", &secrets.webhook_key_current);
+        let mut spin_command = spin_command(ports, &connection_string, &secrets, &[]);
         let mut spin = ManagedChild::spawn("spin", &mut spin_command, &logs)?;
         wait_for_port(&mut spin, ports.spin).await?;
 
         let worker = match worker {
             Some(mode) => {
-                let env_file = write_worker_env(&state_dir, &urls, &connection_string, &secrets)?;
-                let config = worker_config(&state_dir, mode)?;
+                let configs = worker_configs(&state_dir, mode)?;
+                write_dev_vars(&configs, &urls, &connection_string, &secrets)?;
                 let mut command = Command::new(paths::node_bin("wrangler"));
+                command.current_dir(paths::repo_root()).arg("dev");
+                // The first config is the public gateway; the others are reached through its service bindings.
+                for config in &configs {
+                    command.arg("--config").arg(config);
+                }
                 command
-                    .current_dir(paths::repo_root())
-                    .args(["dev", "--config"])
-                    .arg(&config)
                     .args(["--ip", "127.0.0.1", "--port", &ports.worker.to_string()])
                     .args(["--inspector-port", &ports.worker_inspector.to_string()])
-                    .arg("--env-file")
-                    .arg(&env_file)
                     .arg("--persist-to")
                     .arg(state_dir.join("wrangler"))
                     .args(["--show-interactive-dev-session=false", "--log-level", "info"])
@@ -195,11 +212,28 @@ impl Stack {
         self.postgres.connection_string(DATABASE)
     }
 
+    /// Restarts the Spin host with some `SPIN_VARIABLE_*` replaced (`&[]`: this stack's own
+    /// values again), e.g. to test what a misconfigured component does and how it recovers.
+    pub async fn restart_spin(&mut self, overrides: &[(&str, &str)]) -> anyhow::Result<()> {
+        static RESTARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        self.spin.stop();
+        let mut command = spin_command(self.ports, &self.connection_string(), &self.secrets, overrides);
+        // A log of its own per run, so the earlier run's log survives for a failing test to print.
+        let name = format!("spin-{}", RESTARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+        self.spin = ManagedChild::spawn(&name, &mut command, &self.logs)?;
+        wait_for_port(&mut self.spin, self.ports.spin).await
+    }
+
     /// For outage tests: Redis goes away, everything else stays.
     pub fn stop_redis(&mut self) {
         if let Some(redis) = self.redis.take() {
             redis.stop();
         }
+    }
+
+    /// Process group of `wrangler dev` (workerd runs inside it), for CPU accounting.
+    pub fn worker_process_group(&self) -> Option<u32> {
+        self.worker.as_ref().map(ManagedChild::pid)
     }
 
     /// Where each child's log is, when logging to files.
@@ -229,6 +263,10 @@ pub struct Urls {
     pub neon_sql: String,
     pub neon_origin: String,
     pub upstash: String,
+    /// The email sink's origin: Resend's API base for Spin (`POST /emails`).
+    pub email: String,
+    /// `GET` lists what was sent (newest first, `?to=` filters), `DELETE` empties it.
+    pub email_inbox: String,
     pub spin: String,
     pub worker: String,
 }
@@ -240,20 +278,40 @@ impl Urls {
             neon_sql: format!("{}/sql", origin(ports.neon)),
             neon_origin: origin(ports.neon),
             upstash: origin(ports.upstash),
+            email: origin(ports.email),
+            email_inbox: format!("{}/inbox", origin(ports.email)),
             spin: origin(ports.spin),
             worker: origin(ports.worker),
         }
     }
 }
 
-/// wrangler's --env-file: the Worker's vars and secrets for this stack.
-fn write_worker_env(
-    state_dir: &Path,
-    urls: &Urls,
-    connection_string: &str,
-    secrets: &Secrets,
-) -> anyhow::Result<PathBuf> {
-    let path = state_dir.join("worker.env");
+/// The local wasi:http host running spin.toml with this stack's variables; `overrides` are
+/// `(SPIN_VARIABLE_…, value)` pairs that replace them.
+fn spin_command(ports: Ports, connection_string: &str, secrets: &Secrets, overrides: &[(&str, &str)]) -> Command {
+    let urls = Urls::new(ports);
+    let mut command = Command::new(paths::native_bin("local-spin"));
+    command
+        .current_dir(paths::repo_root())
+        .args(["--manifest", "spin.toml", "--listen", &format!("127.0.0.1:{}", ports.spin)])
+        .env("SPIN_VARIABLE_NEON_URL", &urls.neon_sql)
+        .env("SPIN_VARIABLE_NEON_ORIGIN", &urls.neon_origin)
+        .env("SPIN_VARIABLE_NEON_CONNECTION_STRING", connection_string)
+        .env("SPIN_VARIABLE_PUBLIC_BASE_URL", &urls.spin)
+        .env("SPIN_VARIABLE_WEBHOOK_KEY_CURRENT", &secrets.webhook_key_current)
+        .env("SPIN_VARIABLE_EMAIL_API_URL", &urls.email)
+        .env("SPIN_VARIABLE_EMAIL_API_KEY", &secrets.email_api_key)
+        .env("SPIN_VARIABLE_EMAIL_FROM", EMAIL_FROM);
+    for (name, value) in overrides {
+        command.env(name, value);
+    }
+    command
+}
+
+/// The Workers' vars and secrets for this stack, as `.dev.vars` beside each wrangler config: with
+/// several configs, wrangler gives `--env-file` to the first Worker only, but every Worker reads the
+/// `.dev.vars` next to its own config (git-ignored).
+fn write_dev_vars(configs: &[PathBuf], urls: &Urls, connection_string: &str, secrets: &Secrets) -> anyhow::Result<()> {
     let lines = [
         ("NEON_URL", urls.neon_sql.as_str()),
         ("NEON_CONNECTION_STRING", connection_string),
@@ -261,30 +319,48 @@ fn write_worker_env(
         ("UPSTASH_TOKEN", secrets.upstash_token.as_str()),
         ("SPIN_URL", urls.spin.as_str()),
         ("WEBHOOK_KEY_CURRENT", secrets.webhook_key_current.as_str()),
+        ("JWT_SIGNING_SEED", secrets.jwt_signing_seed.as_str()),
+        ("PUBLIC_URL", urls.worker.as_str()),
     ];
     let text: String = lines.iter().map(|(name, value)| format!("{name}=\"{value}\"\n")).collect();
-    std::fs::write(&path, text)?;
-    Ok(path)
+    for config in configs {
+        let dir = config.parent().context("a wrangler config has no directory")?;
+        std::fs::write(dir.join(".dev.vars"), &text)?;
+    }
+    Ok(())
 }
 
-/// Watch mode uses wrangler.toml itself; prebuilt mode a copy without the build step, pointing at
-/// the built shim, so tests start fast and never rebuild underneath themselves.
-fn worker_config(state_dir: &Path, mode: WorkerMode) -> anyhow::Result<PathBuf> {
-    let original = paths::repo_root().join("wrangler.toml");
+/// Watch mode uses the configs themselves; prebuilt mode copies without the build step, pointing at
+/// the built shims, so tests start fast and never rebuild underneath themselves.
+fn worker_configs(state_dir: &Path, mode: WorkerMode) -> anyhow::Result<Vec<PathBuf>> {
+    let root = paths::repo_root();
+    let originals = build::WORKERS.iter().map(|(dir, _)| {
+        if *dir == "gateway" {
+            root.join("wrangler.toml")
+        } else {
+            root.join("workers").join(dir).join("wrangler.toml")
+        }
+    });
     if mode == WorkerMode::Watch {
-        return Ok(original);
+        return Ok(originals.collect());
     }
-    let mut config: toml::Table = toml::from_str(&std::fs::read_to_string(&original)?)?;
-    config.remove("build");
-    let main = config.get("main").and_then(|main| main.as_str()).context("wrangler.toml has no `main`")?;
-    let main = paths::repo_root().join(main);
-    if !main.exists() {
-        bail!("{} is missing: build the Worker first (cargo xtask build-worker gateway)", main.display());
+    let mut configs = Vec::new();
+    for original in originals {
+        let mut config: toml::Table = toml::from_str(&std::fs::read_to_string(&original)?)?;
+        config.remove("build");
+        let name = config.get("name").and_then(|name| name.as_str()).context("a wrangler config has no `name`")?;
+        let main = config.get("main").and_then(|main| main.as_str()).context("a wrangler config has no `main`")?;
+        // `main` is relative to its config file.
+        let main = original.parent().unwrap_or(&root).join(main);
+        if !main.exists() {
+            bail!("{} is missing: build the Workers first (cargo xtask test builds them)", main.display());
+        }
+        let path = state_dir.join(format!("{name}.wrangler.toml"));
+        config.insert("main".into(), toml::Value::String(main.to_string_lossy().into_owned()));
+        std::fs::write(&path, toml::to_string(&config)?)?;
+        configs.push(path);
     }
-    config.insert("main".into(), toml::Value::String(main.to_string_lossy().into_owned()));
-    let path = state_dir.join("wrangler.toml");
-    std::fs::write(&path, toml::to_string(&config)?)?;
-    Ok(path)
+    Ok(configs)
 }
 
 const START_TIMEOUT: Duration = Duration::from_secs(90);

@@ -3,10 +3,6 @@
 use crate::{build, cmd, progress, tools};
 use std::time::Instant;
 
-/// Crates that only build for a Wasm target; linted there and tested through their runtimes.
-/// (spin-platform builds natively too, so its unit tests run with the rest.)
-const WASM_ONLY: [&str; 2] = ["gateway", "orders"];
-
 pub fn run() -> anyhow::Result<()> {
     let started = Instant::now();
     tools::ensure_all()?;
@@ -18,30 +14,12 @@ pub fn run() -> anyhow::Result<()> {
         cmd::run(command.args(["--", "-D", "warnings"]))
     })?;
     progress::step("clippy (Workers, wasm32-unknown-unknown)", || {
-        cmd::run(cmd::cargo().args([
-            "clippy",
-            "-p",
-            "gateway",
-            "--target",
-            "wasm32-unknown-unknown",
-            "--",
-            "-D",
-            "warnings",
-        ]))
+        let packages = build::WORKERS.iter().map(|(_, package)| *package);
+        cmd::run(&mut clippy_for_target("wasm32-unknown-unknown", packages))
     })?;
     progress::step("clippy (Spin components, wasm32-wasip2)", || {
-        cmd::run(cmd::cargo().args([
-            "clippy",
-            "-p",
-            "orders",
-            "-p",
-            "spin-platform",
-            "--target",
-            "wasm32-wasip2",
-            "--",
-            "-D",
-            "warnings",
-        ]))
+        let packages = build::SPIN_COMPONENTS.iter().copied().chain(["spin-platform"]);
+        cmd::run(&mut clippy_for_target("wasm32-wasip2", packages))
     })?;
     build::all()?;
     progress::step("tests: unit, conformance, black-box", || {
@@ -55,8 +33,24 @@ pub fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Crates that only build for a Wasm target, linted there and tested through their runtimes.
+/// (spin-platform builds natively too, so its unit tests run with the rest.)
+fn wasm_only() -> impl Iterator<Item = &'static str> {
+    build::WORKERS.iter().map(|(_, package)| *package).chain(build::SPIN_COMPONENTS.iter().copied())
+}
+
 fn exclude_wasm_only(command: &mut std::process::Command) {
-    for krate in WASM_ONLY {
-        command.args(["--exclude", krate]);
+    for package in wasm_only() {
+        command.args(["--exclude", package]);
     }
+}
+
+fn clippy_for_target<'a>(target: &str, packages: impl Iterator<Item = &'a str>) -> std::process::Command {
+    let mut command = cmd::cargo();
+    command.arg("clippy");
+    for package in packages {
+        command.args(["-p", package]);
+    }
+    command.args(["--target", target, "--", "-D", "warnings"]);
+    command
 }

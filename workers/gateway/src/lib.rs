@@ -1,9 +1,12 @@
 //! The public edge Worker. The entry point only hands off to the router.
 
+mod auth;
 mod config;
+mod forward;
 mod health;
 mod platform;
 mod router;
+mod routes;
 
 use worker::{Context, Env, Request, Response, Result, event};
 

@@ -1,0 +1,80 @@
+//! Every public route, declared once with who may call it and which service answers it, so role
+//! checks live in this table instead of being scattered through handlers.
+
+use shared::identity::access_token::Role;
+use worker::Method;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    /// Any valid access token.
+    Authenticated,
+    /// A valid access token granting one of these roles.
+    AnyRole(&'static [Role]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Health,
+    /// The identity Worker, through the `IDENTITY` service binding.
+    Identity,
+}
+
+pub struct Route {
+    pub method: Method,
+    /// Exact path, or a prefix when it ends in `/*`.
+    pub path: &'static str,
+    pub access: Access,
+    pub target: Target,
+}
+
+const fn route(method: Method, path: &'static str, access: Access, target: Target) -> Route {
+    Route { method, path, access, target }
+}
+
+use Access::{AnyRole, Authenticated, Public};
+use Method::{Delete, Get, Post};
+use Target::{Health, Identity};
+
+pub const ROUTES: &[Route] = &[
+    route(Get, "/api/v1/health", Public, Health),
+    route(Post, "/api/v1/auth/register", Public, Identity),
+    route(Post, "/api/v1/auth/login", Public, Identity),
+    route(Post, "/api/v1/auth/refresh", Public, Identity),
+    route(Post, "/api/v1/auth/logout", Public, Identity),
+    route(Post, "/api/v1/auth/verify-email", Public, Identity),
+    route(Post, "/api/v1/auth/forgot-password", Public, Identity),
+    route(Post, "/api/v1/auth/reset-password", Public, Identity),
+    route(Get, "/api/v1/auth/.well-known/jwks.json", Public, Identity),
+    route(Get, "/.well-known/jwks.json", Public, Identity),
+    route(Get, "/api/v1/auth/me", Authenticated, Identity),
+    route(Post, "/api/v1/auth/2fa/enroll", Authenticated, Identity),
+    route(Post, "/api/v1/auth/2fa/confirm", Authenticated, Identity),
+    route(Post, "/api/v1/auth/2fa/disable", Authenticated, Identity),
+    route(Post, "/api/v1/auth/admin/roles", AnyRole(&[Role::PlatformAdmin]), Identity),
+    route(Delete, "/api/v1/auth/admin/roles", AnyRole(&[Role::PlatformAdmin]), Identity),
+];
+
+pub enum Lookup {
+    Found(&'static Route),
+    /// The path exists, but not for this method.
+    WrongMethod,
+    NotFound,
+}
+
+pub fn find(method: &Method, path: &str) -> Lookup {
+    let mut path_known = false;
+    for route in ROUTES {
+        let matches = match route.path.strip_suffix("/*") {
+            Some(prefix) => path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/')),
+            None => route.path == path,
+        };
+        if matches {
+            if route.method == *method {
+                return Lookup::Found(route);
+            }
+            path_known = true;
+        }
+    }
+    if path_known { Lookup::WrongMethod } else { Lookup::NotFound }
+}
