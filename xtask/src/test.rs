@@ -3,6 +3,9 @@
 use crate::{build, cmd, progress, tools};
 use std::time::Instant;
 
+/// The Workers' shared runtime adapter: wasm32-unknown-unknown only, but not a Worker of its own.
+const WORKER_PLATFORM: &str = "worker-platform";
+
 pub fn run() -> anyhow::Result<()> {
     let started = Instant::now();
     tools::ensure_all()?;
@@ -14,7 +17,7 @@ pub fn run() -> anyhow::Result<()> {
         cmd::run(command.args(["--", "-D", "warnings"]))
     })?;
     progress::step("clippy (Workers, wasm32-unknown-unknown)", || {
-        let packages = build::WORKERS.iter().map(|(_, package)| *package);
+        let packages = build::WORKERS.iter().map(|(_, package)| *package).chain([WORKER_PLATFORM]);
         cmd::run(&mut clippy_for_target("wasm32-unknown-unknown", packages))
     })?;
     progress::step("clippy (Spin components, wasm32-wasip2)", || {
@@ -36,7 +39,11 @@ pub fn run() -> anyhow::Result<()> {
 /// Crates that only build for a Wasm target, linted there and tested through their runtimes.
 /// (spin-platform builds natively too, so its unit tests run with the rest.)
 fn wasm_only() -> impl Iterator<Item = &'static str> {
-    build::WORKERS.iter().map(|(_, package)| *package).chain(build::SPIN_COMPONENTS.iter().copied())
+    build::WORKERS
+        .iter()
+        .map(|(_, package)| *package)
+        .chain([WORKER_PLATFORM])
+        .chain(build::SPIN_COMPONENTS.iter().copied())
 }
 
 fn exclude_wasm_only(command: &mut std::process::Command) {

@@ -3,23 +3,23 @@
 
 use futures_util::future::join_all;
 use worker::{Env, MessageBatch, MessageExt, RawMessage, console_error, console_log};
+use worker_platform::spin::SpinSettings;
 
-use crate::config::Config;
 use crate::spin::{self, EVENTS_PATH, SWEEP_PATH};
 
 pub async fn batch<T>(batch: &MessageBatch<T>, env: &Env) {
-    let config = match Config::from_env(env) {
-        Ok(config) => config,
+    let settings = match spin::settings(env) {
+        Ok(settings) => settings,
         Err(error) => {
             console_error!("events: {error}; retrying the batch");
             batch.retry_all();
             return;
         }
     };
-    join_all(batch.raw_iter().map(|message| deliver(&config, message))).await;
+    join_all(batch.raw_iter().map(|message| deliver(&settings, message))).await;
 }
 
-async fn deliver(config: &Config, message: RawMessage) {
+async fn deliver(settings: &SpinSettings, message: RawMessage) {
     let id = message.id();
     let Some(body) = json_bytes(&message) else {
         // Not JSON (raw bytes): no retry fixes that, but retrying moves it on to the dead-letter
@@ -28,7 +28,7 @@ async fn deliver(config: &Config, message: RawMessage) {
         message.retry();
         return;
     };
-    match spin::post_signed(config, EVENTS_PATH, body).await {
+    match spin::post_signed(settings, EVENTS_PATH, body).await {
         Ok(response) if (200..300).contains(&response.status) => message.ack(),
         Ok(response) => {
             let text = String::from_utf8_lossy(&response.body);
@@ -54,11 +54,11 @@ fn json_bytes(message: &RawMessage) -> Option<Vec<u8>> {
 
 /// The cron's job: one signed sweep of the notifications outbox.
 pub async fn sweep(env: &Env) {
-    let config = match Config::from_env(env) {
-        Ok(config) => config,
+    let settings = match spin::settings(env) {
+        Ok(settings) => settings,
         Err(error) => return console_error!("events: sweep skipped: {error}"),
     };
-    match spin::post_signed(&config, SWEEP_PATH, Vec::new()).await {
+    match spin::post_signed(&settings, SWEEP_PATH, Vec::new()).await {
         Ok(response) if (200..300).contains(&response.status) => {
             console_log!("events: sweep {}", String::from_utf8_lossy(&response.body));
         }

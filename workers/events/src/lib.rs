@@ -1,9 +1,7 @@
 //! Edge Worker `events`: the queue hop between the edge and the core (DESIGN §5). Entry points
 //! only hand off: queued events go to Spin as signed webhooks, the cron asks Spin to sweep.
 
-mod config;
 mod deliver;
-mod platform;
 mod spin;
 
 use worker::{Context, Env, MessageBatch, Result, ScheduleContext, ScheduledEvent, event};

@@ -2,13 +2,13 @@
 //! (JWKS fetched through the `IDENTITY` binding and cached per isolate), so no request waits on
 //! the identity Worker just to learn who is calling.
 
-use crate::platform;
 use crate::routes::Access;
 use shared::api::{ApiError, ErrorCode};
 use shared::identity::access_token::{AccessTokenVerifier, TokenError, VerifiedIdentity, bearer_token};
 use shared::identity::jwks::Jwks;
 use std::cell::RefCell;
 use worker::{Env, Request};
+use worker_platform::clock;
 
 /// Keys rotate rarely; an unknown `kid` refetches at once, so this only bounds staleness.
 const JWKS_TTL_MS: u64 = 5 * 60 * 1000;
@@ -46,7 +46,7 @@ pub async fn authorize(
 }
 
 async fn verify(env: &Env, token: &str, settings: &TokenSettings) -> Result<VerifiedIdentity, ApiError> {
-    let now = platform::now_unix_seconds();
+    let now = clock::now_unix_seconds();
     match cached_verifier(env, settings, false).await?.verify(token, now) {
         // A key we have not seen may be newly rotated in: look once more before refusing.
         Err(TokenError::UnknownKey { .. }) => {
@@ -57,7 +57,7 @@ async fn verify(env: &Env, token: &str, settings: &TokenSettings) -> Result<Veri
 }
 
 async fn cached_verifier(env: &Env, settings: &TokenSettings, refresh: bool) -> Result<AccessTokenVerifier, ApiError> {
-    let now = platform::now_ms();
+    let now = clock::now_ms();
     if !refresh
         && let Some(verifier) = VERIFIER.with_borrow(|cached| {
             cached.as_ref().filter(|(_, fetched)| now.saturating_sub(*fetched) < JWKS_TTL_MS).map(|(v, _)| v.clone())

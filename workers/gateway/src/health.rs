@@ -3,15 +3,15 @@
 //! shows as down instead of hanging the probe.
 
 use crate::config::Config;
-use crate::platform;
-use futures_util::future::{Either, join3, select};
+use futures_util::future::join3;
 use shared::health::{Check, HealthReport};
-use shared::neon::{NeonClient, NeonConfig};
-use shared::transport::{HttpRequest, HttpTransport, Method, ReqwestTransport};
+use shared::neon::NeonClient;
+use shared::transport::ReqwestTransport;
 use shared::upstash::UpstashClient;
-use shared::webhook::{self, SignRequest, SigningKey};
 use std::future::Future;
 use std::time::Duration;
+use worker_platform::clock;
+use worker_platform::spin::SpinCall;
 
 /// Longer than any healthy round trip, short enough for an uptime probe.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
@@ -25,10 +25,7 @@ pub async fn check_all(config: &Config) -> HealthReport {
 }
 
 async fn check_neon(config: &Config) -> Result<(), String> {
-    let client = NeonClient::from_config(
-        ReqwestTransport::default(),
-        NeonConfig { url: config.neon_url.clone(), connection_string: config.neon_connection_string.clone() },
-    );
+    let client = NeonClient::from_config(ReqwestTransport::default(), config.neon.clone());
     let result = client.query("SELECT 1", &[]).await.map_err(|error| error.to_string())?;
     match result.first().map(|row| row.get::<i64>(0)) {
         Some(Ok(1)) => Ok(()),
@@ -37,7 +34,7 @@ async fn check_neon(config: &Config) -> Result<(), String> {
 }
 
 async fn check_upstash(config: &Config) -> Result<(), String> {
-    let client = UpstashClient::new(ReqwestTransport::default(), &config.upstash_url, &config.upstash_token);
+    let client = UpstashClient::new(ReqwestTransport::default(), &config.upstash.url, &config.upstash.token);
     let pong = client.command(&["PING"]).await.map_err(|error| error.to_string())?;
     match pong.as_str() {
         Some("PONG") => Ok(()),
@@ -47,20 +44,8 @@ async fn check_upstash(config: &Config) -> Result<(), String> {
 
 /// Spin's own health also proves the signature path works end to end.
 async fn check_spin(config: &Config) -> Result<(), String> {
-    let url = format!("{}{SPIN_HEALTH_PATH}", config.spin_url);
-    let signature = webhook::sign(
-        &SigningKey::new(config.webhook_key_current.as_bytes()),
-        SignRequest {
-            issuer: SIGNATURE_ISSUER,
-            url: &url,
-            body: b"",
-            now: platform::now_unix_seconds(),
-            jti: &platform::new_id("sig"),
-        },
-    )
-    .map_err(|error| error.to_string())?;
-    let request = HttpRequest::new(Method::Get, &url).header(webhook::SIGNATURE_HEADER, signature);
-    let response = ReqwestTransport::default().send(request).await.map_err(|error| error.to_string())?;
+    let spin = config.spin.client(SIGNATURE_ISSUER);
+    let response = spin.send(SpinCall::get(SPIN_HEALTH_PATH)).await.map_err(|error| error.to_string())?;
     if response.status == 200 {
         Ok(())
     } else {
@@ -69,11 +54,7 @@ async fn check_spin(config: &Config) -> Result<(), String> {
 }
 
 async fn timed(check: impl Future<Output = Result<(), String>>) -> Check {
-    let started = platform::now_ms();
-    let timeout = worker::Delay::from(CHECK_TIMEOUT);
-    let outcome = match select(Box::pin(check), timeout).await {
-        Either::Left((result, _)) => result,
-        Either::Right(((), _)) => Err(format!("no answer within {}s", CHECK_TIMEOUT.as_secs())),
-    };
-    Check::from_result(platform::now_ms().saturating_sub(started), outcome)
+    let started = clock::now_ms();
+    let outcome = clock::within(CHECK_TIMEOUT, check).await.unwrap_or_else(|elapsed| Err(elapsed.to_string()));
+    Check::from_result(clock::now_ms().saturating_sub(started), outcome)
 }

@@ -4,7 +4,6 @@ mod auth;
 mod config;
 mod forward;
 mod health;
-mod platform;
 mod router;
 mod routes;
 

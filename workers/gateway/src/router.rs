@@ -3,20 +3,18 @@
 
 use crate::auth::{self, TokenSettings};
 use crate::routes::{self, Lookup, Target};
-use crate::{config::Config, forward, health, platform};
+use crate::{config::Config, forward, health};
 use shared::api::{ApiError, ErrorCode};
-use shared::ids::is_acceptable_request_id;
-use worker::{Env, Headers, Request, Response, Result};
-
-const REQUEST_ID_HEADER: &str = "x-request-id";
+use worker::{Env, Request, Response, Result};
+use worker_platform::respond;
 
 pub async fn handle(request: Request, env: Env) -> Result<Response> {
-    let request_id = request_id_for(&request);
+    let request_id = respond::request_id(&request);
     let response = match route(&request, &env, &request_id).await {
         Ok(response) => response,
-        Err(error) => error_response(&error, &request_id)?,
+        Err(error) => respond::error(&error, &request_id)?,
     };
-    with_request_id(response, &request_id)
+    respond::with_request_id(response, &request_id)
 }
 
 async fn route(request: &Request, env: &Env, request_id: &str) -> std::result::Result<Response, ApiError> {
@@ -36,7 +34,7 @@ async fn route(request: &Request, env: &Env, request_id: &str) -> std::result::R
         Target::Health => {
             let config = Config::from_env(env)?;
             let report = health::check_all(&config).await;
-            json_response(&report, report.http_status())
+            respond::json_of(report.http_status(), &report)
         }
         Target::Identity => forward::to_service("IDENTITY", request, env, identity.as_ref(), request_id).await,
     }
@@ -48,34 +46,4 @@ fn token_settings(env: &Env) -> TokenSettings {
         issuer: var("JWT_ISSUER", shared::identity::access_token::DEFAULT_ISSUER),
         audience: var("JWT_AUDIENCE", shared::identity::access_token::DEFAULT_AUDIENCE),
     }
-}
-
-/// Keeps a caller's id so a trace spans services; otherwise mints one.
-fn request_id_for(request: &Request) -> String {
-    match request.headers().get(REQUEST_ID_HEADER) {
-        Ok(Some(id)) if is_acceptable_request_id(&id) => id,
-        _ => platform::new_id("req"),
-    }
-}
-
-/// Responses from service bindings have immutable headers, so the id goes on a copy.
-fn with_request_id(response: Response, request_id: &str) -> Result<Response> {
-    let headers = Headers::new();
-    for (name, value) in response.headers().entries() {
-        headers.append(&name, &value)?;
-    }
-    headers.set(REQUEST_ID_HEADER, request_id)?;
-    Ok(response.with_headers(headers))
-}
-
-fn json_response<T: serde::Serialize>(body: &T, status: u16) -> std::result::Result<Response, ApiError> {
-    Response::from_json(body)
-        .map(|response| response.with_status(status))
-        .map_err(|error| ApiError::new(ErrorCode::Internal, error.to_string()))
-}
-
-fn error_response(error: &ApiError, request_id: &str) -> Result<Response> {
-    let mut response = Response::ok(error.to_json(request_id))?.with_status(error.status());
-    response.headers_mut().set("content-type", "application/json")?;
-    Ok(response)
 }

@@ -8,11 +8,10 @@ use shared::identity::one_time_token::{self, OneTimeToken, OneTimeTokenError, Pu
 use shared::identity::password::Password;
 use shared::identity::profile::DisplayName;
 use shared::ratelimit::{FORGOT_PASSWORD_BY_ACCOUNT, FORGOT_PASSWORD_BY_IP, REGISTER_BY_IP};
+use worker_platform::{clock, forwarded::Principal, random};
 
 use crate::events::{self, EmailRequest};
 use crate::limits::{REGISTER_BY_ACCOUNT, Subject};
-use crate::platform;
-use crate::request::Principal;
 use crate::respond::{Failure, Outcome, Reply};
 use crate::services::Services;
 use crate::store::{CreateUserError, NewOneTimeToken, NewUser, UserRow};
@@ -73,14 +72,14 @@ pub async fn register(services: &Services, body: RegisterBody) -> Outcome {
     }
     let password_hash = services.passwords().hash(password.expose()).await?;
 
-    let user_id = platform::new_id("usr");
-    let token = OneTimeToken::from_random(platform::random().map_err(Failure::internal)?);
+    let user_id = random::new_id("usr");
+    let token = OneTimeToken::from_random(random::bytes().map_err(Failure::internal)?);
     let user =
         NewUser { id: &user_id, email: &email, display_name: display_name.as_str(), password_hash: &password_hash };
     let verify = NewOneTimeToken {
         hash: &token.hash(),
         purpose: Purpose::VerifyEmail,
-        expires_at: Purpose::VerifyEmail.expires_at(platform::now_unix_seconds()),
+        expires_at: Purpose::VerifyEmail.expires_at(clock::now_unix_seconds()),
     };
     match services.store.create_user(user, verify).await {
         Ok(()) => {}
@@ -128,7 +127,7 @@ pub async fn verify_email(services: &Services, body: TokenBody) -> Outcome {
 async fn usable_token(services: &Services, presented: &str, purpose: Purpose) -> Result<String, Failure> {
     let hash = one_time_token::hash_presented(presented).ok_or_else(|| token_refused(OneTimeTokenError::Unknown))?;
     let record = services.store.one_time_token(&hash).await?;
-    one_time_token::check(record.as_ref(), purpose, platform::now_unix_seconds()).map_err(token_refused)?;
+    one_time_token::check(record.as_ref(), purpose, clock::now_unix_seconds()).map_err(token_refused)?;
     Ok(hash)
 }
 
@@ -168,8 +167,8 @@ pub async fn forgot_password(services: Services, body: ForgotPasswordBody, ctx: 
 
 async fn send_reset_link(services: &Services, email: &Email) -> Result<(), Failure> {
     let Some(user) = services.store.user_by_email(email).await? else { return Ok(()) };
-    let token = OneTimeToken::from_random(platform::random().map_err(Failure::internal)?);
-    let expires_at = Purpose::ResetPassword.expires_at(platform::now_unix_seconds());
+    let token = OneTimeToken::from_random(random::bytes().map_err(Failure::internal)?);
+    let expires_at = Purpose::ResetPassword.expires_at(clock::now_unix_seconds());
     let stored = NewOneTimeToken { hash: &token.hash(), purpose: Purpose::ResetPassword, expires_at };
     services.store.create_one_time_token(&user.id, stored).await?;
     let request = EmailRequest {

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use shared::api::ErrorCode;
 use shared::identity::access_token::{GrantError, Role, RoleGrant, USER_ID_PREFIX};
+use worker_platform::forwarded::Principal;
 
-use crate::request::Principal;
 use crate::respond::{Failure, Outcome, Reply};
 use crate::services::Services;
 use crate::store::{GrantOutcome, RevokeOutcome};

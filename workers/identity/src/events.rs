@@ -3,8 +3,8 @@
 
 use shared::events::{EmailAddress, Event, EventId, EventPayload, IdentityEmail, Link};
 use worker::{Env, QueueContentType, RawMessageBuilder};
+use worker_platform::{clock, random};
 
-use crate::platform;
 use crate::respond::Failure;
 
 pub const QUEUE_BINDING: &str = "EVENTS";
@@ -28,9 +28,9 @@ fn build(request: EmailRequest<'_>, payload: fn(IdentityEmail) -> EventPayload) 
     // Our own validated email and PUBLIC_URL: a refusal here is a configuration or programming error.
     let email = EmailAddress::parse(request.email).map_err(Failure::internal)?;
     let link = Link::parse(request.link).map_err(Failure::internal)?;
-    let id = EventId::parse(platform::new_id("evt")).map_err(Failure::internal)?;
+    let id = EventId::parse(random::new_id("evt")).map_err(Failure::internal)?;
     let data = IdentityEmail { email, display_name: Some(request.display_name.to_owned()), link };
-    Ok(Event::new(id, platform::now(), payload(data)))
+    Ok(Event::new(id, clock::now(), payload(data)))
 }
 
 /// Sends one event. Parsed from the envelope's JSON text, so the queue carries a plain object

@@ -8,8 +8,6 @@ mod events;
 mod jwks;
 mod limits;
 mod passwords;
-mod platform;
-mod request;
 mod respond;
 mod router;
 mod services;

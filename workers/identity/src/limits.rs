@@ -10,8 +10,8 @@ use shared::identity::email::Email;
 use shared::ratelimit::{self, Limit, RateLimiter};
 use shared::transport::ReqwestTransport;
 use shared::upstash::UpstashClient;
+use worker_platform::clock;
 
-use crate::platform;
 use crate::respond::Failure;
 
 /// No per-account sign-up limit exists in shared::ratelimit: repeated sign-ups for one address
@@ -49,7 +49,7 @@ impl<'a> Limiter<'a> {
 
     /// Counts one attempt against every limit; `AUTH_1011` with `Retry-After` if any refuses.
     pub async fn check(&self, limits: &[(Limit, Subject<'_>)]) -> Result<(), Failure> {
-        let now_ms = platform::now_ms();
+        let now_ms = clock::now_ms();
         let checks = limits.iter().map(|(limit, subject)| {
             let identifier = self.identifier(*subject);
             async move { (limit, self.limiter.limit(limit, &identifier, now_ms).await) }
@@ -72,7 +72,7 @@ impl<'a> Limiter<'a> {
 
     /// Gives back the attempts of a request that succeeded, so only failures count.
     pub async fn refund(&self, limits: &[(Limit, Subject<'_>)]) {
-        let now_ms = platform::now_ms();
+        let now_ms = clock::now_ms();
         let refunds = limits.iter().map(|(limit, subject)| {
             let identifier = self.identifier(*subject);
             async move { (limit, self.limiter.limit_by(limit, &identifier, now_ms, -1).await) }

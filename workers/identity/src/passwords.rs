@@ -1,18 +1,14 @@
 //! Password hashing and verification, done by the Spin `identity` component: Argon2id costs tens of
 //! milliseconds of CPU, far over a free Worker's budget (DESIGN §6, docs/adr/0003). Every call is
-//! signed exactly as the gateway signs its Spin calls (`sub` = the full Spin URL).
+//! signed through `worker_platform::spin`, like every Worker's calls to Spin (`sub` = the full Spin URL).
 
 use std::time::Duration;
 
-use futures_util::future::{Either, select};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::api::{ApiError, ErrorCode, ErrorEnvelope};
-use shared::transport::{HttpRequest, HttpTransport, Method, ReqwestTransport};
-use shared::webhook::{self, SignRequest, SigningKey};
-
-use crate::config::Config;
-use crate::platform;
+use worker_platform::respond::REQUEST_ID_HEADER;
+use worker_platform::spin::{SpinCall, SpinError, SpinSettings};
 
 const HASH_PATH: &str = "/identity/passwords/hash";
 const VERIFY_PATH: &str = "/identity/passwords/verify";
@@ -42,13 +38,13 @@ struct VerifyResponse {
 }
 
 pub struct PasswordService<'a> {
-    config: &'a Config,
+    spin: &'a SpinSettings,
     request_id: &'a str,
 }
 
 impl<'a> PasswordService<'a> {
-    pub fn new(config: &'a Config, request_id: &'a str) -> Self {
-        Self { config, request_id }
+    pub fn new(spin: &'a SpinSettings, request_id: &'a str) -> Self {
+        Self { spin, request_id }
     }
 
     /// An Argon2id PHC string for a password that already passed the policy.
@@ -63,31 +59,12 @@ impl<'a> PasswordService<'a> {
     }
 
     async fn call<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R, ApiError> {
-        let url = format!("{}{path}", self.config.spin_url);
         let body = serde_json::to_vec(body).map_err(|error| internal(error.to_string()))?;
-        let signature = webhook::sign(
-            &SigningKey::new(self.config.webhook_key_current.as_bytes()),
-            SignRequest {
-                issuer: SIGNATURE_ISSUER,
-                url: &url,
-                body: &body,
-                now: platform::now_unix_seconds(),
-                jti: &platform::new_id("sig"),
-            },
-        )
-        .map_err(|error| internal(error.to_string()))?;
-        let request = HttpRequest::new(Method::Post, &url)
-            .header("content-type", "application/json")
-            .header("x-request-id", self.request_id)
-            .header(webhook::SIGNATURE_HEADER, signature)
-            .body(body);
-        let transport = ReqwestTransport::default();
-        let sent = Box::pin(transport.send(request));
-        let response = match select(sent, worker::Delay::from(SPIN_TIMEOUT)).await {
-            Either::Left((Ok(response), _)) => response,
-            Either::Left((Err(error), _)) => return Err(unavailable(error.to_string())),
-            Either::Right(_) => return Err(unavailable(format!("no answer within {}s", SPIN_TIMEOUT.as_secs()))),
-        };
+        let call = SpinCall::post_json(path, body).header(REQUEST_ID_HEADER, self.request_id).timeout(SPIN_TIMEOUT);
+        let response = self.spin.client(SIGNATURE_ISSUER).send(call).await.map_err(|error| match error {
+            SpinError::Sign(_) => internal(error.to_string()),
+            SpinError::Transport(_) | SpinError::Timeout(_) => unavailable(error.to_string()),
+        })?;
         if response.status == 200 {
             return serde_json::from_slice(&response.body).map_err(|error| unavailable(error.to_string()));
         }

@@ -4,6 +4,7 @@ use serde::Serialize;
 use shared::api::{ApiError, ErrorCode};
 use shared::neon::NeonError;
 use worker::{Response, Result};
+use worker_platform::respond;
 
 /// A success: status and optional JSON body.
 pub struct Reply {
@@ -31,14 +32,9 @@ impl Reply {
 
     pub fn into_response(self) -> Result<Response> {
         let mut response = match self.body {
-            Some(body) => {
-                let mut response = Response::ok(body)?;
-                response.headers_mut().set("content-type", "application/json")?;
-                response
-            }
-            None => Response::empty()?,
-        }
-        .with_status(self.status);
+            Some(body) => respond::json(self.status, body)?,
+            None => Response::empty()?.with_status(self.status),
+        };
         // Tokens and account data must not sit in any cache (RFC 6749 §5.1).
         let cache_control = if self.cacheable { "public, max-age=300" } else { "no-store" };
         response.headers_mut().set("cache-control", cache_control)?;
@@ -79,9 +75,8 @@ impl Failure {
     }
 
     pub fn into_response(self, request_id: &str) -> Result<Response> {
-        let mut response = Response::ok(self.error.to_json(request_id))?.with_status(self.error.status());
+        let mut response = respond::error(&self.error, request_id)?;
         let headers = response.headers_mut();
-        headers.set("content-type", "application/json")?;
         headers.set("cache-control", "no-store")?;
         if let Some(seconds) = self.retry_after_secs {
             headers.set("retry-after", &seconds.to_string())?;

@@ -3,26 +3,25 @@
 
 use serde::de::DeserializeOwned;
 use shared::api::ErrorCode;
-use shared::ids::is_acceptable_request_id;
 use worker::{Context, Env, Method, Request, Response, Result};
+use worker_platform::forwarded::{self, Principal};
+use worker_platform::{request, respond};
 
 use crate::config::Config;
-use crate::request::{self, Principal};
 use crate::respond::{Failure, Outcome};
 use crate::services::Services;
-use crate::{account, admin, jwks, platform, session, two_factor};
+use crate::{account, admin, jwks, session, two_factor};
 
-const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Every identity body is a few short fields; 16 KiB is generous and bounds parsing work.
+const MAX_BODY_BYTES: usize = 16 * 1024;
 
 pub async fn handle(mut request: Request, env: Env, ctx: Context) -> Result<Response> {
-    let request_id = request_id_for(&request);
+    let request_id = respond::request_id(&request);
     let response = match route(&mut request, env, &ctx, &request_id).await {
         Ok(reply) => reply.into_response(),
         Err(failure) => failure.into_response(&request_id),
     };
-    let mut response = response?;
-    response.headers_mut().set(REQUEST_ID_HEADER, &request_id)?;
-    Ok(response)
+    respond::with_request_id(response?, &request_id)
 }
 
 #[derive(Clone, Copy)]
@@ -80,8 +79,8 @@ fn find(method: &Method, path: &str) -> std::result::Result<Endpoint, Failure> {
 async fn route(request: &mut Request, env: Env, ctx: &Context, request_id: &str) -> Outcome {
     let endpoint = find(&request.method(), &request.path())?;
     let config = Config::from_env(&env)?;
-    let body = request::read_body(request).await?;
-    let services = Services::new(env, config, request_id.to_owned(), request::client_ip(request));
+    let body = request::read_body(request, MAX_BODY_BYTES).await?;
+    let services = Services::new(env, config, request_id.to_owned(), forwarded::client_ip(request));
     let principal = || Principal::from_headers(request);
     match endpoint {
         Endpoint::Register => account::register(&services, parse(&body)?).await,
@@ -102,13 +101,5 @@ async fn route(request: &mut Request, env: Env, ctx: &Context, request_id: &str)
 }
 
 fn parse<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<T, Failure> {
-    request::json(body)
-}
-
-/// Keeps the gateway's id so a trace spans services; otherwise mints one.
-fn request_id_for(request: &Request) -> String {
-    match request.headers().get(REQUEST_ID_HEADER) {
-        Ok(Some(id)) if is_acceptable_request_id(&id) => id,
-        _ => platform::new_id("req"),
-    }
+    Ok(request::json(body)?)
 }

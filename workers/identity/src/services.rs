@@ -23,13 +23,13 @@ pub struct Services {
 
 impl Services {
     pub fn new(env: Env, config: Config, request_id: String, client_ip: String) -> Self {
-        let neon = NeonClient::new(ReqwestTransport::default(), &config.neon_url, &config.neon_connection_string);
-        let upstash = UpstashClient::new(ReqwestTransport::default(), &config.upstash_url, &config.upstash_token);
+        let neon = NeonClient::from_config(ReqwestTransport::default(), config.neon.clone());
+        let upstash = UpstashClient::new(ReqwestTransport::default(), &config.upstash.url, &config.upstash.token);
         Self { env, config, store: Store::new(neon), upstash, request_id, client_ip }
     }
 
     pub fn passwords(&self) -> PasswordService<'_> {
-        PasswordService::new(&self.config, &self.request_id)
+        PasswordService::new(&self.config.spin, &self.request_id)
     }
 
     pub fn limiter(&self) -> Limiter<'_> {

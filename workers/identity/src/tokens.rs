@@ -5,8 +5,8 @@ use serde::Serialize;
 use shared::api::{ApiError, ErrorCode};
 use shared::identity::access_token::{ACCESS_TOKEN_TTL_SECS, Identity, RoleGrant};
 use shared::identity::refresh::{self, RefreshToken, RotationDecision};
+use worker_platform::{clock, random};
 
-use crate::platform;
 use crate::respond::Failure;
 use crate::services::Services;
 
@@ -22,8 +22,8 @@ pub struct TokenPair {
 pub async fn start_session(services: &Services, user_id: &str) -> Result<TokenPair, Failure> {
     let access_token = access_token_for(services, user_id).await?;
     let refresh_token = new_refresh_token()?;
-    let family_id = refresh::new_family_id(platform::now_ms(), platform::random().map_err(Failure::internal)?);
-    let expires_at = refresh::expires_at(platform::now_unix_seconds());
+    let family_id = refresh::new_family_id(clock::now_ms(), random::bytes().map_err(Failure::internal)?);
+    let expires_at = refresh::expires_at(clock::now_unix_seconds());
     services.store.start_refresh_family(user_id, &family_id, &refresh_token.hash(), expires_at).await?;
     Ok(pair(access_token, refresh_token))
 }
@@ -34,7 +34,7 @@ pub async fn rotate(services: &Services, presented: &str) -> Result<TokenPair, F
     let invalid = || Failure::from(refresh_invalid());
     let presented_hash = refresh::hash_presented(presented).ok_or_else(invalid)?;
     let next = new_refresh_token()?;
-    let expires_at = refresh::expires_at(platform::now_unix_seconds());
+    let expires_at = refresh::expires_at(clock::now_unix_seconds());
     let row = services.store.rotate_refresh_token(&presented_hash, &next.hash(), expires_at).await?;
     let Some(row) = row else { return Err(invalid()) };
     match refresh::decide(row.prior_status, row.expired, &row.family_id) {
@@ -57,7 +57,7 @@ fn refresh_invalid() -> ApiError {
 }
 
 fn new_refresh_token() -> Result<RefreshToken, Failure> {
-    Ok(RefreshToken::from_random(platform::random().map_err(Failure::internal)?))
+    Ok(RefreshToken::from_random(random::bytes().map_err(Failure::internal)?))
 }
 
 fn pair(access_token: String, refresh_token: RefreshToken) -> TokenPair {
@@ -76,10 +76,10 @@ async fn access_token_for(services: &Services, user_id: &str) -> Result<String, 
         worker::console_error!("cannot issue a token to {user_id}: {error}");
         Failure::new(ErrorCode::Forbidden, "this account has no role that can sign in")
     })?;
-    let jti = platform::new_id("at");
+    let jti = random::new_id("at");
     services
         .token_issuer()
-        .issue(&identity, platform::now_unix_seconds(), &jti)
+        .issue(&identity, clock::now_unix_seconds(), &jti)
         .map_err(|error| Failure::internal(format!("issuing an access token: {error}")))
 }
 

@@ -5,11 +5,10 @@ use serde::{Deserialize, Serialize};
 use shared::api::ErrorCode;
 use shared::identity::totp::{TotpSecret, recovery};
 use shared::ratelimit::{TWO_FACTOR_BY_ACCOUNT, TWO_FACTOR_BY_IP};
+use worker_platform::{clock, forwarded::Principal, random};
 
 use crate::account::signed_in_user;
 use crate::limits::Subject;
-use crate::platform;
-use crate::request::Principal;
 use crate::respond::{Failure, Outcome, Reply};
 use crate::services::Services;
 use crate::store::UserRow;
@@ -29,7 +28,7 @@ pub async fn enroll(services: &Services, principal: &Principal) -> Outcome {
     if user.totp_enabled {
         return Err(already_enabled());
     }
-    let secret = TotpSecret::from_random(platform::random().map_err(Failure::internal)?);
+    let secret = TotpSecret::from_random(random::bytes().map_err(Failure::internal)?);
     if !services.store.set_pending_totp(&user.id, &secret.to_base32()).await? {
         return Err(already_enabled());
     }
@@ -59,9 +58,9 @@ pub async fn confirm(services: &Services, principal: &Principal, body: CodeBody)
     };
     let secret = TotpSecret::from_base32(stored_secret).map_err(Failure::internal)?;
     let step = secret
-        .verify(&body.code, platform::now_unix_seconds(), None)
+        .verify(&body.code, clock::now_unix_seconds(), None)
         .map_err(|error| Failure::invalid_fields(&[("code", error.reason())]))?;
-    let codes = recovery::generate(&platform::random().map_err(Failure::internal)?);
+    let codes = recovery::generate(&random::bytes().map_err(Failure::internal)?);
     let hashes: Vec<String> = codes.iter().filter_map(|code| recovery::hash(code)).collect();
     if hashes.len() != codes.len() {
         return Err(Failure::internal("a generated recovery code does not hash"));
@@ -110,7 +109,7 @@ async fn code_is_valid(services: &Services, user: &UserRow, code: &str) -> Resul
         return Ok(false);
     };
     let secret = TotpSecret::from_base32(stored_secret).map_err(Failure::internal)?;
-    match secret.verify(code, platform::now_unix_seconds(), user.totp_last_step) {
+    match secret.verify(code, clock::now_unix_seconds(), user.totp_last_step) {
         // Claimed in SQL so two requests racing with one code cannot both pass.
         Ok(step) => Ok(services.store.claim_totp_step(&user.id, step).await?),
         Err(_) => match recovery::hash(code) {

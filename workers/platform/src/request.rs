@@ -1,0 +1,35 @@
+//! Reading a request body: bounded, and parsed as JSON into the caller's type.
+
+use futures_util::StreamExt as _;
+use serde::de::DeserializeOwned;
+use shared::api::{ApiError, ErrorCode};
+use worker::Request;
+
+/// Reads at most `limit` bytes, refusing more without reading the rest (`VAL_3001`).
+pub async fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let too_large =
+        || ApiError::new(ErrorCode::InvalidRequest, format!("the request body is larger than {limit} bytes"));
+    let declared =
+        request.headers().get("content-length").ok().flatten().and_then(|length| length.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    // GET and body-less requests have no stream.
+    let Ok(mut stream) = request.stream() else { return Ok(Vec::new()) };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|error| ApiError::new(ErrorCode::InvalidRequest, format!("cannot read body: {error}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// The body as `T`; malformed JSON or wrong types are `VAL_3001`.
+pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::new(ErrorCode::InvalidRequest, format!("invalid JSON body: {error}")))
+}

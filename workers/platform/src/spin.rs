@@ -1,0 +1,113 @@
+//! Calls from a Worker to Spin, signed as Spin requires (DESIGN §5): `Upstash-Signature` over the
+//! exact URL and body, with a fresh `jti`, sent through `shared::transport`.
+
+use std::fmt;
+use std::time::Duration;
+
+use shared::transport::{HttpRequest, HttpResponse, HttpTransport, Method, ReqwestTransport, TransportError};
+use shared::webhook::{self, SignError, SignRequest, SigningKey};
+use thiserror::Error;
+
+use crate::clock::{self, Elapsed};
+use crate::random;
+
+/// Where Spin is and the key its signatures use; read with `RequiredVars::spin`.
+pub struct SpinSettings {
+    /// Spin's origin without a trailing slash, as Spin sees it (the signature's `sub`).
+    pub url: String,
+    pub webhook_key_current: String,
+}
+
+/// Hand-written so the key never reaches a log.
+impl fmt::Debug for SpinSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SpinSettings").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+impl SpinSettings {
+    /// `issuer` is the signature's `iss`, naming the calling Worker.
+    pub fn client(&self, issuer: &'static str) -> SpinClient<'_> {
+        SpinClient { settings: self, issuer }
+    }
+}
+
+/// One call: a path under `SPIN_URL`, extra headers, a body and an optional time limit.
+pub struct SpinCall<'a> {
+    method: Method,
+    path: &'a str,
+    headers: Vec<(&'a str, &'a str)>,
+    body: Vec<u8>,
+    timeout: Option<Duration>,
+}
+
+impl<'a> SpinCall<'a> {
+    pub fn get(path: &'a str) -> Self {
+        Self { method: Method::Get, path, headers: Vec::new(), body: Vec::new(), timeout: None }
+    }
+
+    /// `body` is already-encoded JSON; the signature covers exactly these bytes.
+    pub fn post_json(path: &'a str, body: Vec<u8>) -> Self {
+        Self { method: Method::Post, path, headers: vec![("content-type", "application/json")], body, timeout: None }
+    }
+
+    #[must_use]
+    pub fn header(mut self, name: &'a str, value: &'a str) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    #[must_use]
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = Some(limit);
+        self
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum SpinError {
+    /// Our side failed before sending: a bug or a broken clock, not an outage.
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error(transparent)]
+    Timeout(#[from] Elapsed),
+}
+
+pub struct SpinClient<'a> {
+    settings: &'a SpinSettings,
+    issuer: &'static str,
+}
+
+impl SpinClient<'_> {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.settings.url)
+    }
+
+    /// Any HTTP answer is `Ok`, whatever its status: what a status means is the caller's business.
+    pub async fn send(&self, call: SpinCall<'_>) -> Result<HttpResponse, SpinError> {
+        let url = self.url(call.path);
+        let signature = webhook::sign(
+            &SigningKey::new(self.settings.webhook_key_current.as_bytes()),
+            SignRequest {
+                issuer: self.issuer,
+                url: &url,
+                body: &call.body,
+                now: clock::now_unix_seconds(),
+                jti: &random::new_id("sig"),
+            },
+        )?;
+        let mut request = HttpRequest::new(call.method, &url);
+        for (name, value) in call.headers {
+            request = request.header(name, value);
+        }
+        let request = request.header(webhook::SIGNATURE_HEADER, signature).body(call.body);
+        let transport = ReqwestTransport::default();
+        let response = match call.timeout {
+            Some(limit) => clock::within(limit, transport.send(request)).await?,
+            None => transport.send(request).await,
+        };
+        Ok(response?)
+    }
+}
