@@ -6,7 +6,11 @@ const USAGE: &str = "usage: cargo xtask <command>
   test                 the whole test suite (what CI runs)
   build-worker <name>  build workers/<name> with worker-build (wrangler.toml's build command)
   bench identity       CPU per login and per token verification inside workerd
-  migrate              apply migrations/ to the dev database (the dev stack must be running)";
+  migrate              apply migrations/ to the dev database (the dev stack must be running)
+  seed [--products N] [--vendors V] [--categories C]
+                       write a deterministic demo catalog (default 2,000 products, 25 vendors, 40
+                       categories) to the dev database; safe to repeat. SEED_NEON_URL and
+                       SEED_NEON_CONNECTION_STRING point it at another database";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -16,6 +20,7 @@ fn main() -> ExitCode {
         ["build-worker", name] => xtask::build::worker_crate(name),
         ["bench", what] => xtask::bench::run(what),
         ["migrate"] => migrate_dev(),
+        ["seed", flags @ ..] => seed_catalog(flags),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -40,4 +45,23 @@ fn migrate_dev() -> anyhow::Result<()> {
         runtime.block_on(xtask::migrate::run(&neon_url, &connection_string, &paths::repo_root().join("migrations")))?;
     println!("{applied} migration(s) applied");
     Ok(())
+}
+
+/// Migrates first (a dev stack started before the catalog migration has no `catalog` tables yet).
+/// The override variables have names of their own, so a shell holding a Worker's `NEON_URL` never
+/// seeds that database by accident.
+fn seed_catalog(flags: &[&str]) -> anyhow::Result<()> {
+    use xtask::{catalog_seed, paths, stack};
+    let config = catalog_seed::SeedConfig::from_args(flags)?;
+    let ports = stack::Ports::dev();
+    let neon_url = std::env::var("SEED_NEON_URL").unwrap_or_else(|_| format!("http://127.0.0.1:{}/sql", ports.neon));
+    let connection_string = std::env::var("SEED_NEON_CONNECTION_STRING")
+        .unwrap_or_else(|_| local_cloud::postgres::connection_string(ports.postgres, stack::DATABASE));
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        xtask::migrate::run(&neon_url, &connection_string, &paths::repo_root().join("migrations")).await?;
+        let report = catalog_seed::run(&neon_url, &connection_string, &config).await?;
+        println!("seeded {report}");
+        anyhow::Ok(())
+    })
 }
