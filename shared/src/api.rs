@@ -56,6 +56,9 @@ pub enum ErrorCode {
     /// by the register rate limit instead.
     #[serde(rename = "RES_4003")]
     Conflict,
+    /// The resource (a product by id) does not exist, or is not visible to this caller.
+    #[serde(rename = "RES_4004")]
+    NotFound,
     /// A dependency (database, cache, core service) is unreachable or failing.
     #[serde(rename = "EXT_6001")]
     DependencyUnavailable,
@@ -83,7 +86,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => 403,
             ErrorCode::InvalidRequest => 400,
             ErrorCode::ValidationFailed => 422,
-            ErrorCode::RouteNotFound => 404,
+            ErrorCode::RouteNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict => 409,
             ErrorCode::DependencyUnavailable => 503,
@@ -192,6 +195,7 @@ mod tests {
             (ErrorCode::Forbidden, "AUTHZ_2001", 403),
             (ErrorCode::ValidationFailed, "VAL_3002", 422),
             (ErrorCode::Conflict, "RES_4003", 409),
+            (ErrorCode::NotFound, "RES_4004", 404),
         ];
         for (code, wire, status) in expected {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(wire));

@@ -2,7 +2,7 @@
 
 use crate::children::Logs;
 use crate::stack::{Ports, Stack, StackConfig, WorkerMode};
-use crate::{build, paths, progress, seed, tools};
+use crate::{build, catalog_seed, paths, progress, seed, tools};
 use std::time::Duration;
 
 pub fn run() -> anyhow::Result<()> {
@@ -22,6 +22,11 @@ pub fn run() -> anyhow::Result<()> {
         let seeding = std::time::Instant::now();
         seed::demo_accounts(&stack).await?;
         progress::note(&format!("demo accounts ready in {:.1}s", seeding.elapsed().as_secs_f64()));
+        // 2,000 products over 25 vendors and 40 categories (the defaults); repeat runs insert nothing.
+        let report =
+            catalog_seed::run(&stack.urls().neon_sql, &stack.connection_string(), &catalog_seed::SeedConfig::default())
+                .await?;
+        progress::note(&format!("catalog seeded: {report}"));
         print_urls(&stack);
         let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

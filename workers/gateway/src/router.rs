@@ -37,6 +37,7 @@ async fn route(request: &Request, env: &Env, request_id: &str) -> std::result::R
             respond::json_of(report.http_status(), &report)
         }
         Target::Identity => forward::to_service("IDENTITY", request, env, identity.as_ref(), request_id).await,
+        Target::Catalog => forward::to_service("CATALOG", request, env, identity.as_ref(), request_id).await,
     }
 }
 

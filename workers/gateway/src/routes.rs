@@ -18,6 +18,8 @@ pub enum Target {
     Health,
     /// The identity Worker, through the `IDENTITY` service binding.
     Identity,
+    /// The catalog Worker, through the `CATALOG` service binding.
+    Catalog,
 }
 
 pub struct Route {
@@ -34,7 +36,7 @@ const fn route(method: Method, path: &'static str, access: Access, target: Targe
 
 use Access::{AnyRole, Authenticated, Public};
 use Method::{Delete, Get, Post};
-use Target::{Health, Identity};
+use Target::{Catalog, Health, Identity};
 
 pub const ROUTES: &[Route] = &[
     route(Get, "/api/v1/health", Public, Health),
@@ -53,6 +55,12 @@ pub const ROUTES: &[Route] = &[
     route(Post, "/api/v1/auth/2fa/disable", Authenticated, Identity),
     route(Post, "/api/v1/auth/admin/roles", AnyRole(&[Role::PlatformAdmin]), Identity),
     route(Delete, "/api/v1/auth/admin/roles", AnyRole(&[Role::PlatformAdmin]), Identity),
+    // The public catalog read path (issue 4).
+    route(Get, "/api/v1/products", Public, Catalog),
+    route(Get, "/api/v1/products/*", Public, Catalog),
+    route(Get, "/api/v1/categories", Public, Catalog),
+    route(Get, "/api/v1/search", Public, Catalog),
+    route(Get, "/api/v1/search/suggest", Public, Catalog),
 ];
 
 pub enum Lookup {

@@ -1,0 +1,45 @@
+//! The public catalog endpoints: parse with `shared::catalog`, read through the store, answer.
+
+use shared::catalog::model::category_tree;
+use shared::catalog::{ListQuery, Page, ProductId, SearchPage, SuggestQuery};
+
+use crate::config::Config;
+use crate::respond::{Failure, Outcome, Reply};
+use crate::store::Store;
+
+/// `GET /api/v1/products`: active, unmoderated products, filtered, sorted, one keyset page.
+pub async fn list(store: &Store, config: &Config, query: &str) -> Outcome {
+    let query = ListQuery::parse(query)?;
+    let after = query.decode_cursor(&config.cursor_key)?;
+    let (items, last) = store.list(&query, after.as_ref()).await?;
+    let next_cursor = last.map(|last| query.next_cursor(&config.cursor_key, &last));
+    Reply::json(&Page { items, next_cursor })
+}
+
+/// `GET /api/v1/products/{id}`; an id that is malformed, unknown or not public is the same 404.
+pub async fn product(store: &Store, id: &str) -> Outcome {
+    let id = ProductId::parse(id).map_err(|_| Failure::not_found("product"))?;
+    let product = store.product(&id).await?.ok_or_else(|| Failure::not_found("product"))?;
+    Reply::json(&product)
+}
+
+/// `GET /api/v1/categories`: the whole tree.
+pub async fn categories(store: &Store) -> Outcome {
+    let tree = category_tree(store.categories().await?).map_err(Failure::internal)?;
+    Reply::json(&tree)
+}
+
+/// `GET /api/v1/search?q=…`: hits (full text, then typos) with facets over every hit.
+pub async fn search(store: &Store, config: &Config, query: &str) -> Outcome {
+    let query = ListQuery::parse_search(query)?;
+    let after = query.decode_cursor(&config.cursor_key)?;
+    let (items, last, facets) = store.search(&query, after.as_ref()).await?;
+    let next_cursor = last.map(|last| query.next_cursor(&config.cursor_key, &last));
+    Reply::json(&SearchPage { items, next_cursor, facets })
+}
+
+/// `GET /api/v1/search/suggest?q=`: titles completing what is typed.
+pub async fn suggest(store: &Store, query: &str) -> Outcome {
+    let query = SuggestQuery::parse(query)?;
+    Reply::json(&store.suggest(&query).await?)
+}

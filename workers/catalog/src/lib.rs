@@ -1,0 +1,18 @@
+//! The catalog Worker (issue 4): the public read path — product lists, product detail, the
+//! category tree, search with facets and autocomplete. Reached only through the gateway's `CATALOG`
+//! service binding. The entry point only hands off to the router.
+//!
+//! No caching yet: every request reads Neon (the Cache API and Upstash layers are later work).
+
+mod config;
+mod handlers;
+mod respond;
+mod router;
+mod store;
+
+use worker::{Context, Env, Request, Response, Result, event};
+
+#[event(fetch)]
+async fn fetch(request: Request, env: Env, _ctx: Context) -> Result<Response> {
+    router::handle(request, env).await
+}

@@ -1,0 +1,76 @@
+//! What handlers return: a JSON reply, or a failure rendered as the DESIGN §8 envelope.
+
+use serde::Serialize;
+use shared::api::{ApiError, ErrorCode};
+use shared::catalog::FieldErrors;
+use shared::neon::NeonError;
+use worker::{Response, Result};
+use worker_platform::respond;
+
+/// A 200 with a JSON body.
+pub struct Reply(String);
+
+impl Reply {
+    pub fn json<T: Serialize>(body: &T) -> std::result::Result<Self, Failure> {
+        serde_json::to_string(body).map(Self).map_err(|error| Failure::internal(error.to_string()))
+    }
+
+    pub fn into_response(self) -> Result<Response> {
+        let mut response = respond::json(200, self.0)?;
+        // Caching is later work (issue 4): until tag invalidation exists, a stale list must not linger.
+        response.headers_mut().set("cache-control", "no-store")?;
+        Ok(response)
+    }
+}
+
+#[derive(Debug)]
+pub struct Failure(pub ApiError);
+
+impl Failure {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self(ApiError::new(code, message))
+    }
+
+    /// Logged in full; the client sees only that something went wrong.
+    pub fn internal(message: impl std::fmt::Display) -> Self {
+        worker::console_error!("internal error: {message}");
+        Self::new(ErrorCode::Internal, "internal error")
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("{what} not found"))
+    }
+
+    pub fn into_response(self, request_id: &str) -> Result<Response> {
+        let mut response = respond::error(&self.0, request_id)?;
+        response.headers_mut().set("cache-control", "no-store")?;
+        Ok(response)
+    }
+}
+
+impl From<ApiError> for Failure {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}
+
+/// Invalid query parameters: `VAL_3002` naming each field.
+impl From<FieldErrors> for Failure {
+    fn from(errors: FieldErrors) -> Self {
+        Self(errors.to_api_error())
+    }
+}
+
+/// The database failing is an outage when it may pass, a bug otherwise (e.g. a bad statement).
+impl From<NeonError> for Failure {
+    fn from(error: NeonError) -> Self {
+        if error.is_transient() || matches!(error, NeonError::Unauthorized { .. }) {
+            worker::console_error!("the database is unavailable: {error}");
+            Self::new(ErrorCode::DependencyUnavailable, "the database is unavailable")
+        } else {
+            Failure::internal(format!("database: {error}"))
+        }
+    }
+}
+
+pub type Outcome = std::result::Result<Reply, Failure>;
