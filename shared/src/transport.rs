@@ -60,6 +60,12 @@ impl HttpResponse {
     }
 }
 
+/// Response headers as plain pairs, for every transport (reqwest and spin-sdk both use `http`).
+/// Values that are not visible ASCII are dropped: none of the protocols we speak sends them.
+pub fn headers_from(map: &http::HeaderMap) -> Vec<(String, String)> {
+    map.iter().filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))).collect()
+}
+
 /// The request never produced an HTTP response (DNS, connect, TLS, refused by the runtime).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("transport error: {0}")]
@@ -105,11 +111,7 @@ mod reqwest_transport {
             let response =
                 builder.body(request.body).send().await.map_err(|error| TransportError(error.to_string()))?;
             let status = response.status().as_u16();
-            let headers = response
-                .headers()
-                .iter()
-                .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
-                .collect();
+            let headers = super::headers_from(response.headers());
             let body = response.bytes().await.map_err(|error| TransportError(error.to_string()))?.to_vec();
             Ok(HttpResponse { status, headers, body })
         }

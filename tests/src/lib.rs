@@ -75,3 +75,14 @@ pub fn now_unix() -> i64 {
         .map(|elapsed| elapsed.as_secs() as i64)
         .unwrap_or_default()
 }
+
+/// A long, purely alphabetic word of a title with one letter in its middle changed, lower-cased:
+/// `(word, typo)`. Long because pg_trgm scores a one-letter slip in a short word too low to tell
+/// from noise.
+pub fn one_letter_typo(title: &str) -> Option<(String, String)> {
+    let word = title.split(' ').find(|word| word.len() >= 8 && word.bytes().all(|b| b.is_ascii_alphabetic()))?;
+    let middle = word.len() / 2;
+    let replacement = if word.as_bytes()[middle].eq_ignore_ascii_case(&b'x') { "q" } else { "x" };
+    let typo = format!("{}{replacement}{}", &word[..middle], &word[middle + 1..]).to_lowercase();
+    Some((word.to_owned(), typo))
+}

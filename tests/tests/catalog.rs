@@ -163,18 +163,12 @@ async fn exact_titles_rank_first_and_typos_still_match(client: &Client<'_>, expe
     assert_eq!(vendors, hits.len() as u64);
 
     // One wrong letter in the middle of a long word.
-    let long_word = |p: &SeedProduct| {
-        p.title
-            .as_str()
-            .split(' ')
-            .find(|word| word.len() >= 8 && word.bytes().all(|b| b.is_ascii_alphabetic()))
-            .map(str::to_owned)
-    };
-    let product = expected.products.iter().find(|p| is_public(p) && long_word(p).is_some()).expect("a long word");
-    let word = long_word(product).expect("chosen for it");
-    let middle = word.len() / 2;
-    let replacement = if word.as_bytes()[middle].eq_ignore_ascii_case(&b'x') { "q" } else { "x" };
-    let typo = format!("{}{replacement}{}", &word[..middle], &word[middle + 1..]).to_lowercase();
+    let product = expected
+        .products
+        .iter()
+        .find(|p| is_public(p) && e2e::one_letter_typo(p.title.as_str()).is_some())
+        .expect("a long word");
+    let (word, typo) = e2e::one_letter_typo(product.title.as_str()).expect("chosen for it");
     let hits = client.all_pages("/api/v1/search", &format!("q={typo}&limit=100")).await;
     assert!(ids(&hits).contains(&product.id.to_string()), "{typo} (for {word})");
 

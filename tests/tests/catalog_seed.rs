@@ -153,19 +153,8 @@ async fn a_seeded_title_is_found_by_full_text_and_by_prefix(neon: &Neon, expecte
 }
 
 async fn a_one_letter_typo_still_matches_through_trigram_similarity(neon: &Neon, expected: &SeedCatalog) {
-    // A long word: pg_trgm scores a one-letter slip in a short word too low to tell from noise.
-    let long_word = |p: &SeedProduct| {
-        p.title
-            .as_str()
-            .split(' ')
-            .find(|word| word.len() >= 8 && word.bytes().all(|b| b.is_ascii_alphabetic()))
-            .map(str::to_owned)
-    };
-    let product = public_product(expected, |p| long_word(p).is_some());
-    let word = long_word(product).expect("chosen for it");
-    let middle = word.len() / 2;
-    let replacement = if word.as_bytes()[middle].eq_ignore_ascii_case(&b'x') { "q" } else { "x" };
-    let typo = format!("{}{replacement}{}", &word[..middle], &word[middle + 1..]).to_lowercase();
+    let product = public_product(expected, |p| e2e::one_letter_typo(p.title.as_str()).is_some());
+    let (word, typo) = e2e::one_letter_typo(product.title.as_str()).expect("chosen for it");
 
     // Full text needs the exact word, so the typo finds nothing there…
     let full_text = "SELECT id FROM catalog.products WHERE search @@ plainto_tsquery('simple', $1)";

@@ -86,6 +86,7 @@ pub mod sqlstate {
     pub const TOO_MANY_CONNECTIONS: &str = "53300";
     pub const QUERY_CANCELED: &str = "57014";
     pub const ADMIN_SHUTDOWN: &str = "57P01";
+    pub const PROTOCOL_VIOLATION: &str = "08P01";
     pub const RAISE_EXCEPTION: &str = "P0001";
     pub const UNDEFINED_TABLE: &str = "42P01";
     /// Class prefixes.
@@ -182,8 +183,9 @@ impl NeonError {
                     sqlstate::SERIALIZATION_FAILURE
                         | sqlstate::DEADLOCK_DETECTED
                         | sqlstate::TOO_MANY_CONNECTIONS
-                        | sqlstate::ADMIN_SHUTDOWN
-                ) || error.code.starts_with(sqlstate::CLASS_CONNECTION_EXCEPTION)
+                        | sqlstate::ADMIN_SHUTDOWN // A protocol violation (e.g. a wrong parameter count) is the query's fault, not the link's.
+                ) || (error.code.starts_with(sqlstate::CLASS_CONNECTION_EXCEPTION)
+                    && error.code != sqlstate::PROTOCOL_VIOLATION)
             }
             _ => false,
         }

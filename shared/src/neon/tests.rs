@@ -388,6 +388,14 @@ async fn serialization_failures_and_connection_limits_are_transient() {
 }
 
 #[tokio::test]
+async fn a_wrong_parameter_count_is_the_callers_bug_not_transient() {
+    let mut body = proxy_error_body("bind message supplies 1 parameters, but prepared statement \"\" requires 2");
+    body["code"] = json!("08P01");
+    let neon = client(FakeTransport::new().respond_json(400, body));
+    assert!(!neon.query("…", &[]).await.unwrap_err().is_transient());
+}
+
+#[tokio::test]
 async fn a_postgres_code_on_a_500_is_still_a_postgres_error() {
     let mut body = proxy_error_body("sorry, too many clients already");
     body["code"] = json!("53300");

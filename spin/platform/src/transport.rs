@@ -23,11 +23,7 @@ impl HttpTransport for SpinTransport {
             // Includes HttpRequestDenied when the manifest does not allow the destination.
             .map_err(|code| TransportError(format!("{} {}: {code}", request.method.as_str(), request.url)))?;
         let status = response.status().as_u16();
-        let headers = response
-            .headers()
-            .iter()
-            .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
-            .collect();
+        let headers = shared::transport::headers_from(response.headers());
         let body = response
             .into_body()
             .collect()
