@@ -264,20 +264,4 @@ mod tests {
         assert_eq!(verify_password("not the secret", DUMMY_HASH), Ok(false));
         verify_dummy("anything");
     }
-
-    /// `cargo test -p shared --release -- --ignored --nocapture argon2_cost`
-    #[test]
-    #[ignore = "timing only; run in release"]
-    fn argon2_cost() {
-        let candidate = password("correct horse battery staple");
-        let runs = 20;
-        let started = std::time::Instant::now();
-        for i in 0..runs {
-            let mut salt = SALT;
-            salt[0] = i;
-            hash_password(&candidate, salt).unwrap();
-        }
-        let per_hash = started.elapsed() / u32::from(runs);
-        println!("argon2id m={ARGON2_M_COST_KIB} t={ARGON2_T_COST} p={ARGON2_P_COST}: {per_hash:?} per hash");
-    }
 }
