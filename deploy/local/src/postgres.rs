@@ -36,10 +36,19 @@ impl Cluster {
     /// run is stopped first and a stale `postmaster.pid` is removed.
     pub fn start(data_dir: impl AsRef<Path>, port: u16) -> anyhow::Result<Cluster> {
         let bin_dir = find_bin_dir()?;
-        let run_as = if process::euid() == 0 { Some(process::lookup_user("postgres")?) } else { None };
+        let system_user = if process::euid() == 0 { Some(process::lookup_user("postgres")?) } else { None };
         fs::create_dir_all(data_dir.as_ref()).with_context(|| format!("creating {}", data_dir.as_ref().display()))?;
-        let data_dir = fs::canonicalize(data_dir.as_ref())?;
+        let requested = fs::canonicalize(data_dir.as_ref())?;
+        let relocated = match &system_user {
+            Some(user) if !can_enter(user, &requested)? => Some(relocated_dir(user, &requested)),
+            _ => None,
+        };
+        let run_as = system_user.map(|user| (user.uid, user.gid));
+        let data_dir = relocated.clone().unwrap_or_else(|| requested.clone());
         let cluster = Cluster { data_dir, port, bin_dir, run_as, stopped: AtomicBool::new(true) };
+        if relocated.is_some() {
+            cluster.adopt_relocated(&requested)?;
+        }
         cluster.prepare_data_dir()?;
         if !cluster.data_dir.join("PG_VERSION").exists() {
             cluster.initdb()?;
@@ -147,6 +156,24 @@ impl Cluster {
         Ok(())
     }
 
+    /// The relocated cluster's lifetime follows the requested directory: a marker there says the
+    /// data is its own, so deleting that directory (a fresh test stack) also starts afresh.
+    fn adopt_relocated(&self, requested: &Path) -> anyhow::Result<()> {
+        let marker = requested.join(RELOCATED_MARKER);
+        if !marker.exists() && self.data_dir.exists() {
+            self.clear_leftover_server()?;
+            fs::remove_dir_all(&self.data_dir).with_context(|| format!("clearing {}", self.data_dir.display()))?;
+        }
+        fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
+        if let Some((uid, gid)) = self.run_as
+            && let Some(base) = self.data_dir.parent()
+        {
+            chown(base, Some(uid), Some(gid))?;
+        }
+        fs::write(&marker, format!("{}\n", self.data_dir.display()))?;
+        Ok(())
+    }
+
     /// A killed run can leave a live server (pg_ctl daemonizes it) or a stale postmaster.pid.
     fn clear_leftover_server(&self) -> anyhow::Result<()> {
         let pid_file = self.data_dir.join("postmaster.pid");
@@ -192,6 +219,39 @@ impl Cluster {
         ]))?;
         Ok(())
     }
+}
+
+/// Name of the file left in a requested data directory that the `postgres` user cannot enter
+/// (say under root's 0700 home); it names where the cluster really lives.
+const RELOCATED_MARKER: &str = "RELOCATED_TO";
+
+/// Whether `user` may pass through every directory above `dir` (the directory itself is chowned).
+fn can_enter(user: &process::SystemUser, dir: &Path) -> anyhow::Result<bool> {
+    use std::os::unix::fs::MetadataExt as _;
+    for ancestor in dir.ancestors().skip(1) {
+        let meta = fs::metadata(ancestor).with_context(|| format!("reading {}", ancestor.display()))?;
+        let search_bit = if meta.uid() == user.uid {
+            0o100
+        } else if meta.gid() == user.gid {
+            0o010
+        } else {
+            0o001
+        };
+        if meta.mode() & search_bit == 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Where the cluster lives when `postgres` cannot reach `requested`: under that user's home, keyed
+/// by the requested path.
+fn relocated_dir(user: &process::SystemUser, requested: &Path) -> PathBuf {
+    let key =
+        requested.as_os_str().as_encoded_bytes().iter().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    user.home.join("local-cloud").join(format!("{key:016x}"))
 }
 
 impl Drop for Cluster {

@@ -1,7 +1,7 @@
 //! Small process utilities shared by the PostgreSQL and Redis helpers.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,15 +23,22 @@ pub(crate) fn euid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// uid and gid of a system user (from /etc/passwd), e.g. `postgres`.
-pub(crate) fn lookup_user(name: &str) -> anyhow::Result<(u32, u32)> {
+/// A system user from /etc/passwd, e.g. `postgres`.
+#[derive(Debug, Clone)]
+pub(crate) struct SystemUser {
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+}
+
+pub(crate) fn lookup_user(name: &str) -> anyhow::Result<SystemUser> {
     let passwd = fs::read_to_string("/etc/passwd").context("reading /etc/passwd")?;
     for line in passwd.lines() {
         let fields: Vec<&str> = line.split(':').collect();
-        if fields.len() >= 4 && fields[0] == name {
+        if fields.len() >= 6 && fields[0] == name {
             let uid = fields[2].parse().context("uid in /etc/passwd")?;
             let gid = fields[3].parse().context("gid in /etc/passwd")?;
-            return Ok((uid, gid));
+            return Ok(SystemUser { uid, gid, home: PathBuf::from(fields[5]) });
         }
     }
     bail!("system user `{name}` does not exist (install PostgreSQL with apt, which creates it)")

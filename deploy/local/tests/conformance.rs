@@ -602,6 +602,40 @@ async fn pooled_connections_survive_a_postgres_restart_and_data_persists() {
     pg.stop().unwrap();
 }
 
+/// A data directory under a private (0700) parent, as a checkout under root's home is: the server
+/// (run as `postgres` when we are root) still starts, keeps its data across restarts, and deleting
+/// the requested directory gives a fresh cluster, as it does anywhere else.
+#[tokio::test]
+async fn a_data_directory_behind_a_private_parent_works_like_any_other() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let private = stack().root.join("private-parent");
+    std::fs::create_dir_all(&private).unwrap();
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let dir = private.join("pg");
+    let port = free_port().unwrap();
+    let run = |conn: String, query: &'static str| async move {
+        sql_with(&json!({"query": query}), &[("Neon-Connection-String", &conn)]).await
+    };
+
+    let pg = Cluster::start(&dir, port).expect("starts behind a private parent");
+    let conn = pg.connection_string("postgres");
+    assert_eq!(run(conn.clone(), "CREATE TABLE kept (v text)").await.status, StatusCode::OK);
+    drop(pg);
+    let pg = Cluster::start(&dir, port).expect("restarts");
+    assert_eq!(run(conn.clone(), "SELECT count(*) FROM kept").await.body["rows"], json!([["0"]]));
+    drop(pg);
+
+    std::fs::remove_dir_all(&dir).unwrap();
+    let pg = Cluster::start(&dir, port).expect("starts afresh");
+    let fresh = run(conn, "SELECT count(*) FROM kept").await;
+    assert_eq!(fresh.status, StatusCode::BAD_REQUEST, "the old table is gone: {}", fresh.body);
+    pg.stop().unwrap();
+    // A relocated cluster (when we are root) lives outside the temporary root: leave nothing behind.
+    if let Ok(relocated) = std::fs::read_to_string(dir.join("RELOCATED_TO")) {
+        std::fs::remove_dir_all(relocated.trim()).unwrap();
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Upstash helpers
 
