@@ -82,4 +82,14 @@ impl Principal {
     pub fn is_platform_admin(&self) -> bool {
         self.role == Role::PlatformAdmin && self.roles.contains(&Role::PlatformAdmin)
     }
+
+    /// The vendor this caller manages, from the verified token only (never from a body): vendor admins
+    /// and vendor staff act for the vendor their token names; anyone else gets `AUTHZ_2001`.
+    pub fn acting_vendor(&self) -> Result<&str, ApiError> {
+        let is_vendor = self.roles.iter().any(|role| matches!(role, Role::VendorAdmin | Role::VendorStaff));
+        match (&self.vendor_id, is_vendor) {
+            (Some(vendor_id), true) => Ok(vendor_id),
+            _ => Err(ApiError::new(ErrorCode::Forbidden, "this needs a vendor account")),
+        }
+    }
 }
