@@ -1,6 +1,7 @@
 //! Shared by the Workers and the Spin components. Never imports `worker` or `spin-sdk`.
 
 pub mod api;
+pub mod cart;
 pub mod catalog;
 pub mod events;
 pub mod health;

@@ -1,13 +1,10 @@
 //! The catalog's typed ids: a prefix and a ULID (`prod_01J…`, DESIGN §3). Parsing canonicalises
 //! the ULID to upper case, so an id pasted in lower case still names the same row.
 
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use ulid::Ulid;
 
-use super::newtype::string_newtype;
 use super::validation::Reason;
-use crate::ids::{Entropy, new_id};
 
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 pub enum IdError {
@@ -29,7 +26,7 @@ impl Reason for IdError {
 /// Crockford base32 of 128 bits.
 const ULID_CHARS: usize = 26;
 
-fn parse_prefixed(prefix: &str, input: &str) -> Result<String, IdError> {
+pub(crate) fn parse_prefixed(prefix: &str, input: &str) -> Result<String, IdError> {
     let (found, ulid) = input.split_once('_').ok_or(IdError::Invalid)?;
     if found != prefix {
         return Err(if found.bytes().all(|b| b.is_ascii_lowercase()) {
@@ -49,34 +46,37 @@ fn parse_prefixed(prefix: &str, input: &str) -> Result<String, IdError> {
 macro_rules! prefixed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
         impl $name {
             pub const PREFIX: &'static str = $prefix;
 
-            pub fn parse(input: &str) -> Result<Self, IdError> {
-                parse_prefixed($prefix, input).map(Self)
+            pub fn parse(input: &str) -> Result<Self, $crate::catalog::IdError> {
+                $crate::catalog::ids::parse_prefixed($prefix, input).map(Self)
             }
 
             /// A new id; time and randomness come from the caller (no clock or RNG in `shared`).
-            pub fn generate(unix_ms: u64, entropy: Entropy) -> Self {
-                Self(new_id($prefix, unix_ms, entropy))
+            pub fn generate(unix_ms: u64, entropy: $crate::ids::Entropy) -> Self {
+                Self($crate::ids::new_id($prefix, unix_ms, entropy))
             }
 
             /// When the id was made (ULIDs lead with their creation time).
             pub fn timestamp_ms(&self) -> u64 {
                 self.0
                     .get($prefix.len() + 1..)
-                    .and_then(|ulid| Ulid::from_string(ulid).ok())
+                    .and_then(|ulid| ::ulid::Ulid::from_string(ulid).ok())
                     .map_or(0, |ulid| ulid.timestamp_ms())
             }
         }
 
-        string_newtype!($name, IdError);
+        $crate::catalog::newtype::string_newtype!($name, $crate::catalog::IdError);
     };
 }
+
+/// For other modules' ids (the cart's line ids), so every prefixed id parses the same way.
+pub(crate) use prefixed_id;
 
 prefixed_id!(
     /// `prod_…`

@@ -13,7 +13,7 @@ pub mod image;
 pub mod list_query;
 pub mod model;
 pub mod money;
-mod newtype;
+pub(crate) mod newtype;
 pub mod options;
 pub mod quantity;
 pub mod rating;

@@ -1,0 +1,27 @@
+//! The cart domain (issue 5), pure: lines and their limits, guest-into-account merge, revalidation
+//! against the catalog, coupons, shipping, tax and totals, and the API's response shape.
+//!
+//! No clock, no randomness, no I/O: the Worker passes in the time, new line ids, the catalog's
+//! current variants, coupon definitions with their usage counts, shipping options and the tax table.
+//! All amounts are integer minor units in the cart's one currency; arithmetic is checked.
+
+pub mod basis_points;
+pub mod coupon;
+pub mod destination;
+pub mod model;
+pub mod pricing;
+pub mod shipping;
+pub mod tax;
+
+pub use basis_points::{BasisPoints, BasisPointsError};
+pub use coupon::{Coupon, CouponCode, CouponRejection, CouponScope, CouponUsage, CouponValue};
+pub use destination::{CountryCode, Destination, DestinationError, Postcode, Region};
+pub use model::{
+    AddLine, Cart, CartError, CartLine, CartLineId, MAX_COUPONS, MAX_LINE_QUANTITY, MAX_LINES, MergeCap,
+    MergeCapReason, Merged, merge,
+};
+pub use pricing::{
+    CartView, CatalogVariant, CouponOutcome, LineFlag, LineView, PricingInput, Totals, VendorView, price,
+};
+pub use shipping::{ShippingOption, ShippingOptionId, ShippingQuote, ShippingRate, ShippingUnavailable, WeightBand};
+pub use tax::{TaxRate, TaxTable};
