@@ -353,3 +353,381 @@ fn grand_totals(vendors: &[VendorView], zero: Money) -> Result<Totals, MoneyErro
         total: sum(|t| t.total)?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cart::coupon::CouponValue;
+    use crate::cart::destination::{CountryCode, Region};
+    use crate::cart::model::AddLine;
+    use crate::cart::shipping::{ShippingRate, WeightBand};
+    use crate::cart::tax::TaxRate;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn eur(minor: i64) -> Money {
+        Money::new(minor, Currency::EUR)
+    }
+
+    fn vendor(n: u8) -> VendorId {
+        VendorId::parse(&format!("ven_01JC00000000000000000000{n:02}")).unwrap()
+    }
+
+    fn variant(n: u8) -> VariantId {
+        VariantId::parse(&format!("var_01JC000000000000000000{n:04}")).unwrap()
+    }
+
+    fn code(text: &str) -> CouponCode {
+        CouponCode::parse(text).unwrap()
+    }
+
+    /// A cart of `(variant, vendor, quantity, captured price)` lines.
+    fn cart(lines: &[(u8, u8, u32, i64)]) -> Cart {
+        let mut cart = Cart::default();
+        for &(n, shop, quantity, price) in lines {
+            let add = AddLine {
+                variant_id: variant(n),
+                product_id: ProductId::parse(&format!("prod_01JC000000000000000000{n:04}")).unwrap(),
+                vendor_id: vendor(shop),
+                quantity: Quantity::new(i64::from(quantity)).unwrap(),
+                unit_price: eur(price),
+            };
+            cart.add(add, CartLineId::generate(1_763_700_000_000, [n; 10])).unwrap();
+        }
+        cart
+    }
+
+    fn on_sale(price: i64, available: u32, weight_grams: u32) -> CatalogVariant {
+        CatalogVariant {
+            price: eur(price),
+            available: Quantity::new(i64::from(available)).unwrap(),
+            weight_grams,
+            on_sale: true,
+        }
+    }
+
+    fn platform(percent_bp: u32) -> Coupon {
+        Coupon {
+            code: code("EVERYONE"),
+            scope: CouponScope::Platform,
+            value: CouponValue::Percentage { basis_points: BasisPoints::new(percent_bp).unwrap() },
+            min_purchase: None,
+            max_discount: None,
+            valid_from: None,
+            valid_until: None,
+            per_customer_limit: None,
+            total_limit: None,
+        }
+    }
+
+    fn shop_fixed(text: &str, shop: u8, amount: i64) -> Coupon {
+        Coupon {
+            code: code(text),
+            scope: CouponScope::Vendor { vendor_id: vendor(shop) },
+            value: CouponValue::Fixed { amount: eur(amount) },
+            ..platform(0)
+        }
+    }
+
+    fn portugal() -> Destination {
+        Destination {
+            country: CountryCode::parse("PT").unwrap(),
+            region: Some(Region::parse("11").unwrap()),
+            postcode: None,
+            location: Some(GeoPoint::new(38.7223, -9.1393).unwrap()),
+        }
+    }
+
+    struct World {
+        catalog: BTreeMap<VariantId, CatalogVariant>,
+        coupons: BTreeMap<CouponCode, (Coupon, CouponUsage)>,
+        shipping: Vec<ShippingOption>,
+        locations: BTreeMap<VendorId, GeoPoint>,
+        tax: TaxTable,
+    }
+
+    impl World {
+        fn new(catalog: &[(u8, CatalogVariant)]) -> Self {
+            World {
+                catalog: catalog.iter().map(|(n, variant_data)| (variant(*n), variant_data.clone())).collect(),
+                coupons: BTreeMap::new(),
+                shipping: Vec::new(),
+                locations: BTreeMap::new(),
+                tax: TaxTable {
+                    rates: vec![TaxRate {
+                        country: CountryCode::parse("PT").unwrap(),
+                        region: None,
+                        rate: BasisPoints::new(2300).unwrap(),
+                    }],
+                },
+            }
+        }
+
+        fn with_coupon(mut self, coupon: Coupon, usage: CouponUsage) -> Self {
+            self.coupons.insert(coupon.code.clone(), (coupon, usage));
+            self
+        }
+
+        fn price(&self, cart: &Cart) -> CartView {
+            let now = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
+            let input = PricingInput {
+                catalog: &self.catalog,
+                coupons: &self.coupons,
+                shipping_options: &self.shipping,
+                vendor_locations: &self.locations,
+                tax: &self.tax,
+                now,
+            };
+            price(cart, input).unwrap()
+        }
+    }
+
+    fn rejection(view: &CartView, text: &str) -> Option<CouponRejection> {
+        view.coupons.iter().find_map(|outcome| match outcome {
+            CouponOutcome::Rejected { code: c, reason } if *c == code(text) => Some(*reason),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn revalidation_flags_changed_prices_and_missing_stock_and_keeps_every_line() {
+        let mut world = World::new(&[(1, on_sale(1200, 10, 0)), (2, on_sale(500, 1, 0)), (3, on_sale(700, 0, 0))]);
+        world.catalog.insert(variant(5), CatalogVariant { on_sale: false, ..on_sale(100, 9, 0) });
+        world.catalog.insert(
+            variant(6),
+            CatalogVariant { price: Money::new(100, Currency::parse("USD").unwrap()), ..on_sale(0, 9, 0) },
+        );
+        let cart =
+            cart(&[(1, 1, 2, 1000), (2, 1, 3, 500), (3, 1, 1, 700), (4, 1, 1, 900), (5, 1, 1, 100), (6, 1, 1, 100)]);
+        let view = world.price(&cart);
+        let lines = &view.vendors[0].lines;
+        assert_eq!(lines.len(), 6, "nothing is silently dropped");
+        assert_eq!(lines[0].flags, vec![LineFlag::PriceChanged { old_price: eur(1000), new_price: eur(1200) }]);
+        assert_eq!(lines[0].line_total, Some(eur(2400)), "charged at the current price");
+        assert_eq!(lines[1].flags, vec![LineFlag::InsufficientStock { available: Quantity::new(1).unwrap() }]);
+        assert_eq!(lines[2].flags, vec![LineFlag::OutOfStock]);
+        assert_eq!(lines[3].flags, vec![LineFlag::Unavailable], "deleted from the catalog");
+        assert_eq!(lines[4].flags, vec![LineFlag::Unavailable], "archived");
+        assert_eq!(lines[5].flags, vec![LineFlag::CurrencyChanged]);
+        assert!(lines[2..].iter().all(|line| line.line_total.is_none()));
+        assert_eq!(view.vendors[0].totals.subtotal, eur(2400 + 1500));
+    }
+
+    #[test]
+    fn every_coupon_rejection_reaches_the_response_and_discounts_nothing() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
+        let day = chrono::Duration::days(1);
+        let usd = Money::new(100, Currency::parse("USD").unwrap());
+        let cases = [
+            (
+                Coupon { valid_until: Some(now - day), ..shop_fixed("EXPIRED", 1, 100) },
+                CouponUsage::default(),
+                CouponRejection::Expired,
+            ),
+            (
+                Coupon { valid_from: Some(now + day), ..shop_fixed("EARLY", 1, 100) },
+                CouponUsage::default(),
+                CouponRejection::NotYetValid,
+            ),
+            (
+                Coupon { min_purchase: Some(eur(10_000)), ..shop_fixed("BIGSPEND", 1, 100) },
+                CouponUsage::default(),
+                CouponRejection::BelowMinimum,
+            ),
+            (shop_fixed("OTHERSHOP", 7, 100), CouponUsage::default(), CouponRejection::WrongVendor),
+            (
+                Coupon { total_limit: Some(10), ..shop_fixed("GONE", 1, 100) },
+                CouponUsage { by_customer: 0, total: 10 },
+                CouponRejection::UsageLimitReached,
+            ),
+            (
+                Coupon { per_customer_limit: Some(1), ..shop_fixed("ONCE", 1, 100) },
+                CouponUsage { by_customer: 1, total: 1 },
+                CouponRejection::CustomerLimitReached,
+            ),
+            (shop_fixed("DOLLARS", 1, 0), CouponUsage::default(), CouponRejection::CurrencyMismatch),
+        ];
+        for (mut coupon, usage, expected) in cases {
+            if coupon.code == code("DOLLARS") {
+                coupon.value = CouponValue::Fixed { amount: usd };
+            }
+            let text = coupon.code.to_string();
+            let world = World::new(&[(1, on_sale(1000, 10, 0))]).with_coupon(coupon, usage);
+            let mut cart = cart(&[(1, 1, 2, 1000)]);
+            cart.apply_coupon(code(&text)).unwrap();
+            let view = world.price(&cart);
+            assert_eq!(rejection(&view, &text), Some(expected), "{text}");
+            assert_eq!(view.totals.unwrap().discount, eur(0), "{text}");
+        }
+        let mut cart = cart(&[(1, 1, 2, 1000)]);
+        cart.apply_coupon(code("NOSUCHCODE")).unwrap();
+        assert_eq!(
+            rejection(&World::new(&[(1, on_sale(1000, 10, 0))]).price(&cart), "NOSUCHCODE"),
+            Some(CouponRejection::Unknown)
+        );
+    }
+
+    #[test]
+    fn vendor_coupons_go_first_and_one_coupon_per_scope() {
+        let world = World::new(&[(1, on_sale(1000, 10, 0)), (2, on_sale(3000, 10, 0))])
+            .with_coupon(shop_fixed("SHOP1", 1, 400), CouponUsage::default())
+            .with_coupon(shop_fixed("SHOP1MORE", 1, 100), CouponUsage::default())
+            .with_coupon(platform(1000), CouponUsage::default());
+        let mut cart = cart(&[(1, 1, 1, 1000), (2, 2, 1, 3000)]);
+        for text in ["EVERYONE", "SHOP1", "SHOP1MORE"] {
+            cart.apply_coupon(code(text)).unwrap();
+        }
+        let view = world.price(&cart);
+        // Shop 1: 1000 − 400 = 600 left; shop 2: 3000. 10 % of the 4000 of goods = 400, split 600 : 3000.
+        assert_eq!(
+            view.coupons,
+            vec![
+                CouponOutcome::Applied { code: code("EVERYONE"), discount: eur(400) },
+                CouponOutcome::Applied { code: code("SHOP1"), discount: eur(400) },
+                CouponOutcome::Rejected { code: code("SHOP1MORE"), reason: CouponRejection::NotCombinable },
+            ]
+        );
+        assert_eq!(view.vendors[0].totals.discount, eur(400 + 67));
+        assert_eq!(view.vendors[1].totals.discount, eur(333));
+    }
+
+    #[test]
+    fn shipping_and_tax_per_vendor_make_the_totals() {
+        let mut world = World::new(&[(1, on_sale(1000, 10, 400)), (2, on_sale(2500, 10, 0))]);
+        let option = |id: u8, shop: u8, rate| ShippingOption {
+            id: ShippingOptionId::generate(1, [id; 10]),
+            vendor_id: vendor(shop),
+            rate,
+        };
+        let bands = vec![
+            WeightBand { up_to_grams: 1_000, price: eur(450) },
+            WeightBand { up_to_grams: 5_000, price: eur(900) },
+        ];
+        world.shipping = vec![
+            option(1, 1, ShippingRate::WeightBands { bands }),
+            option(2, 1, ShippingRate::Flat { price: eur(1500) }),
+            option(3, 2, ShippingRate::LocalDelivery { base: eur(200), per_km: eur(100), max_radius_km: 10.0 }),
+        ];
+        // Shop 2 is about 3.2 km from the destination: 4 started kilometres.
+        world.locations.insert(vendor(2), GeoPoint::new(38.7369, -9.1427 + 0.035).unwrap());
+        let mut cart = cart(&[(1, 1, 3, 1000), (2, 2, 1, 2500)]);
+        let view = world.price(&cart);
+        assert_eq!(view.vendors[0].tax_rate, None, "no destination yet");
+        assert_eq!(view.vendors[0].selected_shipping, None);
+        assert_eq!(view.totals.unwrap().total, eur(5500));
+        assert_eq!(view.vendors[0].shipping_options[0].price, Some(eur(900)), "1.2 kg is in the second band");
+
+        cart.destination = Some(portugal());
+        cart.shipping.insert(vendor(1), world.shipping[0].id.clone());
+        cart.shipping.insert(vendor(2), world.shipping[2].id.clone());
+        let view = world.price(&cart);
+        let [first, second] = [&view.vendors[0], &view.vendors[1]];
+        let km = GeoPoint::new(38.7369, -9.1077).unwrap().distance_km(GeoPoint::new(38.7223, -9.1393).unwrap());
+        assert_eq!(second.totals.shipping, eur(200 + 100 * km.ceil() as i64));
+        assert_eq!(
+            first.totals,
+            Totals { subtotal: eur(3000), discount: eur(0), shipping: eur(900), tax: eur(690), total: eur(4590) }
+        );
+        assert_eq!(second.totals.tax, eur(575));
+        let totals = view.totals.unwrap();
+        assert_eq!(totals.total, first.totals.total.checked_add(second.totals.total).unwrap());
+    }
+
+    #[test]
+    fn the_response_groups_lines_under_vendors() {
+        let world = World::new(&[(1, on_sale(1299, 10, 0))]);
+        let mut cart = cart(&[(1, 1, 2, 1299)]);
+        cart.destination = Some(portugal());
+        let json = serde_json::to_value(world.price(&cart)).unwrap();
+        let vendor_json = &json["vendors"][0];
+        assert_eq!(vendor_json["vendor_id"], serde_json::json!(vendor(1).as_str()));
+        let line = &vendor_json["lines"][0];
+        assert!(line["line_id"].as_str().unwrap().starts_with("line_"));
+        assert_eq!(line["variant_id"], serde_json::json!(variant(1).as_str()));
+        assert_eq!(line["quantity"], serde_json::json!(2));
+        assert_eq!(line["flags"], serde_json::json!([]));
+        assert_eq!(vendor_json["subtotal"], serde_json::json!({"amount_minor": 2598, "currency": "EUR"}));
+        assert_eq!(vendor_json["tax"], serde_json::json!({"amount_minor": 598, "currency": "EUR"}));
+        assert_eq!(vendor_json["tax_rate"], serde_json::json!(2300));
+        assert_eq!(json["totals"]["total"], serde_json::json!({"amount_minor": 3196, "currency": "EUR"}));
+        let parsed: CartView = serde_json::from_value(json).unwrap();
+        assert_eq!(parsed.vendors[0].lines[0].quantity.get(), 2);
+
+        let flagged = serde_json::to_value(LineFlag::PriceChanged { old_price: eur(1), new_price: eur(2) }).unwrap();
+        assert_eq!(flagged["code"], serde_json::json!("price_changed"));
+        let empty = serde_json::to_value(world.price(&Cart::default())).unwrap();
+        assert_eq!(
+            (empty["vendors"].clone(), empty["totals"].clone()),
+            (serde_json::json!([]), serde_json::Value::Null)
+        );
+    }
+
+    #[test]
+    fn overflow_is_an_error_not_a_panic() {
+        let world = World::new(&[(1, on_sale(i64::MAX / 2, 10, 0))]);
+        let input = PricingInput {
+            catalog: &world.catalog,
+            coupons: &world.coupons,
+            shipping_options: &world.shipping,
+            vendor_locations: &world.locations,
+            tax: &world.tax,
+            now: Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap(),
+        };
+        assert_eq!(price(&cart(&[(1, 1, 3, 1)]), input), Err(MoneyError::Overflow));
+    }
+
+    proptest! {
+        #[test]
+        fn allocation_sums_exactly_and_never_exceeds_a_share(weights in proptest::collection::vec(0i64..1_000_000, 1..6), fraction in 0.0f64..=1.0) {
+            let amount = (weights.iter().sum::<i64>() as f64 * fraction) as i64;
+            let shares = allocate(amount, &weights);
+            prop_assert_eq!(shares.iter().sum::<i64>(), amount);
+            prop_assert!(shares.iter().zip(&weights).all(|(share, weight)| (0..=*weight).contains(share)));
+        }
+
+        #[test]
+        fn totals_are_the_sum_of_their_parts(
+            lines in proptest::collection::btree_map(0u8..10, (0u8..3, 1u32..=99, 0i64..1_000_000, 0u32..20), 1..8),
+            platform_bp in 0u32..=10_000,
+            shop_off in 0i64..2_000_000,
+            max in proptest::option::of(0i64..500_000),
+            with_destination: bool,
+        ) {
+            let catalog: Vec<(u8, CatalogVariant)> = lines.iter().map(|(n, (_, _, price, stock))| (*n, on_sale(*price, *stock, 100))).collect();
+            let mut world = World::new(&catalog)
+                .with_coupon(Coupon { max_discount: max.map(eur), ..platform(platform_bp) }, CouponUsage::default())
+                .with_coupon(shop_fixed("SHOP0", 0, shop_off), CouponUsage::default());
+            world.shipping = vec![ShippingOption { id: ShippingOptionId::generate(1, [1; 10]), vendor_id: vendor(0), rate: ShippingRate::Flat { price: eur(499) } }];
+            let rows: Vec<(u8, u8, u32, i64)> = lines.iter().map(|(n, (shop, quantity, price, _))| (*n, *shop, *quantity, *price)).collect();
+            let mut cart = cart(&rows);
+            cart.apply_coupon(code("EVERYONE")).unwrap();
+            cart.apply_coupon(code("SHOP0")).unwrap();
+            cart.shipping.insert(vendor(0), world.shipping[0].id.clone());
+            if with_destination {
+                cart.destination = Some(portugal());
+            }
+            let view = world.price(&cart);
+            let totals = view.totals.unwrap();
+            let parts = |f: fn(&Totals) -> i64| view.vendors.iter().map(|vendor| f(&vendor.totals)).sum::<i64>();
+            prop_assert_eq!(totals.subtotal.amount_minor, parts(|t| t.subtotal.amount_minor));
+            prop_assert_eq!(totals.discount.amount_minor, parts(|t| t.discount.amount_minor));
+            prop_assert_eq!(totals.total.amount_minor, parts(|t| t.total.amount_minor));
+            prop_assert_eq!(totals.total.amount_minor, totals.subtotal.amount_minor - totals.discount.amount_minor + totals.shipping.amount_minor + totals.tax.amount_minor);
+            let applied: i64 = view.coupons.iter().map(|outcome| match outcome {
+                CouponOutcome::Applied { discount, .. } => discount.amount_minor,
+                CouponOutcome::Rejected { .. } => 0,
+            }).sum();
+            prop_assert_eq!(applied, totals.discount.amount_minor);
+            for vendor in &view.vendors {
+                let t = vendor.totals;
+                prop_assert!((0..=t.subtotal.amount_minor).contains(&t.discount.amount_minor));
+                let lines_sum: i64 = vendor.lines.iter().filter_map(|line| line.line_total).map(|m| m.amount_minor).sum();
+                prop_assert_eq!(t.subtotal.amount_minor, lines_sum);
+                prop_assert!(t.tax.amount_minor >= 0);
+            }
+            if let Some(CouponOutcome::Applied { discount, .. }) = view.coupons.iter().find(|o| matches!(o, CouponOutcome::Applied { code: c, .. } if *c == code("EVERYONE"))) {
+                prop_assert!(max.is_none_or(|max| discount.amount_minor <= max));
+            }
+        }
+    }
+}
