@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::basis_points::BasisPoints;
 use super::coupon::{Coupon, CouponCode, CouponRejection, CouponScope, CouponUsage};
 use super::destination::Destination;
-use super::model::Cart;
-use super::model::CartLineId;
+use super::model::{Cart, CartLineId};
 use super::shipping::{ShippingOption, ShippingOptionId, ShippingQuote};
 use super::tax::TaxTable;
 use crate::catalog::geo::GeoPoint;
@@ -242,15 +241,11 @@ fn apply_coupons(
     vendors: &mut [Draft],
 ) -> Result<Vec<CouponOutcome>, MoneyError> {
     let mut outcomes: Vec<Option<CouponOutcome>> = vec![None; cart.coupons.len()];
-    let found = |code: &CouponCode| input.coupons.get(code).filter(|(coupon, _)| coupon.code == *code);
+    let found = |code: &CouponCode| input.coupons.get(code);
     let is_platform = |code: &CouponCode| found(code).is_some_and(|(coupon, _)| coupon.scope == CouponScope::Platform);
-    // Vendor-scoped (and unknown) codes in the first pass, platform ones in the second.
-    let order = cart
-        .coupons
-        .iter()
-        .enumerate()
-        .filter(|(_, code)| !is_platform(code))
-        .chain(cart.coupons.iter().enumerate().filter(|(_, code)| is_platform(code)));
+    // Vendor-scoped (and unknown) codes first, platform ones last; a stable sort keeps the cart's order.
+    let mut order: Vec<(usize, &CouponCode)> = cart.coupons.iter().enumerate().collect();
+    order.sort_by_key(|(_, code)| is_platform(code));
     let mut used_scopes: Vec<&CouponScope> = Vec::new();
     for (index, code) in order {
         let outcome = match found(code) {
