@@ -519,6 +519,25 @@ impl VendorListQuery {
     }
 }
 
+/// `GET /api/v1/admin/vendors?cursor=&limit=`: every vendor by id. The cursor is the last id
+/// (vendor ids are no secret to platform admins), so it needs no signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminVendorQuery {
+    pub after: Option<VendorId>,
+    pub limit: u8,
+}
+
+impl AdminVendorQuery {
+    pub fn parse(query: &str) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let params = known_params(query, &["limit", "cursor"], &mut errors);
+        let after = params.get("cursor").and_then(|c| errors.check("cursor", VendorId::parse(c)));
+        let limit =
+            params.get("limit").and_then(|l| errors.check("limit", parse_limit(l, MAX_LIMIT))).unwrap_or(DEFAULT_LIMIT);
+        errors.into_result(Self { after, limit })
+    }
+}
+
 /// An `Idempotency-Key` header: printable ASCII (Stripe's rule), 1 to 255 characters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(String);

@@ -213,6 +213,16 @@ fn vendor_list_cursors_belong_to_one_vendor_and_filter() {
 }
 
 #[test]
+fn the_admin_vendor_list_pages_by_id() {
+    let query = AdminVendorQuery::parse("cursor=ven_01JC00000000000000000000A1&limit=2").unwrap();
+    assert_eq!((query.after.unwrap().as_str(), query.limit), ("ven_01JC00000000000000000000A1", 2));
+    assert_eq!(
+        AdminVendorQuery::parse("cursor=prod_01JC00000000000000000000A1").unwrap_err().reason_for("cursor"),
+        Some("wrong_prefix")
+    );
+}
+
+#[test]
 fn idempotency_keys_are_printable_and_bounded() {
     assert!(IdempotencyKey::parse("order-7f3a").is_ok());
     for bad in ["", "has space", "é", &"k".repeat(MAX_IDEMPOTENCY_KEY_CHARS + 1)] {
