@@ -591,7 +591,7 @@ pub fn constraint_error(constraint: &str) -> Option<ApiError> {
             conflict("options", "taken", "the product already has a variant with these options")
         }
         "variants_product_id_vendor_id_currency_fkey" => invalid("price.currency", "currency_mismatch"),
-        "variants_compare_at_minor_check" => invalid("compare_at_price", "compare_at_not_higher"),
+        "variants_check" => invalid("compare_at_price", "compare_at_not_higher"),
         "vendors_slug_key" => conflict("slug", "taken", "a vendor already has that slug"),
         "products_vendor_id_fkey" | "idempotency_keys_vendor_id_fkey" => {
             ApiError::new(ErrorCode::Forbidden, "this vendor is not registered in the catalog")

@@ -238,6 +238,10 @@ fn constraint_names_map_to_stable_codes() {
     assert_eq!((taken.code, taken.status()), (ErrorCode::Conflict, 409));
     assert_eq!(taken.details, Some(json!({"fields": {"sku": "taken"}})));
     assert_eq!(constraint_error("products_vendor_id_fkey").unwrap().code, ErrorCode::Forbidden);
+    assert_eq!(
+        constraint_error("variants_check").unwrap().details,
+        Some(json!({"fields": {"compare_at_price": "compare_at_not_higher"}}))
+    );
     assert_eq!(constraint_error("products_pkey"), None);
 }
 
