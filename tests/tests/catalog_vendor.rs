@@ -293,6 +293,21 @@ async fn idempotent_create_never_duplicates(
     let count: i64 = count.one().expect("row").get(0).expect("count");
     assert_eq!(count, 1, "a retry never creates a second product");
 
+    // Concurrent retries of one create: every answer is the same product, and there is one.
+    let mut kettle = teapot(category);
+    kettle["title"] = json!("Quokka Race Kettle");
+    kettle["variants"][0]["sku"] = json!("race-1");
+    kettle["variants"][1]["sku"] = json!("race-2");
+    let (one, two, three) =
+        tokio::join!(create(kettle.clone(), "race"), create(kettle.clone(), "race"), create(kettle, "race"));
+    assert_eq!(one.0, 201, "{}", one.1);
+    assert_eq!([&two, &three], [&one, &one], "concurrent retries answer the same product");
+    let count = neon
+        .query("SELECT count(*) FROM catalog.products WHERE title = 'Quokka Race Kettle'", &[])
+        .await
+        .expect("count");
+    assert_eq!(count.one().expect("row").get::<i64>(0).expect("count"), 1);
+
     let mut other = teapot(category);
     other["title"] = json!("Another Teapot");
     let (status, body) = create(other, "create-teapot-1").await;
@@ -531,7 +546,7 @@ async fn the_vendor_list_pages_through_every_status(api: &Api<'_>, accounts: &Ac
     }
     let (_, everything) = api.get("/api/v1/vendor/products?limit=100", token).await;
     let everything: BTreeSet<String> = ids(&everything);
-    assert_eq!(everything.len(), 6, "five mugs and the teapot (a draft)");
+    assert_eq!(everything.len(), 7, "five mugs, the teapot and the kettle (drafts)");
     let mut seen = Vec::new();
     let mut cursor = String::new();
     for _ in 0..10 {
