@@ -163,12 +163,12 @@ fn parse_bool(input: &str) -> Result<bool, ParamError> {
     }
 }
 
-fn parse_limit(input: &str, max: u8) -> Result<u8, ParamError> {
+pub(super) fn parse_limit(input: &str, max: u8) -> Result<u8, ParamError> {
     let value = parse_minor(input)?;
     u8::try_from(value).ok().filter(|limit| (1..=max).contains(limit)).ok_or(ParamError("out_of_range"))
 }
 
-fn parse_cursor(input: &str) -> Result<String, CursorError> {
+pub(super) fn parse_cursor(input: &str) -> Result<String, CursorError> {
     let base64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
     if input.len() > MAX_CURSOR_CHARS || !input.bytes().all(base64url) {
         return Err(CursorError::Malformed);
@@ -178,7 +178,11 @@ fn parse_cursor(input: &str) -> Result<String, CursorError> {
 
 /// Known parameters with a non-empty value; a repeated one is an error (which would win is
 /// ambiguous, and caches would see two spellings of one query).
-fn known_params(query: &str, known: &[&'static str], errors: &mut FieldErrors) -> BTreeMap<&'static str, String> {
+pub(super) fn known_params(
+    query: &str,
+    known: &[&'static str],
+    errors: &mut FieldErrors,
+) -> BTreeMap<&'static str, String> {
     let mut params = BTreeMap::new();
     let mut seen = Vec::new();
     for (name, value) in form_urlencoded::parse(query.trim_start_matches('?').as_bytes()) {

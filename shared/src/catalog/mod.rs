@@ -1,6 +1,7 @@
 //! The catalog domain (issue 4), pure: validated product fields, money, ids, the product
 //! lifecycle, the API's response shapes, list and search query parsing with keyset cursors,
-//! search normalisation, price facets and local-search geometry.
+//! search normalisation, price facets and local-search geometry; and the vendor and admin write
+//! API's validation (`write`).
 //!
 //! No clock, no randomness, no I/O: callers pass times, entropy and keys. It compiles unchanged for
 //! the catalog Worker (wasm32-unknown-unknown), Spin (wasm32-wasip2) and natively for the seed.
@@ -23,6 +24,7 @@ pub mod slug;
 pub mod status;
 pub mod text;
 pub mod validation;
+pub mod write;
 
 /// The model's timestamps, re-exported so users of these types need not depend on chrono themselves.
 pub use chrono::{DateTime, Utc};
@@ -46,3 +48,8 @@ pub use slug::Slug;
 pub use status::ProductStatus;
 pub use text::{CategoryName, Description, ProductTitle, VendorName};
 pub use validation::{FieldError, FieldErrors, Reason};
+pub use write::{
+    AdminVendorQuery, CreateProductInput, IdempotencyKey, Moderation, ModerationInput, NewProduct, NewVariant,
+    NewVendor, NewVendorInput, ProductPatch, ProductPatchInput, SlugChoice, VariantInput, VariantPatch,
+    VariantPatchInput, VendorListQuery, VendorProduct,
+};

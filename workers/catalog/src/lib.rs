@@ -1,14 +1,18 @@
 //! The catalog Worker (issue 4): the public read path — product lists, product detail, the
-//! category tree, search with facets and autocomplete. Reached only through the gateway's `CATALOG`
-//! service binding. The entry point only hands off to the router.
+//! category tree, search with facets and autocomplete — and the vendor and platform-admin API.
+//! Reached only through the gateway's `CATALOG` service binding. The entry point only hands off to the router.
 //!
 //! No caching yet: every request reads Neon (the Cache API and Upstash layers are later work).
 
+mod caller;
 mod config;
 mod handlers;
+mod private_reads;
 mod respond;
 mod router;
 mod store;
+mod write_store;
+mod writes;
 
 use worker::{Context, Env, Request, Response, Result, event};
 

@@ -7,16 +7,29 @@ use shared::neon::NeonError;
 use worker::{Response, Result};
 use worker_platform::respond;
 
-/// A 200 with a JSON body.
-pub struct Reply(String);
+/// A JSON body and its status (200 unless `created`).
+pub struct Reply {
+    status: u16,
+    body: String,
+}
 
 impl Reply {
     pub fn json<T: Serialize>(body: &T) -> std::result::Result<Self, Failure> {
-        serde_json::to_string(body).map(Self).map_err(|error| Failure::internal(error.to_string()))
+        serde_json::to_string(body).map(Self::encoded).map_err(|error| Failure::internal(error.to_string()))
+    }
+
+    /// Already-encoded JSON, sent as is (an idempotent replay answers the stored bytes).
+    pub fn encoded(body: String) -> Self {
+        Self { status: 200, body }
+    }
+
+    /// 201: the write created what the body describes.
+    pub fn created(self) -> Self {
+        Self { status: 201, ..self }
     }
 
     pub fn into_response(self) -> Result<Response> {
-        let mut response = respond::json(200, self.0)?;
+        let mut response = respond::json(self.status, self.body)?;
         // Caching is later work (issue 4): until tag invalidation exists, a stale list must not linger.
         response.headers_mut().set("cache-control", "no-store")?;
         Ok(response)

@@ -1,20 +1,24 @@
 //! Maps method and path to a handler, stamps every response with `x-request-id`, and renders
 //! failures as the error envelope. Paths are the public ones: the gateway forwards them unchanged.
+//! The vendor and admin routes (`find_private`) are checked first; they never collide with the public ones.
 
 use shared::api::ErrorCode;
 use worker::{Env, Method, Request, Response, Result};
 use worker_platform::respond;
 
 use crate::config::Config;
-use crate::handlers;
 use crate::respond::{Failure, Outcome};
 use crate::store::Store;
+use crate::writes::{self, Write};
+use crate::{handlers, private_reads};
 
 const PRODUCT_PREFIX: &str = "/api/v1/products/";
+const VENDOR_PRODUCTS: &str = "/api/v1/vendor/products";
+const ADMIN_PRODUCT_PREFIX: &str = "/api/v1/admin/products/";
 
-pub async fn handle(request: Request, env: Env) -> Result<Response> {
+pub async fn handle(mut request: Request, env: Env) -> Result<Response> {
     let request_id = respond::request_id(&request);
-    let response = match route(&request, &env).await {
+    let response = match route(&mut request, &env).await {
         Ok(reply) => reply.into_response(),
         Err(failure) => failure.into_response(&request_id),
     };
@@ -29,6 +33,57 @@ enum Endpoint<'a> {
     Suggest,
 }
 
+/// The vendor and admin API: `Err` when the path is known but not for this method.
+enum Private<'a> {
+    VendorProducts,
+    VendorProduct(&'a str),
+    Vendors,
+    Write(Write<'a>),
+}
+
+fn find_private<'a>(method: &Method, path: &'a str) -> Option<Result<Private<'a>, &'static str>> {
+    use Method::{Delete, Get, Patch, Post, Put};
+    let wrong = |allowed: &'static str| Some(Err(allowed));
+    if path == "/api/v1/admin/vendors" {
+        return match method {
+            Get => Some(Ok(Private::Vendors)),
+            Post => Some(Ok(Private::Write(Write::CreateVendor))),
+            _ => wrong("use GET or POST"),
+        };
+    }
+    if let Some(id) = path.strip_prefix(ADMIN_PRODUCT_PREFIX).and_then(|rest| rest.strip_suffix("/moderation")) {
+        if id.is_empty() || id.contains('/') {
+            return None;
+        }
+        return if *method == Put { Some(Ok(Private::Write(Write::Moderate(id)))) } else { wrong("use PUT") };
+    }
+    let rest = path.strip_prefix(VENDOR_PRODUCTS)?;
+    let segments: Vec<&str> = rest.split('/').skip(1).collect();
+    if rest.is_empty() {
+        return match method {
+            Get => Some(Ok(Private::VendorProducts)),
+            Post => Some(Ok(Private::Write(Write::CreateProduct))),
+            _ => wrong("use GET or POST"),
+        };
+    }
+    if !rest.starts_with('/') || segments.iter().any(|segment| segment.is_empty()) {
+        return None;
+    }
+    Some(match (segments.as_slice(), method) {
+        ([id], Get) => Ok(Private::VendorProduct(id)),
+        ([id], Patch) => Ok(Private::Write(Write::PatchProduct(id))),
+        ([_], _) => Err("use GET or PATCH"),
+        ([id, "archive"], Post) => Ok(Private::Write(Write::ArchiveProduct(id))),
+        ([_, "archive"], _) => Err("use POST"),
+        ([id, "variants"], Post) => Ok(Private::Write(Write::AddVariant(id))),
+        ([_, "variants"], _) => Err("use POST"),
+        ([id, "variants", variant], Patch) => Ok(Private::Write(Write::PatchVariant(id, variant))),
+        ([id, "variants", variant], Delete) => Ok(Private::Write(Write::DeleteVariant(id, variant))),
+        ([_, "variants", _], _) => Err("use PATCH or DELETE"),
+        _ => return None,
+    })
+}
+
 fn find(path: &str) -> Option<Endpoint<'_>> {
     match path {
         "/api/v1/products" => Some(Endpoint::Products),
@@ -39,14 +94,24 @@ fn find(path: &str) -> Option<Endpoint<'_>> {
     }
 }
 
-async fn route(request: &Request, env: &Env) -> Outcome {
+async fn route(request: &mut Request, env: &Env) -> Outcome {
     let path = request.path();
+    let query = request.url().map_err(Failure::internal)?.query().unwrap_or_default().to_owned();
+    if let Some(private) = find_private(&request.method(), &path) {
+        let private = private.map_err(|allowed| Failure::new(ErrorCode::MethodNotAllowed, allowed))?;
+        let config = Config::from_env(env)?;
+        return match private {
+            Private::VendorProducts => private_reads::vendor_products(request, &config, &query).await,
+            Private::VendorProduct(id) => private_reads::vendor_product(request, &config, id).await,
+            Private::Vendors => private_reads::vendors(request, &config, &query).await,
+            Private::Write(write) => writes::handle(write, request, &config).await,
+        };
+    }
     let endpoint = find(&path).ok_or_else(|| Failure::new(ErrorCode::RouteNotFound, format!("no route for {path}")))?;
-    // Every catalog route is a read.
+    // Every public catalog route is a read.
     if request.method() != Method::Get {
         return Err(Failure::new(ErrorCode::MethodNotAllowed, "use GET"));
     }
-    let query = request.url().map_err(Failure::internal)?.query().unwrap_or_default().to_owned();
     let config = Config::from_env(env)?;
     let store = Store::new(&config);
     match endpoint {

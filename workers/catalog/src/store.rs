@@ -31,6 +31,26 @@ const SUMMARY_COLUMNS: &str = "json_build_object( \
         'created_at', p.created_at) AS item, \
     p.id, p.price_min_minor, (extract(epoch FROM p.created_at) * 1000000)::bigint AS created_micros";
 
+/// A product with its variants (each with `available`, 0 without a stock row), as
+/// `shared::catalog::Product`, for the row aliased `p`. The public detail and the vendor's own view
+/// both build on it, so they cannot drift apart.
+pub(crate) const PRODUCT_JSON: &str = "json_build_object( \
+        'id', p.id, 'vendor_id', p.vendor_id, 'title', p.title, 'slug', p.slug, \
+        'description', p.description, 'category_id', p.category_id, 'status', p.status, \
+        'rating', CASE WHEN p.rating_avg IS NULL THEN NULL \
+            ELSE json_build_object('average', p.rating_avg, 'count', p.rating_count) END, \
+        'images', '[]'::json, \
+        'variants', (SELECT coalesce(json_agg(json_build_object( \
+                'id', v.id, 'sku', v.sku, 'options', v.options, \
+                'price', json_build_object('amount_minor', v.price_minor, 'currency', v.currency), \
+                'compare_at', CASE WHEN v.compare_at_minor IS NULL THEN NULL \
+                    ELSE json_build_object('amount_minor', v.compare_at_minor, 'currency', v.currency) END, \
+                'weight_grams', v.weight_grams, 'available', coalesce(s.available, 0)) \
+                ORDER BY v.position, v.id), '[]'::json) \
+            FROM catalog.variants v LEFT JOIN catalog.variant_stock s ON s.variant_id = v.id \
+            WHERE v.product_id = p.id), \
+        'created_at', p.created_at, 'updated_at', p.updated_at)";
+
 pub struct Store {
     neon: NeonClient<ReqwestTransport>,
 }
@@ -121,25 +141,7 @@ impl Store {
 
     /// A public product with its variants (each with `available`, 0 without a stock row).
     pub async fn product(&self, id: &ProductId) -> Result<Option<Product>, Failure> {
-        let sql = format!(
-            "SELECT json_build_object( \
-                'id', p.id, 'vendor_id', p.vendor_id, 'title', p.title, 'slug', p.slug, \
-                'description', p.description, 'category_id', p.category_id, 'status', p.status, \
-                'rating', CASE WHEN p.rating_avg IS NULL THEN NULL \
-                    ELSE json_build_object('average', p.rating_avg, 'count', p.rating_count) END, \
-                'images', '[]'::json, \
-                'variants', (SELECT coalesce(json_agg(json_build_object( \
-                        'id', v.id, 'sku', v.sku, 'options', v.options, \
-                        'price', json_build_object('amount_minor', v.price_minor, 'currency', v.currency), \
-                        'compare_at', CASE WHEN v.compare_at_minor IS NULL THEN NULL \
-                            ELSE json_build_object('amount_minor', v.compare_at_minor, 'currency', v.currency) END, \
-                        'weight_grams', v.weight_grams, 'available', coalesce(s.available, 0)) \
-                        ORDER BY v.position, v.id), '[]'::json) \
-                    FROM catalog.variants v LEFT JOIN catalog.variant_stock s ON s.variant_id = v.id \
-                    WHERE v.product_id = p.id), \
-                'created_at', p.created_at, 'updated_at', p.updated_at) \
-             FROM catalog.products p WHERE p.id = $1 AND {PUBLIC}"
-        );
+        let sql = format!("SELECT {PRODUCT_JSON} FROM catalog.products p WHERE p.id = $1 AND {PUBLIC}");
         let result = self.neon.query(&sql, &[id]).await?;
         result.first().map(|row| json_column(&row.get(0).map_err(NeonError::from)?)).transpose()
     }
@@ -174,18 +176,18 @@ impl Store {
 
 /// A statement's text and its numbered parameters, built together so `$n` always matches.
 #[derive(Default)]
-struct Sql {
-    params: Vec<Param>,
+pub(crate) struct Sql {
+    pub(crate) params: Vec<Param>,
 }
 
 impl Sql {
     /// The placeholder for `value`.
-    fn bind(&mut self, value: impl ToSql) -> String {
+    pub(crate) fn bind(&mut self, value: impl ToSql) -> String {
         self.params.push(value.to_param());
         format!("${}", self.params.len())
     }
 
-    fn query(&self, sql: String) -> Query {
+    pub(crate) fn query(&self, sql: String) -> Query {
         self.query_with(sql, self.params.len())
     }
 
@@ -334,6 +336,6 @@ fn counts<T: Ord>(result: &QueryResult, parse: impl Fn(&str) -> Option<T>) -> Re
 }
 
 /// A JSON column as one of the model's types; a row that breaks the model is a bug, not a 4xx.
-fn json_column<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, Failure> {
+pub(crate) fn json_column<T: DeserializeOwned>(value: &serde_json::Value) -> Result<T, Failure> {
     T::deserialize(value).map_err(|error| Failure::internal(format!("a catalog row breaks the model: {error}")))
 }

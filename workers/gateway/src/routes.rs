@@ -35,7 +35,7 @@ const fn route(method: Method, path: &'static str, access: Access, target: Targe
 }
 
 use Access::{AnyRole, Authenticated, Public};
-use Method::{Delete, Get, Post};
+use Method::{Delete, Get, Patch, Post, Put};
 use Target::{Catalog, Health, Identity};
 
 pub const ROUTES: &[Route] = &[
@@ -61,7 +61,20 @@ pub const ROUTES: &[Route] = &[
     route(Get, "/api/v1/categories", Public, Catalog),
     route(Get, "/api/v1/search", Public, Catalog),
     route(Get, "/api/v1/search/suggest", Public, Catalog),
+    // The vendor API: the catalog Worker takes the vendor id from the token only.
+    route(Get, "/api/v1/vendor/products", VENDOR, Catalog),
+    route(Post, "/api/v1/vendor/products", VENDOR, Catalog),
+    route(Get, "/api/v1/vendor/products/*", VENDOR, Catalog),
+    route(Patch, "/api/v1/vendor/products/*", VENDOR, Catalog),
+    route(Post, "/api/v1/vendor/products/*", VENDOR, Catalog),
+    route(Delete, "/api/v1/vendor/products/*", VENDOR, Catalog),
+    // Platform admins: vendors (until onboarding exists) and moderation.
+    route(Get, "/api/v1/admin/vendors", AnyRole(&[Role::PlatformAdmin]), Catalog),
+    route(Post, "/api/v1/admin/vendors", AnyRole(&[Role::PlatformAdmin]), Catalog),
+    route(Put, "/api/v1/admin/products/*", AnyRole(&[Role::PlatformAdmin]), Catalog),
 ];
+
+const VENDOR: Access = AnyRole(&[Role::VendorAdmin, Role::VendorStaff]);
 
 pub enum Lookup {
     Found(&'static Route),

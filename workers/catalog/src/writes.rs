@@ -1,0 +1,194 @@
+//! Every write of the catalog: the vendor API (products and variants of the token's vendor) and
+//! the platform-admin API (vendors, moderation). Each ends in `handle`, which knows which products
+//! a successful write changed.
+
+use serde::de::DeserializeOwned;
+use shared::api::{ApiError, ErrorCode};
+use shared::catalog::write::{MAX_BODY_BYTES, idempotency_key_reused, request_fingerprint};
+use shared::catalog::{
+    CreateProductInput, FieldErrors, IdempotencyKey, ModerationInput, NewVendorInput, ProductId, ProductPatch,
+    ProductPatchInput, VariantId, VariantInput, VariantPatchInput, VendorId,
+};
+use worker::Request;
+use worker_platform::{clock, random, request::read_body};
+
+use crate::caller;
+use crate::config::Config;
+use crate::respond::{Failure, Outcome, Reply};
+use crate::write_store::{Created, Replay, WriteStore};
+
+pub enum Write<'a> {
+    CreateProduct,
+    PatchProduct(&'a str),
+    ArchiveProduct(&'a str),
+    AddVariant(&'a str),
+    PatchVariant(&'a str, &'a str),
+    DeleteVariant(&'a str, &'a str),
+    CreateVendor,
+    Moderate(&'a str),
+}
+
+/// What a write answered, and the products whose public views it may have changed.
+struct Written {
+    reply: Reply,
+    products: Vec<ProductId>,
+}
+
+impl Written {
+    fn of(reply: Reply, product: ProductId) -> Self {
+        Self { reply, products: vec![product] }
+    }
+}
+
+pub async fn handle(write: Write<'_>, request: &mut Request, config: &Config) -> Outcome {
+    let store = WriteStore::new(config);
+    let written = match write {
+        Write::CreateProduct => create_product(request, &store).await?,
+        Write::PatchProduct(id) => {
+            let patch = body::<ProductPatchInput>(request).await?.validate()?;
+            patch_product(request, &store, id, patch).await?
+        }
+        Write::ArchiveProduct(id) => patch_product(request, &store, id, ProductPatch::archive()).await?,
+        Write::AddVariant(id) => add_variant(request, &store, id).await?,
+        Write::PatchVariant(id, variant) => patch_variant(request, &store, id, variant).await?,
+        Write::DeleteVariant(id, variant) => delete_variant(request, &store, id, variant).await?,
+        Write::CreateVendor => create_vendor(request, &store).await?,
+        Write::Moderate(id) => moderate(request, &store, id).await?,
+    };
+    // Every successful write passes here: the place to invalidate cached views of these products.
+    if !written.products.is_empty() {
+        let ids: Vec<&str> = written.products.iter().map(ProductId::as_str).collect();
+        worker::console_log!("catalog write changed {}", ids.join(" "));
+    }
+    Ok(written.reply)
+}
+
+/// `POST /api/v1/vendor/products`, honouring `Idempotency-Key`: the same key and body answer the
+/// stored response; the same key with another body is `VAL_3002` naming the header.
+async fn create_product(request: &mut Request, store: &WriteStore) -> Result<Written, Failure> {
+    let vendor = caller::acting_vendor(request)?;
+    let key = request
+        .headers()
+        .get(IdempotencyKey::HEADER)
+        .ok()
+        .flatten()
+        .map(|key| IdempotencyKey::parse(&key))
+        .transpose()?;
+    let json: serde_json::Value = body(request).await?;
+    let fingerprint = request_fingerprint(&json);
+    if let Some(key) = &key
+        && let Some(replay) = store.replay(&vendor, key, &fingerprint).await?
+    {
+        return replayed(replay);
+    }
+    let product = parse::<CreateProductInput>(json)?.validate()?;
+    let id = ProductId::generate(clock::now_ms(), entropy());
+    let variant_ids: Vec<VariantId> =
+        product.variants.iter().map(|_| VariantId::generate(clock::now_ms(), entropy())).collect();
+    let idempotency = key.as_ref().map(|key| (key, fingerprint.as_str()));
+    match store.create_product(&vendor, &id, &product, &variant_ids, idempotency).await? {
+        Created::Product(body) => Ok(Written::of(Reply::encoded(body).created(), id)),
+        Created::KeyTaken => {
+            let stored = match &key {
+                Some(key) => store.replay(&vendor, key, &fingerprint).await?,
+                None => None,
+            };
+            stored.map_or_else(|| Err(Failure::internal("an idempotency key clashed but cannot be read")), replayed)
+        }
+    }
+}
+
+/// A replay changes nothing, so it names no product.
+fn replayed(replay: Replay) -> Result<Written, Failure> {
+    match replay {
+        Replay::Same(body) => Ok(Written { reply: Reply::encoded(body).created(), products: Vec::new() }),
+        Replay::Different => Err(idempotency_key_reused().into()),
+    }
+}
+
+/// `PATCH /api/v1/vendor/products/{id}` and `POST …/{id}/archive`.
+async fn patch_product(
+    request: &Request,
+    store: &WriteStore,
+    id: &str,
+    patch: ProductPatch,
+) -> Result<Written, Failure> {
+    let (vendor, id) = (caller::acting_vendor(request)?, product_id(id)?);
+    let body = store.patch_product(&id, &vendor, &patch).await?.ok_or_else(|| Failure::not_found("product"))?;
+    Ok(Written::of(Reply::encoded(body), id))
+}
+
+async fn add_variant(request: &mut Request, store: &WriteStore, id: &str) -> Result<Written, Failure> {
+    let (vendor, id) = (caller::acting_vendor(request)?, product_id(id)?);
+    let variant = body::<VariantInput>(request).await?.validate_alone()?;
+    let variant_id = VariantId::generate(clock::now_ms(), entropy());
+    let body =
+        store.add_variant(&id, &vendor, &variant_id, &variant).await?.ok_or_else(|| Failure::not_found("product"))?;
+    Ok(Written::of(Reply::encoded(body).created(), id))
+}
+
+async fn patch_variant(request: &mut Request, store: &WriteStore, id: &str, variant: &str) -> Result<Written, Failure> {
+    let (vendor, id, variant) = (caller::acting_vendor(request)?, product_id(id)?, variant_id(variant)?);
+    let patch = body::<VariantPatchInput>(request).await?.validate()?;
+    let body =
+        store.patch_variant(&id, &vendor, &variant, &patch).await?.ok_or_else(|| Failure::not_found("variant"))?;
+    Ok(Written::of(Reply::encoded(body), id))
+}
+
+async fn delete_variant(request: &Request, store: &WriteStore, id: &str, variant: &str) -> Result<Written, Failure> {
+    let (vendor, id, variant) = (caller::acting_vendor(request)?, product_id(id)?, variant_id(variant)?);
+    let body = store.delete_variant(&id, &vendor, &variant).await?.ok_or_else(|| Failure::not_found("variant"))?;
+    Ok(Written::of(Reply::encoded(body), id))
+}
+
+/// `POST /api/v1/admin/vendors`: vendors have no onboarding yet (a later issue).
+async fn create_vendor(request: &mut Request, store: &WriteStore) -> Result<Written, Failure> {
+    caller::platform_admin(request)?;
+    let vendor = body::<NewVendorInput>(request).await?.validate()?;
+    let id = VendorId::generate(clock::now_ms(), entropy());
+    let created = store.create_vendor(&id, &vendor).await?;
+    Ok(Written { reply: Reply::json(&created)?.created(), products: Vec::new() })
+}
+
+/// `PUT /api/v1/admin/products/{id}/moderation`: hides a product from every public view (or
+/// shows it again); its vendor still sees it, with the reason.
+async fn moderate(request: &mut Request, store: &WriteStore, id: &str) -> Result<Written, Failure> {
+    caller::platform_admin(request)?;
+    let id = product_id(id)?;
+    let moderation = body::<ModerationInput>(request).await?.validate()?;
+    let vendor = store.moderate(&id, &moderation).await?.ok_or_else(|| Failure::not_found("product"))?;
+    let reply = Reply::json(&serde_json::json!({ "id": id, "vendor_id": vendor, "moderation": moderation }))?;
+    Ok(Written::of(reply, id))
+}
+
+/// A malformed id names nothing: the same 404 as an unknown one.
+fn product_id(id: &str) -> Result<ProductId, Failure> {
+    ProductId::parse(id).map_err(|_| Failure::not_found("product"))
+}
+
+fn variant_id(id: &str) -> Result<VariantId, Failure> {
+    VariantId::parse(id).map_err(|_| Failure::not_found("variant"))
+}
+
+fn entropy() -> shared::ids::Entropy {
+    // Ids are not secrets: zeros would still give a unique, time-ordered id within a millisecond.
+    random::bytes().unwrap_or_default()
+}
+
+/// The JSON body, at most `MAX_BODY_BYTES` (more is `VAL_3002` naming `body`: the error codes have
+/// no 413); malformed JSON or wrong types are `VAL_3001`.
+async fn body<T: DeserializeOwned>(request: &mut Request) -> Result<T, Failure> {
+    let declared = request.headers().get("content-length").ok().flatten().and_then(|n| n.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(FieldErrors::single("body", "too_large").into());
+    }
+    let bytes = read_body(request, MAX_BODY_BYTES).await?;
+    let json: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|error| ApiError::new(ErrorCode::InvalidRequest, format!("invalid JSON body: {error}")))?;
+    parse(json)
+}
+
+fn parse<T: DeserializeOwned>(json: serde_json::Value) -> Result<T, Failure> {
+    serde_json::from_value(json)
+        .map_err(|error| Failure::from(ApiError::new(ErrorCode::InvalidRequest, format!("invalid body: {error}"))))
+}
