@@ -6,6 +6,8 @@
 
 mod config;
 mod handlers;
+mod image_store;
+mod images;
 mod respond;
 mod router;
 mod store;

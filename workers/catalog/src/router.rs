@@ -6,17 +6,23 @@ use worker::{Env, Method, Request, Response, Result};
 use worker_platform::respond;
 
 use crate::config::Config;
-use crate::handlers;
 use crate::respond::{Failure, Outcome};
 use crate::store::Store;
+use crate::{handlers, images};
 
 const PRODUCT_PREFIX: &str = "/api/v1/products/";
 
 pub async fn handle(request: Request, env: Env) -> Result<Response> {
     let request_id = respond::request_id(&request);
-    let response = match route(&request, &env).await {
-        Ok(reply) => reply.into_response(),
-        Err(failure) => failure.into_response(&request_id),
+    let path = request.path();
+    // Images answer with bytes, 201 or 204 rather than a JSON 200, so they route on their own.
+    let response = if let Some(endpoint) = images::find(&path) {
+        images::handle(request, &env, endpoint, &request_id).await
+    } else {
+        match route(&request, &env).await {
+            Ok(reply) => reply.into_response(),
+            Err(failure) => failure.into_response(&request_id),
+        }
     };
     respond::with_request_id(response?, &request_id)
 }

@@ -61,7 +61,14 @@ pub const ROUTES: &[Route] = &[
     route(Get, "/api/v1/categories", Public, Catalog),
     route(Get, "/api/v1/search", Public, Catalog),
     route(Get, "/api/v1/search/suggest", Public, Catalog),
+    // Product images (issue 4): a vendor's team uploads and deletes them; anyone reads them by key.
+    route(Post, "/api/v1/vendor/products/*", AnyRole(VENDOR_TEAM), Catalog),
+    route(Delete, "/api/v1/vendor/products/*", AnyRole(VENDOR_TEAM), Catalog),
+    route(Get, "/api/v1/images/*", Public, Catalog),
 ];
+
+/// Who manages a vendor's products; which vendor comes from the token (`Principal::acting_vendor`).
+const VENDOR_TEAM: &[Role] = &[Role::VendorAdmin, Role::VendorStaff];
 
 pub enum Lookup {
     Found(&'static Route),
