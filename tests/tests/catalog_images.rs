@@ -201,6 +201,30 @@ async fn a_gallery_holds_at_most_the_limit(client: &Client<'_>, tokens: &Tokens,
     let widths: Vec<u64> =
         detail["images"].as_array().expect("images").iter().filter_map(|i| i["width"].as_u64()).collect();
     assert_eq!(widths, (1..=MAX_IMAGES_PER_PRODUCT as u64).collect::<Vec<_>>(), "in gallery order");
+
+    // The last becomes the main image; the others keep their order behind it.
+    let images = detail["images"].as_array().expect("images");
+    let last = images.last().expect("an image");
+    let patch = format!("{path}/{}", last["id"].as_str().expect("id"));
+    let (status, body) = client.patch(&patch, json!({"position": 0}), Some(&tokens.vendor_b)).await;
+    assert_eq!((status, body["error"]["code"].clone()), (404, json!("RES_4004")), "{body}");
+    let (status, body) = client.patch(&patch, json!({"position": 99}), Some(&tokens.vendor_a)).await;
+    assert_eq!((status, body["error"]["details"]["fields"]["position"].clone()), (422, json!("out_of_range")));
+    let (status, body) = client.patch(&patch, json!({"position": 0}), Some(&tokens.vendor_a)).await;
+    assert_eq!(status, 200, "{body}");
+    let moved: Vec<(u64, u64)> = body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|i| Some((i["position"].as_u64()?, i["width"].as_u64()?)))
+        .collect();
+    let last_width = MAX_IMAGES_PER_PRODUCT as u64;
+    let expected: Vec<(u64, u64)> =
+        std::iter::once(last_width).chain(1..last_width).enumerate().map(|(at, width)| (at as u64, width)).collect();
+    assert_eq!(moved, expected, "renumbered 0, 1, 2… with the moved image first");
+    let (_, page) = client.json(Method::GET, &format!("/api/v1/products?vendor={VENDOR_A}&limit=100"), None).await;
+    let item = page["items"].as_array().expect("items").iter().find(|item| item["id"] == product).expect("listed");
+    assert_eq!(item["image"]["width"], json!(last_width), "the summary shows the new main image");
 }
 
 /// A valid PNG of `width` × `height` opaque grey pixels: IHDR, one stored (uncompressed) zlib
@@ -299,6 +323,10 @@ impl Client<'_> {
 
     async fn post_json(&self, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
         self.send(self.stack.http.post(self.stack.worker_url(path)).json(&body), token).await
+    }
+
+    async fn patch(&self, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
+        self.send(self.stack.http.patch(self.stack.worker_url(path)).json(&body), token).await
     }
 
     async fn upload(&self, path: &str, content_type: &str, bytes: Vec<u8>, token: Option<&str>) -> (u16, Value) {

@@ -322,6 +322,24 @@ pub fn parse_upload_query(query: &str) -> Result<Option<ImageAlt>, FieldErrors> 
     errors.into_result(alt)
 }
 
+/// `PATCH …/images/{image_id}`: where the image moves in its gallery (0 is the main image; a
+/// position past the end moves it last).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageMove {
+    pub position: u16,
+}
+
+impl ImageMove {
+    pub fn check(self) -> Result<Self, FieldErrors> {
+        if usize::from(self.position) < MAX_IMAGES_PER_PRODUCT {
+            Ok(self)
+        } else {
+            Err(FieldErrors::single("position", "out_of_range"))
+        }
+    }
+}
+
 /// The entity tag in an `If-None-Match` header, unquoted as R2 compares it (`W/` is ignored: a
 /// weak match is enough for a GET, RFC 9110 §13.1.2). `*` and lists name no single tag: `None`.
 pub fn if_none_match_tag(header: &str) -> Option<&str> {
@@ -459,6 +477,16 @@ mod tests {
         assert_eq!(parse_upload_query(&long).unwrap_err().reason_for("alt"), Some("too_long"));
         assert_eq!(parse_upload_query("alt=a&alt=b").unwrap_err().reason_for("alt"), Some("repeated"));
         assert_eq!(parse_upload_query("alt=%E2%80%AEevil").unwrap_err().reason_for("alt"), Some("forbidden_character"));
+    }
+
+    #[test]
+    fn a_move_stays_within_a_gallery() {
+        let parse = |json: &str| serde_json::from_str::<ImageMove>(json);
+        assert_eq!(parse(r#"{"position":0}"#).unwrap().check(), Ok(ImageMove { position: 0 }));
+        let last = format!(r#"{{"position":{}}}"#, MAX_IMAGES_PER_PRODUCT);
+        assert_eq!(parse(&last).unwrap().check().unwrap_err().reason_for("position"), Some("out_of_range"));
+        assert!(parse(r#"{"position":-1}"#).is_err());
+        assert!(parse(r#"{"position":1,"vendor_id":"ven_01JC00000000000000000000B2"}"#).is_err());
     }
 
     #[test]

@@ -1,13 +1,23 @@
-//! The SQL behind image uploads and deletions (migrations 0005 and 0006). Every statement filters
+//! The SQL behind image uploads, moves and deletions (migrations 0005 and 0006). Every statement filters
 //! by the vendor from the token, so another vendor's product or image is simply not found.
 
 use shared::catalog::image::MAX_IMAGES_PER_PRODUCT;
-use shared::catalog::{CheckedImage, ImageAlt, ImageId, ImageKey, ProductId, VendorId};
-use shared::neon::{NeonClient, NeonError};
+use shared::catalog::{CheckedImage, ImageAlt, ImageId, ImageKey, ProductId, ProductImage, VendorId};
+use shared::neon::{BatchOptions, NeonClient, NeonError, Query};
 use shared::transport::ReqwestTransport;
 
 use crate::config::Config;
 use crate::respond::Failure;
+
+/// One image (alias `i`) as `shared::catalog::ProductImage`; its `url` is `ImageKey::url`, the
+/// read route's prefix (`image::IMAGE_URL_PREFIX`) and the key.
+macro_rules! image_json {
+    () => {
+        "json_build_object('id', i.id, 'url', '/api/v1/images/' || i.key, 'content_type', i.content_type, \
+         'bytes', i.bytes, 'width', i.width, 'height', i.height, 'position', i.position, 'alt', i.alt)"
+    };
+}
+pub(crate) use image_json;
 
 pub struct ImageStore {
     neon: NeonClient<ReqwestTransport>,
@@ -98,5 +108,49 @@ impl ImageStore {
             )
             .await?;
         result.first().map(|row| row.get(0).map_err(|error| NeonError::from(error).into())).transpose()
+    }
+
+    /// Moves the vendor's image to `position` (at most the last place) and renumbers the gallery
+    /// 0, 1, 2… in one transaction; the gallery in its new order, or `None` if the image is not
+    /// the vendor's.
+    pub async fn move_to(
+        &self,
+        product: &ProductId,
+        image: &ImageId,
+        vendor: &VendorId,
+        position: u16,
+    ) -> Result<Option<Vec<ProductImage>>, Failure> {
+        let position = i64::from(position);
+        let renumber = Query::new(
+            "UPDATE catalog.product_images i SET position = CASE \
+                 WHEN i.id = $1 THEN least($4::int, r.others) WHEN r.idx < $4::int THEN r.idx ELSE r.idx + 1 END \
+             FROM (SELECT id, (row_number() OVER (PARTITION BY id = $1 ORDER BY position, id) - 1)::int AS idx, \
+                     (count(*) FILTER (WHERE id <> $1) OVER ())::int AS others \
+                   FROM catalog.product_images WHERE product_id = $2 AND vendor_id = $3) r \
+             WHERE i.id = r.id AND EXISTS (SELECT 1 FROM catalog.product_images t \
+                 WHERE t.id = $1 AND t.product_id = $2 AND t.vendor_id = $3) \
+             RETURNING i.id",
+            &[image, product, vendor, &position],
+        );
+        let gallery = Query::new(
+            concat!(
+                "SELECT coalesce(json_agg(",
+                image_json!(),
+                " ORDER BY i.position, i.id), '[]'::json) \
+                 FROM catalog.product_images i WHERE i.product_id = $1 AND i.vendor_id = $2"
+            ),
+            &[product, vendor],
+        );
+        let results = self.neon.batch(&[renumber, gallery], BatchOptions::default()).await?;
+        let [renumbered, gallery] = results.as_slice() else {
+            return Err(Failure::internal("the image move batch answered the wrong number of results"));
+        };
+        if renumbered.is_empty() {
+            return Ok(None);
+        }
+        let json: serde_json::Value = gallery.one().and_then(|row| row.get(0)).map_err(NeonError::from)?;
+        serde_json::from_value(json)
+            .map(Some)
+            .map_err(|error| Failure::internal(format!("a gallery breaks the model: {error}")))
     }
 }

@@ -1,14 +1,14 @@
-//! Product images through the `IMAGES` R2 bucket: a vendor's team uploads and deletes them, anyone
+//! Product images through the `IMAGES` R2 bucket: a vendor's team uploads, reorders and deletes them, anyone
 //! reads them by key. The checks are `shared::catalog::image`; the vendor comes from the token only.
 
 use shared::api::ErrorCode;
 use shared::catalog::image::{
     IMMUTABLE_CACHE_CONTROL, MAX_IMAGE_BYTES, MAX_IMAGES_PER_PRODUCT, if_none_match_tag, parse_upload_query,
 };
-use shared::catalog::{ImageError, ImageId, ImageKey, ImageType, ProductId, ProductImage, VendorId};
+use shared::catalog::{ImageError, ImageId, ImageKey, ImageMove, ImageType, Page, ProductId, ProductImage, VendorId};
 use worker::{Bucket, Conditional, Env, Headers, HttpMetadata, Method, Request, Response, Result};
 use worker_platform::forwarded::Principal;
-use worker_platform::request::read_bounded;
+use worker_platform::request::{json, read_body, read_bounded};
 use worker_platform::{clock, random, respond};
 
 use crate::config::Config;
@@ -23,8 +23,8 @@ pub enum Endpoint<'a> {
     Serve(&'a str),
     /// `POST /api/v1/vendor/products/{id}/images`
     Upload(&'a str),
-    /// `DELETE /api/v1/vendor/products/{id}/images/{image_id}`
-    Delete(&'a str, &'a str),
+    /// `DELETE` or `PATCH /api/v1/vendor/products/{id}/images/{image_id}`
+    Image(&'a str, &'a str),
 }
 
 pub fn find(path: &str) -> Option<Endpoint<'_>> {
@@ -38,7 +38,7 @@ pub fn find(path: &str) -> Option<Endpoint<'_>> {
         image => image
             .strip_prefix('/')
             .filter(|id| !id.is_empty() && !id.contains('/'))
-            .map(|id| Endpoint::Delete(product, id)),
+            .map(|id| Endpoint::Image(product, id)),
     }
 }
 
@@ -46,10 +46,11 @@ pub async fn handle(request: Request, env: &Env, endpoint: Endpoint<'_>, request
     let outcome = match (endpoint, request.method()) {
         (Endpoint::Serve(key), Method::Get) => serve(&request, env, key).await,
         (Endpoint::Upload(product), Method::Post) => upload(request, env, product).await,
-        (Endpoint::Delete(product, image), Method::Delete) => delete(&request, env, product, image).await,
+        (Endpoint::Image(product, image), Method::Delete) => delete(&request, env, product, image).await,
+        (Endpoint::Image(product, image), Method::Patch) => move_image(request, env, product, image).await,
         (Endpoint::Serve(_), _) => Err(Failure::new(ErrorCode::MethodNotAllowed, "use GET")),
         (Endpoint::Upload(_), _) => Err(Failure::new(ErrorCode::MethodNotAllowed, "use POST")),
-        (Endpoint::Delete(..), _) => Err(Failure::new(ErrorCode::MethodNotAllowed, "use DELETE")),
+        (Endpoint::Image(..), _) => Err(Failure::new(ErrorCode::MethodNotAllowed, "use DELETE or PATCH")),
     };
     outcome.or_else(|failure| failure.into_response(request_id))
 }
@@ -153,6 +154,31 @@ async fn discard(bucket: &Bucket, key: &ImageKey, failure: Failure) -> Failure {
         worker::console_error!("orphaned image object {key}: {error}");
     }
     failure
+}
+
+/// Body limit for `{"position": n}`; anything longer is not one.
+const MOVE_BODY_BYTES: usize = 1024;
+
+/// `{"position": n}`: moves the image within its gallery; answers the gallery in its new order.
+async fn move_image(
+    mut request: Request,
+    env: &Env,
+    product: &str,
+    image: &str,
+) -> std::result::Result<Response, Failure> {
+    let vendor = acting_vendor(&request)?;
+    let not_found = || Failure::not_found("image");
+    let product = ProductId::parse(product).map_err(|_| not_found())?;
+    let image = ImageId::parse(image).map_err(|_| not_found())?;
+    let body = read_body(&mut request, MOVE_BODY_BYTES).await?;
+    let target = json::<ImageMove>(&body)?.check()?;
+    let config = Config::from_env(env)?;
+    let gallery =
+        ImageStore::new(&config).move_to(&product, &image, &vendor, target.position).await?.ok_or_else(not_found)?;
+    let body = serde_json::to_string(&Page { items: gallery, next_cursor: None }).map_err(Failure::internal)?;
+    let mut response = respond::json(200, body).map_err(Failure::internal)?;
+    response.headers_mut().set("cache-control", "no-store").map_err(Failure::internal)?;
+    Ok(response)
 }
 
 fn acting_vendor(request: &Request) -> std::result::Result<VendorId, Failure> {

@@ -14,18 +14,10 @@ use shared::neon::{BatchOptions, NeonClient, NeonError, Param, Query, QueryResul
 use shared::transport::ReqwestTransport;
 
 use crate::config::Config;
+use crate::image_store::image_json;
 use crate::respond::Failure;
 
 const PUBLIC: &str = "p.status = 'active' AND NOT p.moderation_hidden";
-
-/// One image (alias `i`) as `shared::catalog::ProductImage`; its `url` is `ImageKey::url`, the
-/// read route's prefix (`image::IMAGE_URL_PREFIX`) and the key.
-macro_rules! image_json {
-    () => {
-        "json_build_object('id', i.id, 'url', '/api/v1/images/' || i.key, 'content_type', i.content_type, \
-         'bytes', i.bytes, 'width', i.width, 'height', i.height, 'position', i.position, 'alt', i.alt)"
-    };
-}
 
 /// A list item as JSON, plus the sort values its cursor needs; `image` is the gallery's first.
 const SUMMARY_COLUMNS: &str = concat!(

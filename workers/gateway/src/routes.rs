@@ -35,7 +35,7 @@ const fn route(method: Method, path: &'static str, access: Access, target: Targe
 }
 
 use Access::{AnyRole, Authenticated, Public};
-use Method::{Delete, Get, Post};
+use Method::{Delete, Get, Patch, Post};
 use Target::{Catalog, Health, Identity};
 
 pub const ROUTES: &[Route] = &[
@@ -61,8 +61,9 @@ pub const ROUTES: &[Route] = &[
     route(Get, "/api/v1/categories", Public, Catalog),
     route(Get, "/api/v1/search", Public, Catalog),
     route(Get, "/api/v1/search/suggest", Public, Catalog),
-    // Product images (issue 4): a vendor's team uploads and deletes them; anyone reads them by key.
+    // Product images (issue 4): a vendor's team uploads, reorders and deletes them; anyone reads them.
     route(Post, "/api/v1/vendor/products/*", AnyRole(VENDOR_TEAM), Catalog),
+    route(Patch, "/api/v1/vendor/products/*", AnyRole(VENDOR_TEAM), Catalog),
     route(Delete, "/api/v1/vendor/products/*", AnyRole(VENDOR_TEAM), Catalog),
     route(Get, "/api/v1/images/*", Public, Catalog),
 ];
