@@ -32,7 +32,7 @@ pub use cursor::{CursorError, CursorKey, Position, SortKey};
 pub use facets::{FacetCount, PriceBucket, price_buckets, price_buckets_from_steps};
 pub use geo::{BoundingBox, GeoPoint, Near};
 pub use ids::{CategoryId, IdError, ImageId, ProductId, VariantId, VendorId};
-pub use image::ImageType;
+pub use image::{CheckedImage, ImageAlt, ImageError, ImageKey, ImageMove, ImageType};
 pub use list_query::{CategoryRef, ListQuery, PriceRange, Sort, SuggestQuery, VendorRef};
 pub use model::{
     Category, CategoryNode, Page, Product, ProductImage, ProductSummary, SearchFacets, SearchPage, Suggestion, Variant,

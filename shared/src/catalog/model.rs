@@ -12,7 +12,7 @@ use thiserror::Error;
 use super::facets::{FacetCount, PriceBucket};
 use super::geo::GeoPoint;
 use super::ids::{CategoryId, ImageId, ProductId, VariantId, VendorId};
-use super::image::ImageType;
+use super::image::{ImageAlt, ImageType};
 use super::money::Money;
 use super::options::VariantOptions;
 use super::quantity::Quantity;
@@ -105,8 +105,12 @@ pub struct ProductImage {
     pub url: String,
     pub content_type: ImageType,
     pub bytes: u32,
-    /// Order in the gallery; 0 is the main image.
+    /// Pixels, as the file's header says (checked at upload).
+    pub width: u32,
+    pub height: u32,
+    /// Order in the gallery; the lowest is the main image.
     pub position: u16,
+    pub alt: Option<ImageAlt>,
 }
 
 /// One purchasable form of a product: its options, price and what can be bought now.

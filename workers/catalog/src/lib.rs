@@ -7,6 +7,8 @@
 mod caller;
 mod config;
 mod handlers;
+mod image_store;
+mod images;
 mod private_reads;
 mod respond;
 mod router;

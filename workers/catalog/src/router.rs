@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::respond::{Failure, Outcome};
 use crate::store::Store;
 use crate::writes::{self, Write};
-use crate::{handlers, private_reads};
+use crate::{handlers, images, private_reads};
 
 const PRODUCT_PREFIX: &str = "/api/v1/products/";
 const VENDOR_PRODUCTS: &str = "/api/v1/vendor/products";
@@ -18,9 +18,15 @@ const ADMIN_PRODUCT_PREFIX: &str = "/api/v1/admin/products/";
 
 pub async fn handle(mut request: Request, env: Env) -> Result<Response> {
     let request_id = respond::request_id(&request);
-    let response = match route(&mut request, &env).await {
-        Ok(reply) => reply.into_response(),
-        Err(failure) => failure.into_response(&request_id),
+    let path = request.path();
+    // Images answer with bytes, 201 or 204 rather than a JSON 200, so they route on their own.
+    let response = if let Some(endpoint) = images::find(&path) {
+        images::handle(request, &env, endpoint, &request_id).await
+    } else {
+        match route(&mut request, &env).await {
+            Ok(reply) => reply.into_response(),
+            Err(failure) => failure.into_response(&request_id),
+        }
     };
     respond::with_request_id(response?, &request_id)
 }

@@ -14,12 +14,14 @@ use shared::neon::{BatchOptions, NeonClient, NeonError, Param, Query, QueryResul
 use shared::transport::ReqwestTransport;
 
 use crate::config::Config;
+use crate::image_store::image_json;
 use crate::respond::Failure;
 
 const PUBLIC: &str = "p.status = 'active' AND NOT p.moderation_hidden";
 
-/// A list item as JSON, plus the sort values its cursor needs.
-const SUMMARY_COLUMNS: &str = "json_build_object( \
+/// A list item as JSON, plus the sort values its cursor needs; `image` is the gallery's first.
+const SUMMARY_COLUMNS: &str = concat!(
+    "json_build_object( \
         'id', p.id, 'vendor_id', p.vendor_id, 'title', p.title, 'slug', p.slug, 'category_id', p.category_id, \
         'price_from', CASE WHEN p.price_min_minor IS NULL THEN NULL \
             ELSE json_build_object('amount_minor', p.price_min_minor, 'currency', p.currency) END, \
@@ -27,19 +29,27 @@ const SUMMARY_COLUMNS: &str = "json_build_object( \
             ELSE json_build_object('average', p.rating_avg, 'count', p.rating_count) END, \
         'in_stock', EXISTS (SELECT 1 FROM catalog.variants v JOIN catalog.variant_stock s ON s.variant_id = v.id \
             WHERE v.product_id = p.id AND s.available > 0), \
-        'image', NULL, \
+        'image', (SELECT ",
+    image_json!(),
+    " FROM catalog.product_images i WHERE i.product_id = p.id \
+            ORDER BY i.position, i.id LIMIT 1), \
         'created_at', p.created_at) AS item, \
-    p.id, p.price_min_minor, (extract(epoch FROM p.created_at) * 1000000)::bigint AS created_micros";
+    p.id, p.price_min_minor, (extract(epoch FROM p.created_at) * 1000000)::bigint AS created_micros"
+);
 
 /// A product with its variants (each with `available`, 0 without a stock row), as
 /// `shared::catalog::Product`, for the row aliased `p`. The public detail and the vendor's own view
 /// both build on it, so they cannot drift apart.
-pub(crate) const PRODUCT_JSON: &str = "json_build_object( \
+pub(crate) const PRODUCT_JSON: &str = concat!(
+    "json_build_object( \
         'id', p.id, 'vendor_id', p.vendor_id, 'title', p.title, 'slug', p.slug, \
         'description', p.description, 'category_id', p.category_id, 'status', p.status, \
         'rating', CASE WHEN p.rating_avg IS NULL THEN NULL \
             ELSE json_build_object('average', p.rating_avg, 'count', p.rating_count) END, \
-        'images', '[]'::json, \
+        'images', (SELECT coalesce(json_agg(",
+    image_json!(),
+    " ORDER BY i.position, i.id), '[]'::json) \
+            FROM catalog.product_images i WHERE i.product_id = p.id), \
         'variants', (SELECT coalesce(json_agg(json_build_object( \
                 'id', v.id, 'sku', v.sku, 'options', v.options, \
                 'price', json_build_object('amount_minor', v.price_minor, 'currency', v.currency), \
@@ -49,7 +59,8 @@ pub(crate) const PRODUCT_JSON: &str = "json_build_object( \
                 ORDER BY v.position, v.id), '[]'::json) \
             FROM catalog.variants v LEFT JOIN catalog.variant_stock s ON s.variant_id = v.id \
             WHERE v.product_id = p.id), \
-        'created_at', p.created_at, 'updated_at', p.updated_at)";
+        'created_at', p.created_at, 'updated_at', p.updated_at)"
+);
 
 pub struct Store {
     neon: NeonClient<ReqwestTransport>,
@@ -139,7 +150,8 @@ impl Store {
         Ok((items, last, facets))
     }
 
-    /// A public product with its variants (each with `available`, 0 without a stock row).
+    /// A public product with its images (in gallery order) and variants (each with `available`, 0
+    /// without a stock row).
     pub async fn product(&self, id: &ProductId) -> Result<Option<Product>, Failure> {
         let sql = format!("SELECT {PRODUCT_JSON} FROM catalog.products p WHERE p.id = $1 AND {PUBLIC}");
         let result = self.neon.query(&sql, &[id]).await?;

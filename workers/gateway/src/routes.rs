@@ -61,19 +61,21 @@ pub const ROUTES: &[Route] = &[
     route(Get, "/api/v1/categories", Public, Catalog),
     route(Get, "/api/v1/search", Public, Catalog),
     route(Get, "/api/v1/search/suggest", Public, Catalog),
-    // The vendor API: the catalog Worker takes the vendor id from the token only.
+    // The vendor API, incl. product images: the catalog Worker takes the vendor id from the token only.
     route(Get, "/api/v1/vendor/products", VENDOR, Catalog),
     route(Post, "/api/v1/vendor/products", VENDOR, Catalog),
     route(Get, "/api/v1/vendor/products/*", VENDOR, Catalog),
     route(Patch, "/api/v1/vendor/products/*", VENDOR, Catalog),
     route(Post, "/api/v1/vendor/products/*", VENDOR, Catalog),
     route(Delete, "/api/v1/vendor/products/*", VENDOR, Catalog),
+    route(Get, "/api/v1/images/*", Public, Catalog),
     // Platform admins: vendors (until onboarding exists) and moderation.
     route(Get, "/api/v1/admin/vendors", AnyRole(&[Role::PlatformAdmin]), Catalog),
     route(Post, "/api/v1/admin/vendors", AnyRole(&[Role::PlatformAdmin]), Catalog),
     route(Put, "/api/v1/admin/products/*", AnyRole(&[Role::PlatformAdmin]), Catalog),
 ];
 
+/// Who manages a vendor's products; which vendor comes from the token (`Principal::acting_vendor`).
 const VENDOR: Access = AnyRole(&[Role::VendorAdmin, Role::VendorStaff]);
 
 pub enum Lookup {

@@ -7,25 +7,31 @@ use worker::Request;
 
 /// Reads at most `limit` bytes, refusing more without reading the rest (`VAL_3001`).
 pub async fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
-    let too_large =
-        || ApiError::new(ErrorCode::InvalidRequest, format!("the request body is larger than {limit} bytes"));
+    read_bounded(request, limit).await?.ok_or_else(|| {
+        ApiError::new(ErrorCode::InvalidRequest, format!("the request body is larger than {limit} bytes"))
+    })
+}
+
+/// The body, or `None` as soon as it is known to be longer than `limit` (by its `Content-Length`,
+/// or while streaming): the rest is never read.
+pub async fn read_bounded(request: &mut Request, limit: usize) -> Result<Option<Vec<u8>>, ApiError> {
     let declared =
         request.headers().get("content-length").ok().flatten().and_then(|length| length.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
-        return Err(too_large());
+        return Ok(None);
     }
     // GET and body-less requests have no stream.
-    let Ok(mut stream) = request.stream() else { return Ok(Vec::new()) };
-    let mut body = Vec::new();
+    let Ok(mut stream) = request.stream() else { return Ok(Some(Vec::new())) };
+    let mut body = Vec::with_capacity(declared.unwrap_or_default());
     while let Some(chunk) = stream.next().await {
         let chunk =
             chunk.map_err(|error| ApiError::new(ErrorCode::InvalidRequest, format!("cannot read body: {error}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(too_large());
+            return Ok(None);
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok(Some(body))
 }
 
 /// The body as `T`; malformed JSON or wrong types are `VAL_3001`.
