@@ -2,24 +2,42 @@
 
 use serde::Serialize;
 use shared::api::{ApiError, ErrorCode};
-use shared::catalog::FieldErrors;
+use shared::catalog::cache::Tag;
+use shared::catalog::{FieldErrors, ProductId};
 use shared::neon::NeonError;
 use worker::{Response, Result};
 use worker_platform::respond;
 
-/// A 200 with a JSON body.
-pub struct Reply(String);
+/// A 200 with a JSON body, and the products it shows (its cache tags beyond the route's own).
+pub struct Reply {
+    body: String,
+    tags: Vec<Tag>,
+}
 
 impl Reply {
     pub fn json<T: Serialize>(body: &T) -> std::result::Result<Self, Failure> {
-        serde_json::to_string(body).map(Self).map_err(|error| Failure::internal(error.to_string()))
+        serde_json::to_string(body)
+            .map(|body| Self { body, tags: Vec::new() })
+            .map_err(|error| Failure::internal(error.to_string()))
     }
 
-    pub fn into_response(self) -> Result<Response> {
-        let mut response = respond::json(200, self.0)?;
-        // Caching is later work (issue 4): until tag invalidation exists, a stale list must not linger.
-        response.headers_mut().set("cache-control", "no-store")?;
-        Ok(response)
+    /// Lists the products shown, so a change to one of them reaches this response in the cache.
+    #[must_use]
+    pub fn showing<'a>(mut self, products: impl IntoIterator<Item = &'a ProductId>) -> Self {
+        self.tags.extend(products.into_iter().cloned().map(Tag::Product));
+        self
+    }
+
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    pub fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+
+    pub fn into_body(self) -> String {
+        self.body
     }
 }
 
