@@ -18,10 +18,10 @@ const PRODUCT_PREFIX: &str = "/api/v1/products/";
 pub async fn handle(request: Request, env: Env) -> Result<Response> {
     let request_id = respond::request_id(&request);
     let response = match route(&request, &env).await {
-        Ok(response) => Ok(response),
-        Err(failure) => failure.into_response(&request_id),
+        Ok(response) => response,
+        Err(failure) => failure.into_response(&request_id)?,
     };
-    respond::with_request_id(response?, &request_id)
+    respond::with_request_id(response, &request_id)
 }
 
 enum Endpoint<'a> {
@@ -51,7 +51,6 @@ async fn route(request: &Request, env: &Env) -> std::result::Result<Response, Fa
     }
     let query = request.url().map_err(Failure::internal)?.query().unwrap_or_default().to_owned();
     let config = Config::from_env(env)?;
-    let store = Store::new(&config);
     let read = match endpoint {
         Endpoint::Products => CachedRead::Products,
         Endpoint::Product(id) => CachedRead::Product(ProductId::parse(id).map_err(|_| Failure::not_found("product"))?),
@@ -61,6 +60,7 @@ async fn route(request: &Request, env: &Env) -> std::result::Result<Response, Fa
     };
     // Every public read goes through both cache layers; only what reaches Neon runs a handler.
     cache::read_through(&config, &read, &query, || async {
+        let store = Store::new(&config);
         match &read {
             CachedRead::Products => handlers::list(&store, &config, &query).await,
             CachedRead::Product(id) => handlers::product(&store, id).await,
