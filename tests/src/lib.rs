@@ -86,3 +86,10 @@ pub fn one_letter_typo(title: &str) -> Option<(String, String)> {
     let typo = format!("{}{replacement}{}", &word[..middle], &word[middle + 1..]).to_lowercase();
     Some((word.to_owned(), typo))
 }
+
+/// Percent-encodes everything but ASCII letters and digits, for query values in test URLs.
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}

@@ -141,12 +141,12 @@ async fn the_price_range_filter_holds(client: &Client<'_>, expected: &SeedCatalo
 async fn exact_titles_rank_first_and_typos_still_match(client: &Client<'_>, expected: &SeedCatalog) {
     let product = expected.products.iter().find(|p| is_public(p)).expect("a public product");
     let title = product.title.as_str();
-    let (status, body) = client.get(&format!("/api/v1/search?q={}", encode(title))).await;
+    let (status, body) = client.get(&format!("/api/v1/search?q={}", e2e::url_encode(title))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["items"][0]["id"], product.id.to_string(), "{title}: {body}");
 
     // Facet category counts add up to every hit of the search.
-    let hits = client.all_pages("/api/v1/search", &format!("q={}&limit=50", encode(title))).await;
+    let hits = client.all_pages("/api/v1/search", &format!("q={}&limit=50", e2e::url_encode(title))).await;
     unique(&ids(&hits));
     let counted: u64 = body["facets"]["categories"]
         .as_array()
@@ -174,7 +174,7 @@ async fn exact_titles_rank_first_and_typos_still_match(client: &Client<'_>, expe
 
     // Autocomplete: the first word and the start of the second.
     let typed: String = title.chars().take(title.find(' ').map_or(3, |space| space + 3)).collect();
-    let (status, body) = client.get(&format!("/api/v1/search/suggest?q={}&limit=20", encode(&typed))).await;
+    let (status, body) = client.get(&format!("/api/v1/search/suggest?q={}&limit=20", e2e::url_encode(&typed))).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.as_array().expect("suggestions").iter().any(|s| s["title"] == title), "{typed}: {body}");
 }
@@ -212,11 +212,4 @@ async fn errors_use_the_envelope(client: &Client<'_>) {
     let (status, body) = client.get("/api/v1/products?cursor=AAAA").await;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"]["details"]["fields"]["cursor"].is_string(), "{body}");
-}
-
-/// Enough percent-encoding for titles (letters, digits, spaces, a little punctuation).
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
 }

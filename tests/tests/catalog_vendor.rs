@@ -35,6 +35,7 @@ async fn vendor_and_admin_catalog_api_through_the_gateway() {
     let product = idempotent_create_never_duplicates(&api, &accounts, &category, &neon).await;
     another_vendor_gets_404_on_every_route(&api, &accounts, &product).await;
     a_draft_is_private_until_activated(&api, &accounts, &product).await;
+    an_update_shows_on_the_next_read_of_every_cached_view(&api, &accounts, &product).await;
     variants_are_added_changed_and_removed(&api, &accounts, &product).await;
     moderation_hides_from_the_public_but_not_from_the_vendor(&api, &accounts, &product).await;
     archiving_hides_it_and_it_comes_back_only_as_a_draft(&api, &accounts, &product).await;
@@ -83,6 +84,14 @@ impl Api<'_> {
             self.stack.print_logs();
         }
         (status, body)
+    }
+
+    /// A public read and the cache layer that answered it (`x-cache`).
+    async fn get_cached(&self, path: &str) -> (String, Value) {
+        let response = self.stack.http.get(self.stack.worker_url(path)).send().await.expect("the gateway answers");
+        assert_eq!(response.status().as_u16(), 200, "{path}");
+        let layer = response.headers().get("x-cache").and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
+        (layer, response.json().await.expect("json"))
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> (u16, Value) {
@@ -404,6 +413,44 @@ async fn a_draft_is_private_until_activated(api: &Api<'_>, accounts: &Accounts, 
     assert_eq!(api.public_views(&product.id, vendor).await, (true, true, true, true), "active is public everywhere");
     let (_, detail) = api.get(&format!("/api/v1/products/{}", product.id), None).await;
     assert!(detail.get("moderation").is_none(), "the public view has no moderation: {detail}");
+}
+
+/// Every public view of the product is cached (a second read is an edge hit); one PATCH through the
+/// vendor API, and the very next read of each is a fresh miss showing the new title.
+async fn an_update_shows_on_the_next_read_of_every_cached_view(api: &Api<'_>, accounts: &Accounts, product: &Product) {
+    let views = [
+        format!("/api/v1/products/{}", product.id),
+        format!("/api/v1/products?vendor={}&limit=100", accounts.vendor_a_id),
+        "/api/v1/products?limit=100".to_owned(),
+        "/api/v1/search?q=zanzibar%20quokka".to_owned(),
+        "/api/v1/search/suggest?q=zanzib".to_owned(),
+    ];
+    for view in &views {
+        api.get_cached(view).await;
+        let (layer, _) = api.get_cached(view).await;
+        assert_eq!(layer, "hit-edge", "{view} is cached");
+    }
+    let new_title = "Zanzibar Quokka Teapot, Glazed";
+    let (status, body) = api
+        .send(
+            Method::PATCH,
+            &format!("/api/v1/vendor/products/{}", product.id),
+            Some(&accounts.vendor_a),
+            Some(json!({"title": new_title})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for view in &views {
+        let (layer, body) = api.get_cached(view).await;
+        assert_eq!(layer, "miss", "{view} was invalidated by the update");
+        let shown = match body.get("items").and_then(Value::as_array) {
+            Some(items) => items.clone(),
+            None => body.as_array().cloned().unwrap_or_else(|| vec![body.clone()]),
+        };
+        let item =
+            shown.iter().find(|item| item["id"] == product.id.as_str()).unwrap_or_else(|| panic!("{view}: {body}"));
+        assert_eq!(item["title"], new_title, "{view}");
+    }
 }
 
 async fn variants_are_added_changed_and_removed(api: &Api<'_>, accounts: &Accounts, product: &Product) {

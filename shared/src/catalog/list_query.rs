@@ -199,7 +199,8 @@ pub(super) fn known_params(
     params
 }
 
-const LIST_PARAMS: [&str; 12] = [
+/// The parameters lists and searches read; every other one is ignored.
+pub const LIST_PARAMS: [&str; 12] = [
     "q",
     "category",
     "vendor",
@@ -383,6 +384,9 @@ fn query_has_q(query: &str) -> bool {
         .any(|(name, value)| name == "q" && !value.trim().is_empty())
 }
 
+/// The parameters suggestions read.
+pub const SUGGEST_PARAMS: [&str; 2] = ["q", "limit"];
+
 /// `GET /api/v1/search/suggest?q=…&limit=…`: prefix autocomplete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SuggestQuery {
@@ -393,7 +397,7 @@ pub struct SuggestQuery {
 impl SuggestQuery {
     pub fn parse(query: &str) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
-        let params = known_params(query, &["q", "limit"], &mut errors);
+        let params = known_params(query, &SUGGEST_PARAMS, &mut errors);
         let q = match params.get("q") {
             Some(q) => errors.check("q", SearchQuery::parse_suggest(q)),
             None => {

@@ -1,11 +1,13 @@
 //! The catalog domain (issue 4), pure: validated product fields, money, ids, the product
 //! lifecycle, the API's response shapes, list and search query parsing with keyset cursors,
-//! search normalisation, price facets and local-search geometry; and the vendor and admin write
-//! API's validation (`write`).
+//! search normalisation, price facets, local-search geometry, the read cache's keys, tags and scripts;
+//! and the vendor and admin write API's validation (`write`).
 //!
-//! No clock, no randomness, no I/O: callers pass times, entropy and keys. It compiles unchanged for
+//! No clock, no randomness, and no I/O but the read cache's Upstash calls (over the transport
+//! trait): callers pass times, entropy and keys. It compiles unchanged for
 //! the catalog Worker (wasm32-unknown-unknown), Spin (wasm32-wasip2) and natively for the seed.
 
+pub mod cache;
 pub mod cursor;
 pub mod facets;
 pub mod geo;

@@ -8,13 +8,15 @@ use shared::api::ApiError;
 use shared::catalog::CursorKey;
 use shared::neon::NeonConfig;
 use worker::Env;
-use worker_platform::config::{RequiredVars, misconfigured};
+use worker_platform::config::{RequiredVars, UpstashSettings, misconfigured};
 
 /// Who a `SYS_9002` says is misconfigured.
 const SERVICE: &str = "the catalog service";
 
 pub struct Config {
     pub neon: NeonConfig,
+    /// The second cache layer and its tag index.
+    pub upstash: UpstashSettings,
     /// Signs pagination cursors so clients can neither forge nor move them between queries.
     pub cursor_key: CursorKey,
 }
@@ -22,7 +24,10 @@ pub struct Config {
 /// Hand-written so secrets never reach a log.
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Config").field("neon_url", &self.neon.url).finish_non_exhaustive()
+        f.debug_struct("Config")
+            .field("neon_url", &self.neon.url)
+            .field("upstash_url", &self.upstash.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -30,11 +35,12 @@ impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ApiError> {
         let mut vars = RequiredVars::new(env);
         let neon = vars.neon();
+        let upstash = vars.upstash();
         let key_text = vars.read("CATALOG_CURSOR_KEY");
         vars.finish().map_err(|missing| missing.into_api_error(SERVICE))?;
         let cursor_key = decode_key(&key_text)
             .ok_or_else(|| misconfigured(SERVICE, serde_json::json!({ "invalid": ["CATALOG_CURSOR_KEY"] })))?;
-        Ok(Config { neon, cursor_key })
+        Ok(Config { neon, upstash, cursor_key })
     }
 }
 

@@ -1,7 +1,7 @@
 //! The public catalog endpoints: parse with `shared::catalog`, read through the store, answer.
 
 use shared::catalog::model::category_tree;
-use shared::catalog::{ListQuery, Page, ProductId, SearchPage, SuggestQuery};
+use shared::catalog::{ListQuery, Page, ProductId, ProductSummary, SearchPage, SuggestQuery};
 
 use crate::config::Config;
 use crate::respond::{Failure, Outcome, Reply};
@@ -13,13 +13,14 @@ pub async fn list(store: &Store, config: &Config, query: &str) -> Outcome {
     let after = query.decode_cursor(&config.cursor_key)?;
     let (items, last) = store.list(&query, after.as_ref()).await?;
     let next_cursor = last.map(|last| query.next_cursor(&config.cursor_key, &last));
-    Reply::json(&Page { items, next_cursor })
+    let shown = ids(&items);
+    Reply::json(&Page { items, next_cursor }).map(|reply| reply.showing(&shown))
 }
 
-/// `GET /api/v1/products/{id}`; an id that is malformed, unknown or not public is the same 404.
-pub async fn product(store: &Store, id: &str) -> Outcome {
-    let id = ProductId::parse(id).map_err(|_| Failure::not_found("product"))?;
-    let product = store.product(&id).await?.ok_or_else(|| Failure::not_found("product"))?;
+/// `GET /api/v1/products/{id}`; an id that is unknown or not public is the same 404 as a malformed
+/// one (the router's).
+pub async fn product(store: &Store, id: &ProductId) -> Outcome {
+    let product = store.product(id).await?.ok_or_else(|| Failure::not_found("product"))?;
     Reply::json(&product)
 }
 
@@ -35,11 +36,17 @@ pub async fn search(store: &Store, config: &Config, query: &str) -> Outcome {
     let after = query.decode_cursor(&config.cursor_key)?;
     let (items, last, facets) = store.search(&query, after.as_ref()).await?;
     let next_cursor = last.map(|last| query.next_cursor(&config.cursor_key, &last));
-    Reply::json(&SearchPage { items, next_cursor, facets })
+    let shown = ids(&items);
+    Reply::json(&SearchPage { items, next_cursor, facets }).map(|reply| reply.showing(&shown))
 }
 
 /// `GET /api/v1/search/suggest?q=`: titles completing what is typed.
 pub async fn suggest(store: &Store, query: &str) -> Outcome {
     let query = SuggestQuery::parse(query)?;
-    Reply::json(&store.suggest(&query).await?)
+    let suggestions = store.suggest(&query).await?;
+    Reply::json(&suggestions).map(|reply| reply.showing(suggestions.iter().map(|suggestion| &suggestion.id)))
+}
+
+fn ids(items: &[ProductSummary]) -> Vec<ProductId> {
+    items.iter().map(|item| item.id.clone()).collect()
 }

@@ -5,12 +5,13 @@ use shared::api::ErrorCode;
 use shared::catalog::image::{
     IMMUTABLE_CACHE_CONTROL, MAX_IMAGE_BYTES, MAX_IMAGES_PER_PRODUCT, if_none_match_tag, parse_upload_query,
 };
-use shared::catalog::{ImageError, ImageId, ImageKey, ImageMove, ImageType, Page, ProductId, ProductImage, VendorId};
+use shared::catalog::{ImageError, ImageId, ImageKey, ImageMove, ImageType, Page, ProductId, ProductImage};
 use worker::{Bucket, Conditional, Env, Headers, HttpMetadata, Method, Request, Response, Result};
-use worker_platform::forwarded::Principal;
 use worker_platform::request::{json, read_body, read_bounded};
 use worker_platform::{clock, random, respond};
 
+use crate::cache;
+use crate::caller::acting_vendor;
 use crate::config::Config;
 use crate::image_store::{Added, ImageStore};
 use crate::respond::Failure;
@@ -118,6 +119,7 @@ async fn upload(mut request: Request, env: &Env, product: &str) -> std::result::
         Ok(Added::Full) => return Err(discard(&bucket, &key, gallery_full()).await),
         Err(failure) => return Err(discard(&bucket, &key, failure).await),
     };
+    cache::products_changed(&config, std::slice::from_ref(&key.product_id)).await;
     let image = ProductImage {
         id: key.image_id.clone(),
         url: key.url(),
@@ -142,6 +144,7 @@ async fn delete(request: &Request, env: &Env, product: &str, image: &str) -> std
     let image = ImageId::parse(image).map_err(|_| not_found())?;
     let config = Config::from_env(env)?;
     let key = ImageStore::new(&config).remove(&product, &image, &vendor).await?.ok_or_else(not_found)?;
+    cache::products_changed(&config, std::slice::from_ref(&product)).await;
     bucket(env)?.delete(key).await.map_err(unavailable)?;
     let mut response = Response::empty().map_err(Failure::internal)?.with_status(204);
     response.headers_mut().set("cache-control", "no-store").map_err(Failure::internal)?;
@@ -175,17 +178,11 @@ async fn move_image(
     let config = Config::from_env(env)?;
     let gallery =
         ImageStore::new(&config).move_to(&product, &image, &vendor, target.position).await?.ok_or_else(not_found)?;
+    cache::products_changed(&config, std::slice::from_ref(&product)).await;
     let body = serde_json::to_string(&Page { items: gallery, next_cursor: None }).map_err(Failure::internal)?;
     let mut response = respond::json(200, body).map_err(Failure::internal)?;
     response.headers_mut().set("cache-control", "no-store").map_err(Failure::internal)?;
     Ok(response)
-}
-
-fn acting_vendor(request: &Request) -> std::result::Result<VendorId, Failure> {
-    let principal = Principal::from_headers(request)?;
-    let vendor = principal.acting_vendor()?;
-    // The token named a vendor id that is not one: treat as a broken token, not as a 404.
-    VendorId::parse(vendor).map_err(|_| Failure::new(ErrorCode::Forbidden, "this needs a vendor account"))
 }
 
 fn bucket(env: &Env) -> std::result::Result<Bucket, Failure> {

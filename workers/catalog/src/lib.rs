@@ -2,8 +2,9 @@
 //! category tree, search with facets and autocomplete — and the vendor and platform-admin API.
 //! Reached only through the gateway's `CATALOG` service binding. The entry point only hands off to the router.
 //!
-//! No caching yet: every request reads Neon (the Cache API and Upstash layers are later work).
+//! Reads are cached at the edge and in Upstash (`cache`); the write path calls `cache::invalidate`.
 
+pub mod cache;
 mod caller;
 mod config;
 mod handlers;

@@ -2,15 +2,18 @@
 
 use serde::Serialize;
 use shared::api::{ApiError, ErrorCode};
-use shared::catalog::FieldErrors;
+use shared::catalog::cache::Tag;
+use shared::catalog::{FieldErrors, ProductId};
 use shared::neon::NeonError;
 use worker::{Response, Result};
 use worker_platform::respond;
 
-/// A JSON body and its status (200 unless `created`).
+/// A JSON body, its status (200 unless `created`), and the products it shows (its cache tags
+/// beyond the route's own).
 pub struct Reply {
     status: u16,
     body: String,
+    tags: Vec<Tag>,
 }
 
 impl Reply {
@@ -20,7 +23,7 @@ impl Reply {
 
     /// Already-encoded JSON, sent as is (an idempotent replay answers the stored bytes).
     pub fn encoded(body: String) -> Self {
-        Self { status: 200, body }
+        Self { status: 200, body, tags: Vec::new() }
     }
 
     /// 201: the write created what the body describes.
@@ -28,11 +31,30 @@ impl Reply {
         Self { status: 201, ..self }
     }
 
+    /// A write's answer: never stored by a cache (the public reads go through `cache`).
     pub fn into_response(self) -> Result<Response> {
         let mut response = respond::json(self.status, self.body)?;
-        // Caching is later work (issue 4): until tag invalidation exists, a stale list must not linger.
         response.headers_mut().set("cache-control", "no-store")?;
         Ok(response)
+    }
+
+    /// Lists the products shown, so a change to one of them reaches this response in the cache.
+    #[must_use]
+    pub fn showing<'a>(mut self, products: impl IntoIterator<Item = &'a ProductId>) -> Self {
+        self.tags.extend(products.into_iter().cloned().map(Tag::Product));
+        self
+    }
+
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    pub fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+
+    pub fn into_body(self) -> String {
+        self.body
     }
 }
 

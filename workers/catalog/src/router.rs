@@ -3,11 +3,14 @@
 //! The vendor and admin routes (`find_private`) are checked first; they never collide with the public ones.
 
 use shared::api::ErrorCode;
+use shared::catalog::ProductId;
+use shared::catalog::cache::CachedRead;
 use worker::{Env, Method, Request, Response, Result};
 use worker_platform::respond;
 
+use crate::cache;
 use crate::config::Config;
-use crate::respond::{Failure, Outcome};
+use crate::respond::Failure;
 use crate::store::Store;
 use crate::writes::{self, Write};
 use crate::{handlers, images, private_reads};
@@ -21,14 +24,14 @@ pub async fn handle(mut request: Request, env: Env) -> Result<Response> {
     let path = request.path();
     // Images answer with bytes, 201 or 204 rather than a JSON 200, so they route on their own.
     let response = if let Some(endpoint) = images::find(&path) {
-        images::handle(request, &env, endpoint, &request_id).await
+        images::handle(request, &env, endpoint, &request_id).await?
     } else {
         match route(&mut request, &env).await {
-            Ok(reply) => reply.into_response(),
-            Err(failure) => failure.into_response(&request_id),
+            Ok(response) => response,
+            Err(failure) => failure.into_response(&request_id)?,
         }
     };
-    respond::with_request_id(response?, &request_id)
+    respond::with_request_id(response, &request_id)
 }
 
 enum Endpoint<'a> {
@@ -100,18 +103,19 @@ fn find(path: &str) -> Option<Endpoint<'_>> {
     }
 }
 
-async fn route(request: &mut Request, env: &Env) -> Outcome {
+async fn route(request: &mut Request, env: &Env) -> std::result::Result<Response, Failure> {
     let path = request.path();
     let query = request.url().map_err(Failure::internal)?.query().unwrap_or_default().to_owned();
     if let Some(private) = find_private(&request.method(), &path) {
         let private = private.map_err(|allowed| Failure::new(ErrorCode::MethodNotAllowed, allowed))?;
         let config = Config::from_env(env)?;
-        return match private {
+        let reply = match private {
             Private::VendorProducts => private_reads::vendor_products(request, &config, &query).await,
             Private::VendorProduct(id) => private_reads::vendor_product(request, &config, id).await,
             Private::Vendors => private_reads::vendors(request, &config, &query).await,
             Private::Write(write) => writes::handle(write, request, &config).await,
-        };
+        }?;
+        return reply.into_response().map_err(Failure::internal);
     }
     let endpoint = find(&path).ok_or_else(|| Failure::new(ErrorCode::RouteNotFound, format!("no route for {path}")))?;
     // Every public catalog route is a read.
@@ -119,12 +123,23 @@ async fn route(request: &mut Request, env: &Env) -> Outcome {
         return Err(Failure::new(ErrorCode::MethodNotAllowed, "use GET"));
     }
     let config = Config::from_env(env)?;
-    let store = Store::new(&config);
-    match endpoint {
-        Endpoint::Products => handlers::list(&store, &config, &query).await,
-        Endpoint::Product(id) => handlers::product(&store, id).await,
-        Endpoint::Categories => handlers::categories(&store).await,
-        Endpoint::Search => handlers::search(&store, &config, &query).await,
-        Endpoint::Suggest => handlers::suggest(&store, &query).await,
-    }
+    let read = match endpoint {
+        Endpoint::Products => CachedRead::Products,
+        Endpoint::Product(id) => CachedRead::Product(ProductId::parse(id).map_err(|_| Failure::not_found("product"))?),
+        Endpoint::Categories => CachedRead::Categories,
+        Endpoint::Search => CachedRead::Search,
+        Endpoint::Suggest => CachedRead::Suggest,
+    };
+    // Every public read goes through both cache layers; only what reaches Neon runs a handler.
+    cache::read_through(&config, &read, &query, || async {
+        let store = Store::new(&config);
+        match &read {
+            CachedRead::Products => handlers::list(&store, &config, &query).await,
+            CachedRead::Product(id) => handlers::product(&store, id).await,
+            CachedRead::Categories => handlers::categories(&store).await,
+            CachedRead::Search => handlers::search(&store, &config, &query).await,
+            CachedRead::Suggest => handlers::suggest(&store, &query).await,
+        }
+    })
+    .await
 }

@@ -12,10 +12,10 @@ use shared::catalog::{
 use worker::Request;
 use worker_platform::{clock, random, request::read_body};
 
-use crate::caller;
 use crate::config::Config;
 use crate::respond::{Failure, Outcome, Reply};
 use crate::write_store::{Created, Replay, WriteStore};
+use crate::{cache, caller};
 
 pub enum Write<'a> {
     CreateProduct,
@@ -55,11 +55,8 @@ pub async fn handle(write: Write<'_>, request: &mut Request, config: &Config) ->
         Write::CreateVendor => create_vendor(request, &store).await?,
         Write::Moderate(id) => moderate(request, &store, id).await?,
     };
-    // Every successful write passes here: the place to invalidate cached views of these products.
-    if !written.products.is_empty() {
-        let ids: Vec<&str> = written.products.iter().map(ProductId::as_str).collect();
-        worker::console_log!("catalog write changed {}", ids.join(" "));
-    }
+    // Every successful write passes here, so no cached view outlives a change.
+    cache::products_changed(config, &written.products).await;
     Ok(written.reply)
 }
 
