@@ -245,6 +245,14 @@ impl Stack {
         wait_for_port(&mut self.spin, self.ports.spin).await
     }
 
+    /// Restarts PostgreSQL on the same data and port, e.g. to load a library that
+    /// `ALTER SYSTEM SET shared_preload_libraries` named; the Neon gateway reconnects by itself.
+    pub fn restart_postgres(&mut self) -> anyhow::Result<()> {
+        self.postgres.stop()?;
+        self.postgres = Cluster::start(self.postgres.data_dir(), self.ports.postgres)?;
+        Ok(())
+    }
+
     /// For outage tests: Redis goes away, everything else stays.
     pub fn stop_redis(&mut self) {
         if let Some(redis) = self.redis.take() {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use shared::neon::{NeonClient, Query};
+use shared::neon::NeonClient;
 use shared::transport::ReqwestTransport;
 use shared::upstash::{Command, UpstashClient};
 
@@ -31,11 +31,6 @@ const COLD_TIME: Duration = Duration::from_secs(6);
 const WARM_REQUESTS: usize = 6_000;
 const WARM_TIME: Duration = Duration::from_secs(5);
 const WARM_URLS: usize = 8;
-/// The local Neon gateway keeps up to this many idle connections (deploy/local's pool).
-const NEON_POOL: usize = 20;
-/// PostgreSQL flushes a busy backend's statistics at most once a second (PGSTAT_MIN_INTERVAL).
-const STATS_FLUSH_WAIT: Duration = Duration::from_millis(1_100);
-
 /// One endpoint's cold and warm URL sets.
 struct Scenario {
     name: &'static str,
@@ -57,7 +52,7 @@ pub async fn run() -> anyhow::Result<()> {
     let started = Instant::now();
     let state_dir = paths::target_dir().join("bench").join("catalog");
     let _ = std::fs::remove_dir_all(&state_dir);
-    let stack = Stack::start(StackConfig {
+    let mut stack = Stack::start(StackConfig {
         state_dir: state_dir.clone(),
         ports: Ports::free()?,
         worker: Some(WorkerMode::Miniflare),
@@ -78,22 +73,23 @@ pub async fn run() -> anyhow::Result<()> {
     let probes = Probes::new(&stack);
     // Fresh planner statistics for the seeded tables, as a long-lived database would have.
     probes.neon.query("ANALYZE", &[]).await?;
+    // pg_stat_statements counts each statement as it finishes (pg_stat_database lags by up to
+    // seconds); it loads only at server start. Utility statements (BEGIN, the gateway's session
+    // reset) stay out of the count.
+    probes.neon.query("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'", &[]).await?;
+    stack.restart_postgres()?;
+    probes.neon.query("CREATE EXTENSION IF NOT EXISTS pg_stat_statements", &[]).await?;
+    // Its settings exist once it is loaded.
+    probes.neon.query("ALTER SYSTEM SET pg_stat_statements.track_utility = off", &[]).await?;
+    probes.neon.query("SELECT pg_reload_conf()", &[]).await?;
     let seeded = started.elapsed();
 
     let roles =
         Roles { groups: stack.process_groups(), postmaster: postmaster_pid(&stack)?, redis_port: stack.ports.redis };
     let client = load::client()?;
     let mut rows = Vec::new();
+    let costs = Costs { probes: &probes, roles: &roles };
     let mut counters = probes.read().await?;
-    // Two reads with nothing between them: what one Neon request costs in transactions.
-    let calibration = probes.read().await?;
-    let per_neon_request =
-        (calibration.neon.saturating_sub(counters.neon) as f64 / Probes::NEON_REQUESTS_PER_READ as f64).round();
-    if per_neon_request < 1.0 {
-        bail!("PostgreSQL counted no transactions for the probes' own Neon requests");
-    }
-    let costs = Costs { probes: &probes, roles: &roles, per_neon_request };
-    counters = calibration;
     for scenario in scenarios(&catalog, &urls.worker)? {
         let (row, _) = measure(&client, &costs, counters, &scenario, "cold").await?;
         rows.push(row);
@@ -108,9 +104,8 @@ pub async fn run() -> anyhow::Result<()> {
 
     print_table(&rows);
     println!(
-        "neon/req: Neon requests (a statement or a batch) per request, from PostgreSQL's transaction count \
-         ({per_neon_request} per Neon request, the gateway's session reset included); redis/req: Redis \
-         commands per request; cpu: workerd CPU ms per request"
+        "neon/req: SQL statements the Workers ran per request (pg_stat_statements; a batch counts each \
+         statement); redis/req: Redis commands per request; cpu: workerd CPU ms per request"
     );
     print_cpu(&rows);
     println!();
@@ -132,9 +127,6 @@ pub async fn run() -> anyhow::Result<()> {
 struct Costs<'a> {
     probes: &'a Probes,
     roles: &'a Roles,
-    /// PostgreSQL transactions per Neon request: the gateway resets a pooled session after each
-    /// request (as Neon's proxy does), and those statements count too.
-    per_neon_request: f64,
 }
 
 /// One load run between two counter reads.
@@ -155,12 +147,10 @@ async fn measure(
     check(scenario.name, cache, &outcome)?;
     let after = costs.probes.read().await?;
     let requests = outcome.requests().max(1) as f64;
-    let probe_transactions = Probes::NEON_REQUESTS_PER_READ as f64 * costs.per_neon_request;
-    let transactions = after.neon.saturating_sub(before.neon) as f64 - probe_transactions;
     let row = Row {
         scenario: scenario.name,
         cache,
-        neon_per_request: (transactions / costs.per_neon_request).max(0.0) / requests,
+        neon_per_request: after.neon.saturating_sub(before.neon) as f64 / requests,
         upstash_per_request: after.upstash.saturating_sub(before.upstash + Probes::UPSTASH_PER_READ) as f64 / requests,
         cpu_per_request: cpu_spent.into_iter().map(|(role, ms)| (role, ms / requests)).collect(),
         outcome,
@@ -180,7 +170,7 @@ fn check(scenario: &str, phase: &str, outcome: &Outcome) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Server-side totals: transactions PostgreSQL finished, commands Redis processed.
+/// Server-side totals: statements PostgreSQL ran, commands Redis processed.
 #[derive(Debug, Clone, Copy)]
 struct Counters {
     neon: u64,
@@ -189,46 +179,35 @@ struct Counters {
 
 /// Reads the counters through the same Neon and Upstash gateways the Workers use.
 struct Probes {
-    neon: Arc<NeonClient<ReqwestTransport>>,
+    neon: NeonClient<ReqwestTransport>,
     upstash: UpstashClient<ReqwestTransport>,
 }
 
 impl Probes {
-    /// A read's own Neon requests, counted by the next read: the flush burst and the read itself.
-    const NEON_REQUESTS_PER_READ: u64 = NEON_POOL as u64 + 1;
     /// `INFO stats` counts itself.
     const UPSTASH_PER_READ: u64 = 1;
 
     fn new(stack: &Stack) -> Self {
         let urls = stack.urls();
         Self {
-            neon: Arc::new(NeonClient::new(ReqwestTransport::default(), &urls.neon_sql, stack.connection_string())),
+            neon: NeonClient::new(ReqwestTransport::default(), &urls.neon_sql, stack.connection_string()),
             upstash: UpstashClient::new(ReqwestTransport::default(), &urls.upstash, &stack.secrets.upstash_token),
         }
     }
 
-    /// PostgreSQL transactions (`neon`) and Redis commands (`upstash`) so far. Backends publish
-    /// their transaction counts when they go idle, at most once a second; so wait
-    /// a second, then touch every pooled connection once (each publishes what it still held), then
-    /// read `pg_stat_database`.
+    /// Statements run in the database (`neon`) and Redis commands (`upstash`) so far; the
+    /// probes' own statements are left out, `INFO` counts itself (subtracted by the caller).
     async fn read(&self) -> anyhow::Result<Counters> {
-        tokio::time::sleep(STATS_FLUSH_WAIT).await;
-        let mut touches = tokio::task::JoinSet::new();
-        for _ in 0..NEON_POOL {
-            let neon = self.neon.clone();
-            touches.spawn(async move { neon.execute(&Query::new("SELECT 1", &[])).await.map(drop) });
-        }
-        while let Some(touched) = touches.join_next().await {
-            touched??;
-        }
         let result = self
             .neon
             .query(
-                "SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database WHERE datname = current_database()",
+                "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements \
+                 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+                 AND query NOT LIKE '%pg_stat_statements%' AND query <> 'SELECT pg_advisory_unlock_all()'",
                 &[],
             )
             .await?;
-        let neon: i64 = result.first().context("no pg_stat_database row")?.get(0)?;
+        let neon: i64 = result.first().context("no pg_stat_statements row")?.get(0)?;
         let info = self.upstash.command(&Command::new("INFO").arg("stats")).await?;
         let info = info.into_string().context("INFO answered no text")?;
         let upstash = info
@@ -306,20 +285,32 @@ fn scenarios(catalog: &SeedCatalog, base: &str) -> anyhow::Result<Vec<Scenario>>
         warm: (0..WARM_URLS).map(|i| in_stock(((i + 1) * 5_000).to_string())).collect::<anyhow::Result<_>>()?,
     });
 
-    // Searches for a product's first two title words; the unreachable bound keeps repeats apart.
-    let words = |index: usize| -> String {
-        let title = public[index % public.len()].title.as_str();
-        title.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
-    };
-    let search = |index: usize, price_max: Option<String>| {
-        let mut params = vec![("q", words(index))];
-        params.extend(price_max.map(|max| ("price_max", max)));
-        url("/api/v1/search", &params)
-    };
+    // Two words of a product's title, every pair a different search (no filter changes the plan).
+    let mut pairs = std::collections::BTreeSet::new();
+    for product in &public {
+        let words: Vec<String> = product.title.as_str().split_whitespace().map(str::to_lowercase).collect();
+        for (index, first) in words.iter().enumerate() {
+            for second in &words[index + 1..] {
+                pairs.insert(format!("{first} {second}"));
+            }
+        }
+    }
+    // Spread over the catalog rather than alphabetical, which would cluster on a few first words.
+    let pairs: Vec<String> = pairs.into_iter().collect();
+    let spread = |index: usize| pairs[index.wrapping_mul(7_919) % pairs.len()].clone();
+    let mut searches = std::collections::BTreeSet::new();
+    let cold: Vec<String> = (0..pairs.len())
+        .map(spread)
+        .filter(|q| searches.insert(q.clone()))
+        .take(COLD_REQUESTS)
+        .map(|q| url("/api/v1/search", &[("q", q)]))
+        .collect::<anyhow::Result<_>>()?;
     scenarios.push(Scenario {
         name: "search: two title words",
-        cold: (0..COLD_REQUESTS).map(|i| search(i, Some(unreachable(i)))).collect::<anyhow::Result<_>>()?,
-        warm: (0..WARM_URLS).map(|i| search(i, None)).collect::<anyhow::Result<_>>()?,
+        cold,
+        warm: (0..WARM_URLS)
+            .map(|i| url("/api/v1/search", &[("q", spread(i * 1_000 + 1))]))
+            .collect::<anyhow::Result<_>>()?,
     });
 
     let detail = |index: usize| format!("{base}/api/v1/products/{}", public[index % public.len()].id);
@@ -401,12 +392,12 @@ fn print_cpu(rows: &[Row]) {
     for role in &roles {
         print!(" {:>12}", role.split(' ').next().unwrap_or(role));
     }
-    println!();
+    println!(" {:>8}", "total");
     for row in rows {
         print!("{:<46}", format!("{} ({})", row.scenario, row.cache));
         for role in &roles {
             print!(" {:>12.2}", row.cpu_per_request.get(role).copied().unwrap_or(0.0));
         }
-        println!();
+        println!(" {:>8.2}", row.cpu_per_request.values().sum::<f64>());
     }
 }
