@@ -1,7 +1,7 @@
 //! `cargo xtask bench catalog`: the public catalog read path through the gateway in workerd (run by
 //! miniflare's API, not `wrangler dev`), on a 10,000-product seed. Each endpoint runs cold (every
 //! URL new, so every cache misses) and warm (a few URLs, primed once, then repeated), and reports
-//! throughput, latency, Neon queries and Upstash commands per request (counted server-side), workerd
+//! throughput, latency, SQL statements and Redis commands per request (counted server-side), workerd
 //! CPU per request and the `x-cache` mix. Traffic goes only to the bench's own stack on 127.0.0.1,
 //! bounded by request count and time.
 
@@ -31,6 +31,7 @@ const COLD_TIME: Duration = Duration::from_secs(6);
 const WARM_REQUESTS: usize = 6_000;
 const WARM_TIME: Duration = Duration::from_secs(5);
 const WARM_URLS: usize = 8;
+
 /// One endpoint's cold and warm URL sets.
 struct Scenario {
     name: &'static str,
