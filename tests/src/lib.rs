@@ -44,6 +44,39 @@ impl TestStack {
         format!("{}{path}", self.stack.urls().spin)
     }
 
+    /// `GET` through the gateway: status and JSON body (`null` when the body is not JSON). A 5xx
+    /// prints the services' logs first.
+    pub async fn get_json(&self, path_and_query: &str) -> (u16, serde_json::Value) {
+        let response = self.http.get(self.worker_url(path_and_query)).send().await.expect("the gateway answers");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        if status >= 500 {
+            self.print_logs();
+        }
+        (status, body)
+    }
+
+    /// Every page of a list or search (`{"items","next_cursor"}`), following `next_cursor`.
+    pub async fn all_pages(&self, path: &str, query: &str) -> Vec<serde_json::Value> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..1_000 {
+            let separator = if query.is_empty() { "" } else { "&" };
+            let url = match &cursor {
+                Some(cursor) => format!("{path}?{query}{separator}cursor={cursor}"),
+                None => format!("{path}?{query}"),
+            };
+            let (status, body) = self.get_json(&url).await;
+            assert_eq!(status, 200, "{url}: {body}");
+            items.extend(body["items"].as_array().expect("items").iter().cloned());
+            match body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return items,
+            }
+        }
+        panic!("{path}?{query} never ended");
+    }
+
     /// Printed by tests before asserting, so a failure shows what the services said.
     pub fn print_logs(&self) {
         if let Some(dir) = self.stack.log_dir() {

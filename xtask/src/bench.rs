@@ -1,8 +1,13 @@
-//! `cargo xtask bench identity`: CPU cost of identity's hot paths inside workerd. Cloudflare bills
+//! `cargo xtask bench identity` (here) and `bench catalog` (bench/catalog.rs).
+//! identity: CPU cost of identity's hot paths inside workerd. Cloudflare bills
 //! Worker CPU time, not wall time, so this reads the CPU the workerd processes consumed
 //! (/proc utime+stime) over a bounded number of sequential requests, and subtracts the cost of a
 //! request that is refused before any work (what workerd itself spends per request).
 //! Traffic goes only to the bench's own stack on 127.0.0.1 and stops by itself.
+
+mod catalog;
+mod cpu;
+mod load;
 
 use crate::children::Logs;
 use crate::stack::{Ports, Stack, StackConfig, WorkerMode};
@@ -16,13 +21,16 @@ const LOGINS: usize = 100;
 const PASSWORD: &str = "bench passphrase 2026";
 
 pub fn run(what: &str) -> anyhow::Result<()> {
-    if what != "identity" {
-        bail!("unknown benchmark `{what}` (known: identity)");
+    if !["identity", "catalog"].contains(&what) {
+        bail!("unknown benchmark `{what}` (known: identity, catalog)");
     }
     tools::ensure_all()?;
     build::all()?;
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(identity())
+    match what {
+        "catalog" => runtime.block_on(catalog::run()),
+        _ => runtime.block_on(identity()),
+    }
 }
 
 async fn identity() -> anyhow::Result<()> {
@@ -107,28 +115,14 @@ where
     Ok(cpu)
 }
 
-/// utime + stime of the workerd processes in the group, in ms (clock ticks are 10 ms on Linux).
-/// wrangler's own Node process (request logging, its dev proxy) is left out: it does not exist in
-/// production.
+/// utime + stime of the workerd processes in the group, in ms. wrangler's own Node process
+/// (request logging, its dev proxy) is left out: it does not exist in production.
 fn group_cpu_ms(group: u32) -> anyhow::Result<f64> {
-    let ticks_per_second = 100.0;
-    let mut ticks = 0u64;
-    for entry in std::fs::read_dir("/proc")?.flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
-        // Fields after the `(comm)`: state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
-        let Some((before, after_comm)) = stat.rsplit_once(") ") else { continue };
-        if !before.ends_with("(workerd") {
-            continue;
-        }
-        let fields: Vec<&str> = after_comm.split_whitespace().collect();
-        if fields.get(2).and_then(|pgrp| pgrp.parse::<u32>().ok()) != Some(group) {
-            continue;
-        }
-        let utime: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let stime: u64 = fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-        ticks += utime + stime;
-    }
-    Ok(ticks as f64 * 1000.0 / ticks_per_second)
+    Ok(cpu::processes()
+        .iter()
+        .filter(|process| process.pgrp == group && process.comm == "workerd")
+        .map(|process| process.cpu_ms)
+        .sum())
 }
 
 fn gzip_size(worker: &str) -> anyhow::Result<usize> {

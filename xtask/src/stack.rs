@@ -1,5 +1,6 @@
 //! The local stack: PostgreSQL and Redis behind the Neon and Upstash gateways, the email sink, the
-//! migrations, the Spin components in the local wasi:http host, and the Workers in workerd (`wrangler dev`).
+//! migrations, the Spin components in the local wasi:http host, and the Workers in workerd (`wrangler dev`,
+//! or miniflare's API for benchmarks).
 //! `cargo xtask dev` runs it on fixed ports; black-box tests run their own on free ports.
 
 use crate::children::{Logs, ManagedChild};
@@ -109,6 +110,9 @@ pub enum WorkerMode {
     Watch,
     /// The already-built Worker, no rebuilds (tests).
     Prebuilt,
+    /// The already-built Workers in workerd through miniflare's API (xtask/miniflare/run.mjs):
+    /// the same configs, without wrangler's per-request logging through Node (benchmarks).
+    Miniflare,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +182,20 @@ impl Stack {
         wait_for_port(&mut spin, ports.spin).await?;
 
         let worker = match worker {
+            Some(WorkerMode::Miniflare) => {
+                let configs = worker_configs(&state_dir, WorkerMode::Miniflare)?;
+                write_dev_vars(&configs, &urls, &connection_string, &secrets)?;
+                let mut command = Command::new(paths::on_path("node")?);
+                command
+                    .current_dir(paths::repo_root())
+                    .arg(paths::repo_root().join("xtask").join("miniflare").join("run.mjs"))
+                    .args(["127.0.0.1", &ports.worker.to_string()])
+                    .arg(state_dir.join("miniflare"))
+                    .args(&configs);
+                let mut child = ManagedChild::spawn("miniflare", &mut command, &logs)?;
+                wait_for_http(&mut child, &format!("{}/api/v1/health", urls.worker)).await?;
+                Some(child)
+            }
             Some(mode) => {
                 let configs = worker_configs(&state_dir, mode)?;
                 write_dev_vars(&configs, &urls, &connection_string, &secrets)?;
@@ -227,6 +245,14 @@ impl Stack {
         wait_for_port(&mut self.spin, self.ports.spin).await
     }
 
+    /// Restarts PostgreSQL on the same data and port, e.g. to load a library that
+    /// `ALTER SYSTEM SET shared_preload_libraries` named; the Neon gateway reconnects by itself.
+    pub fn restart_postgres(&mut self) -> anyhow::Result<()> {
+        self.postgres.stop()?;
+        self.postgres = Cluster::start(self.postgres.data_dir(), self.ports.postgres)?;
+        Ok(())
+    }
+
     /// For outage tests: Redis goes away, everything else stays.
     pub fn stop_redis(&mut self) {
         if let Some(redis) = self.redis.take() {
@@ -234,9 +260,22 @@ impl Stack {
         }
     }
 
-    /// Process group of `wrangler dev` (workerd runs inside it), for CPU accounting.
+    /// Process group of `wrangler dev` or miniflare (workerd runs inside it), for CPU accounting.
     pub fn worker_process_group(&self) -> Option<u32> {
         self.worker.as_ref().map(ManagedChild::pid)
+    }
+
+    /// (role, process group) of each child: `worker` (wrangler or miniflare, with workerd),
+    /// `local-cloud` (the Neon, Upstash and email gateways) and `local-spin`, for CPU accounting.
+    pub fn process_groups(&self) -> Vec<(&'static str, u32)> {
+        let mut groups = vec![("local-cloud", self.cloud.pid()), ("local-spin", self.spin.pid())];
+        groups.extend(self.worker.as_ref().map(|worker| ("worker", worker.pid())));
+        groups
+    }
+
+    /// The PostgreSQL data directory (its `postmaster.pid` names the server process).
+    pub fn postgres_data_dir(&self) -> &Path {
+        self.postgres.data_dir()
     }
 
     /// Where each child's log is, when logging to files.
@@ -334,8 +373,8 @@ fn write_dev_vars(configs: &[PathBuf], urls: &Urls, connection_string: &str, sec
     Ok(())
 }
 
-/// Watch mode uses the configs themselves; prebuilt mode copies without the build step, pointing at
-/// the built shims, so tests start fast and never rebuild underneath themselves.
+/// Watch mode uses the configs themselves; prebuilt and miniflare modes copy them without the build
+/// step, pointing at the built shims, so tests start fast and never rebuild underneath themselves.
 fn worker_configs(state_dir: &Path, mode: WorkerMode) -> anyhow::Result<Vec<PathBuf>> {
     let root = paths::repo_root();
     let originals = build::WORKERS.iter().map(|(dir, _)| {

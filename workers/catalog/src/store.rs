@@ -8,7 +8,7 @@ use shared::catalog::facets::{DEFAULT_PRICE_BUCKETS, PRICE_LADDER_MINOR, sort_fa
 use shared::catalog::search::TYPO_WORD_SIMILARITY;
 use shared::catalog::{
     Category, CategoryId, CategoryRef, FacetCount, ListQuery, Position, Product, ProductId, ProductSummary,
-    SearchFacets, Sort, SortKey, SuggestQuery, Suggestion, VendorId, VendorRef, price_buckets_from_steps,
+    SearchFacets, SearchQuery, Sort, SortKey, SuggestQuery, Suggestion, VendorId, VendorRef, price_buckets_from_steps,
 };
 use shared::neon::{BatchOptions, NeonClient, NeonError, Param, Query, QueryResult, ToSql};
 use shared::transport::ReqwestTransport;
@@ -74,12 +74,24 @@ impl Store {
         Self { neon: NeonClient::from_config(ReqwestTransport::default(), config.neon.clone()) }
     }
 
+    /// With `q`, only matching products, ranked as `search` ranks them (without facets).
     pub async fn list(&self, query: &ListQuery, after: Option<&Position>) -> Result<PageRows, Failure> {
         let mut sql = Sql::default();
-        let filters = sql.filters(query);
-        let page = sql.page(query, &filters, None, after);
-        let result = self.neon.execute(&sql.query(page)).await?;
-        page_rows(&result, query)
+        let Some(q) = &query.q else {
+            let filters = sql.filters(query);
+            let page = sql.page(query, &filters, None, after);
+            let result = self.neon.execute(&sql.query(page)).await?;
+            return page_rows(&result, query);
+        };
+        let (matches, rank) = sql.text_search(q);
+        let filters = format!("{} AND {matches}", sql.filters(query));
+        let page = sql.page(query, &filters, Some(&rank), after);
+        let queries = [typo_threshold(), sql.query(page)];
+        let results = self.neon.batch(&queries, BatchOptions { read_only: true, ..BatchOptions::default() }).await?;
+        let [_, page] = results.as_slice() else {
+            return Err(Failure::internal("the list batch answered the wrong number of results"));
+        };
+        page_rows(page, query)
     }
 
     /// Full text (every word, the last as a prefix) or, for typos, trigram word similarity at
@@ -92,15 +104,7 @@ impl Store {
     ) -> Result<(Vec<ProductSummary>, Option<Position>, SearchFacets), Failure> {
         let Some(q) = &query.q else { return Err(Failure::internal("search without q")) };
         let mut sql = Sql::default();
-        let text = sql.bind(q.as_str());
-        let tsquery = sql.bind(q.prefix_tsquery());
-        let ts = format!("to_tsquery('simple', {tsquery})");
-        let matches = format!("(p.search @@ {ts} OR {text} <% p.title)");
-        // An exact title outranks everything; then cover density; then closeness of spelling.
-        let rank = format!(
-            "(CASE WHEN lower(p.title) = {text} THEN 10 ELSE 0 END \
-              + coalesce(ts_rank_cd(p.search, {ts}), 0) + word_similarity({text}, p.title))::real"
-        );
+        let (matches, rank) = sql.text_search(q);
         let filters = format!("{} AND {matches}", sql.filters(query));
         // Postgres refuses parameters a statement does not use: each facet gets only its prefix.
         let filter_params = sql.params.len();
@@ -113,9 +117,8 @@ impl Store {
             "SELECT width_bucket(p.price_min_minor, {ladder}::bigint[]), count(*) FROM catalog.products p \
              WHERE {filters} AND p.price_min_minor IS NOT NULL GROUP BY 1"
         );
-        let threshold = TYPO_WORD_SIMILARITY.to_string();
         let queries = [
-            Query::new("SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)", &[&threshold]),
+            typo_threshold(),
             sql.query(page),
             sql.query_with(categories, filter_params),
             sql.query_with(vendors, filter_params),
@@ -207,6 +210,21 @@ impl Sql {
     fn query_with(&self, sql: String, count: usize) -> Query {
         let params: Vec<&dyn ToSql> = self.params.iter().take(count).map(|param| param as &dyn ToSql).collect();
         Query::new(sql, &params)
+    }
+
+    /// A text search's match condition and relevance expression: full text (every word, the last
+    /// as a prefix) or trigram word similarity (typos, at the threshold `typo_threshold` sets).
+    fn text_search(&mut self, q: &SearchQuery) -> (String, String) {
+        let text = self.bind(q.as_str());
+        let tsquery = self.bind(q.prefix_tsquery());
+        let ts = format!("to_tsquery('simple', {tsquery})");
+        let matches = format!("(p.search @@ {ts} OR {text} <% p.title)");
+        // An exact title outranks everything; then cover density; then closeness of spelling.
+        let rank = format!(
+            "(CASE WHEN lower(p.title) = {text} THEN 10 ELSE 0 END \
+              + coalesce(ts_rank_cd(p.search, {ts}), 0) + word_similarity({text}, p.title))::real"
+        );
+        (matches, rank)
     }
 
     /// The `WHERE` of a public list: every filter of the query except the search itself.
@@ -313,6 +331,11 @@ impl Sql {
             clauses.join(" AND ")
         )
     }
+}
+
+/// Sets `TYPO_WORD_SIMILARITY` for the rest of a batch's transaction (before a text search).
+fn typo_threshold() -> Query {
+    Query::new("SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)", &[&TYPO_WORD_SIMILARITY.to_string()])
 }
 
 /// The items of a page and, if a row beyond the limit came back, the last item's position.
