@@ -11,6 +11,8 @@ pub enum Access {
     Authenticated,
     /// A valid access token granting one of these roles.
     AnyRole(&'static [Role]),
+    /// Anyone; a token, when sent, must be valid and its user is forwarded (carts: guests and users).
+    Optional,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +22,8 @@ pub enum Target {
     Identity,
     /// The catalog Worker, through the `CATALOG` service binding.
     Catalog,
+    /// The cart Worker, through the `CART` service binding.
+    Cart,
 }
 
 pub struct Route {
@@ -34,9 +38,9 @@ const fn route(method: Method, path: &'static str, access: Access, target: Targe
     Route { method, path, access, target }
 }
 
-use Access::{AnyRole, Authenticated, Public};
-use Method::{Delete, Get, Post};
-use Target::{Catalog, Health, Identity};
+use Access::{AnyRole, Authenticated, Optional, Public};
+use Method::{Delete, Get, Patch, Post, Put};
+use Target::{Cart, Catalog, Health, Identity};
 
 pub const ROUTES: &[Route] = &[
     route(Get, "/api/v1/health", Public, Health),
@@ -61,7 +65,21 @@ pub const ROUTES: &[Route] = &[
     route(Get, "/api/v1/categories", Public, Catalog),
     route(Get, "/api/v1/search", Public, Catalog),
     route(Get, "/api/v1/search/suggest", Public, Catalog),
+    // Carts (issue 5): guests (signed cookie) and signed-in users alike.
+    route(Get, "/api/v1/cart", Optional, Cart),
+    route(Post, "/api/v1/cart/lines", Optional, Cart),
+    route(Patch, "/api/v1/cart/lines/*", Optional, Cart),
+    route(Delete, "/api/v1/cart/lines/*", Optional, Cart),
+    route(Post, "/api/v1/cart/coupons", Optional, Cart),
+    route(Delete, "/api/v1/cart/coupons/*", Optional, Cart),
+    route(Put, "/api/v1/cart/shipping/*", Optional, Cart),
+    route(Put, "/api/v1/cart/destination", Optional, Cart),
+    route(Get, "/api/v1/vendor/shipping-options", AnyRole(VENDOR_ROLES), Cart),
+    route(Put, "/api/v1/vendor/shipping-options", AnyRole(VENDOR_ROLES), Cart),
 ];
+
+/// Vendor routes: the vendor acted for comes from the token (`Principal::acting_vendor`).
+const VENDOR_ROLES: &[Role] = &[Role::VendorAdmin, Role::VendorStaff];
 
 pub enum Lookup {
     Found(&'static Route),

@@ -1,0 +1,19 @@
+-- Compare-and-set over one or more carts (issue 5). KEYS: the carts. ARGV, four per key: the version
+-- the caller read ('' = absent), the new body ('' = delete the cart), the new version, the TTL in
+-- seconds. Either every key still holds the version read and all are written, or nothing is (0).
+for i, key in ipairs(KEYS) do
+  local current = redis.call('HGET', key, 'v') or ''
+  if current ~= ARGV[4 * i - 3] then
+    return 0
+  end
+end
+for i, key in ipairs(KEYS) do
+  local body = ARGV[4 * i - 2]
+  if body == '' then
+    redis.call('DEL', key)
+  else
+    redis.call('HSET', key, 'v', ARGV[4 * i - 1], 'body', body)
+    redis.call('EXPIRE', key, ARGV[4 * i])
+  end
+end
+return 1
