@@ -15,7 +15,7 @@ use worker_platform::{clock, random};
 
 use crate::config::Config;
 use crate::data::Data;
-use crate::store::{Store, Write};
+use crate::store::{Store, Write, Written};
 
 /// At most this many merge attempts; each lost race means the account's cart changed meanwhile.
 const MERGE_ATTEMPTS: usize = 16;
@@ -90,7 +90,7 @@ async fn merge_guest(store: &Store, data: &Data, account: &CartOwner, guest: &Ca
             Write { owner: account, read: &account_read, cart: Some(&merged.cart) },
             Write { owner: guest, read: &guest_read, cart: None },
         ];
-        if store.write(&writes).await? {
+        if let Written::Yes = store.write(&writes).await? {
             return Ok(());
         }
     }

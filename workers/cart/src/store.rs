@@ -18,7 +18,10 @@ use worker_platform::random;
 
 use crate::config::Config;
 
-const MAX_ATTEMPTS: usize = 64;
+const MAX_ATTEMPTS: u32 = 64;
+/// After a lost race, wait a random 0..2^min(attempt, 5) ms, so racing writers spread out instead of
+/// colliding again at once (each attempt costs the runtime CPU and Upstash a command).
+const MAX_BACKOFF_EXPONENT: u32 = 5;
 
 thread_local! {
     static CAS: Script = Script::new(include_str!("cas.lua"));
@@ -51,14 +54,7 @@ impl Store {
     /// The stored cart, or an empty one (expired or never written).
     pub async fn load(&self, owner: &CartOwner) -> Result<Snapshot, ApiError> {
         let reply = self.upstash.command(&cmd("HMGET").arg(owner.key()).arg("v").arg("body")).await.map_err(upstash)?;
-        let mut fields = reply.into_array().unwrap_or_default().into_iter().map(RedisValue::into_string);
-        let (version, body) = (fields.next().flatten(), fields.next().flatten());
-        let cart = match &body {
-            Some(body) => serde_json::from_str(body)
-                .map_err(|error| internal(format!("stored cart {} is unreadable: {error}", owner.key())))?,
-            None => Cart::default(),
-        };
-        Ok(Snapshot { cart, version: version.filter(|_| body.is_some()).unwrap_or_default() })
+        Snapshot::decode(owner, reply.into_array().unwrap_or_default())
     }
 
     /// Applies `change` to the owner's cart atomically (see the module note); `change` runs on the
@@ -68,19 +64,23 @@ impl Store {
         owner: &CartOwner,
         mut change: impl FnMut(&mut Cart) -> Result<T, ApiError>,
     ) -> Result<(Cart, T), ApiError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let read = self.load(owner).await?;
+        let mut read = self.load(owner).await?;
+        for attempt in 0..MAX_ATTEMPTS {
             let mut cart = read.cart.clone();
             let outcome = change(&mut cart)?;
-            if self.write(&[Write { owner, read: &read, cart: Some(&cart) }]).await? {
-                return Ok((cart, outcome));
+            match self.write(&[Write { owner, read: &read, cart: Some(&cart) }]).await? {
+                Written::Yes => return Ok((cart, outcome)),
+                Written::Lost(current) => read = Snapshot::decode(owner, current)?,
             }
+            let window_ms = 1u64 << attempt.min(MAX_BACKOFF_EXPONENT);
+            let wait = u64::from(u16::from_le_bytes(random::bytes().unwrap_or_default())) % window_ms;
+            worker::Delay::from(std::time::Duration::from_millis(wait)).await;
         }
         Err(ApiError::new(ErrorCode::Conflict, "the cart is being changed by too many requests at once; try again"))
     }
 
-    /// One compare-and-set over every key in `writes`: all written, or `false` and none.
-    pub async fn write(&self, writes: &[Write<'_>]) -> Result<bool, ApiError> {
+    /// One compare-and-set over every key in `writes`: all written, or none.
+    pub async fn write(&self, writes: &[Write<'_>]) -> Result<Written, ApiError> {
         let keys: Vec<String> = writes.iter().map(|write| write.owner.key()).collect();
         let mut args: Vec<Arg> = Vec::with_capacity(writes.len() * 4);
         for write in writes {
@@ -94,7 +94,31 @@ impl Store {
         }
         let script = CAS.with(Clone::clone);
         let reply = script.run(&self.upstash, keys, args).await.map_err(upstash)?;
-        Ok(reply.as_i64() == Some(1))
+        match reply.into_array() {
+            Some(mut current) if current.len() == 3 => Ok(Written::Lost(current.split_off(1))),
+            Some(_) => Err(internal("the cart script answered an unexpected shape".into())),
+            None => Ok(Written::Yes),
+        }
+    }
+}
+
+pub enum Written {
+    Yes,
+    /// Another write came first: the first key's `[version, body]` now.
+    Lost(Vec<RedisValue>),
+}
+
+impl Snapshot {
+    /// From `[version, body]`; an absent or empty body is an empty cart.
+    fn decode(owner: &CartOwner, fields: Vec<RedisValue>) -> Result<Self, ApiError> {
+        let mut fields = fields.into_iter().map(RedisValue::into_string);
+        let (version, body) = (fields.next().flatten(), fields.next().flatten().filter(|body| !body.is_empty()));
+        let cart = match &body {
+            Some(body) => serde_json::from_str(body)
+                .map_err(|error| internal(format!("stored cart {} is unreadable: {error}", owner.key())))?,
+            None => Cart::default(),
+        };
+        Ok(Snapshot { cart, version: version.filter(|_| body.is_some()).unwrap_or_default() })
     }
 }
 
