@@ -16,12 +16,15 @@ const LOGINS: usize = 100;
 const PASSWORD: &str = "bench passphrase 2026";
 
 pub fn run(what: &str) -> anyhow::Result<()> {
-    if what != "identity" {
-        bail!("unknown benchmark `{what}` (known: identity)");
+    if what != "identity" && what != "cart" {
+        bail!("unknown benchmark `{what}` (known: identity, cart)");
     }
     tools::ensure_all()?;
     build::all()?;
     let runtime = tokio::runtime::Runtime::new()?;
+    if what == "cart" {
+        return runtime.block_on(crate::bench_cart::run());
+    }
     runtime.block_on(identity())
 }
 
@@ -131,7 +134,7 @@ fn group_cpu_ms(group: u32) -> anyhow::Result<f64> {
     Ok(ticks as f64 * 1000.0 / ticks_per_second)
 }
 
-fn gzip_size(worker: &str) -> anyhow::Result<usize> {
+pub(crate) fn gzip_size(worker: &str) -> anyhow::Result<usize> {
     let wasm = paths::worker_dir(worker).join("build").join("index_bg.wasm");
     let bytes = std::fs::read(&wasm).with_context(|| format!("{} is missing", wasm.display()))?;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

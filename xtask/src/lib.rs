@@ -2,6 +2,7 @@
 //! black-box tests start the same stack the dev command does.
 
 pub mod bench;
+pub mod bench_cart;
 pub mod build;
 pub mod cart_seed;
 pub mod catalog_seed;

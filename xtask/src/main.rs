@@ -6,6 +6,7 @@ const USAGE: &str = "usage: cargo xtask <command>
   test                 the whole test suite (what CI runs)
   build-worker <name>  build workers/<name> with worker-build (wrangler.toml's build command)
   bench identity       CPU per login and per token verification inside workerd
+  bench cart           cart add and read throughput through workerd, Upstash commands per operation
   migrate              apply migrations/ to the dev database (the dev stack must be running)
   seed [--products N] [--vendors V] [--categories C]
                        write a deterministic demo catalog (default 2,000 products, 25 vendors, 40
