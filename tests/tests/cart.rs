@@ -271,7 +271,8 @@ async fn coupons_are_checked_each_way(world: &World<'_>) {
              ('BIG-SPENDER', NULL, NULL, 500, 'EUR', {}, NULL, NULL, NULL, NULL, NULL), \
              ('CERAMICS-ONLY', '{NORTH_CERAMICS}', 1000, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL), \
              ('ONCE-ONLY', NULL, 1000, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 1), \
-             ('HALF-CAPPED', NULL, 5000, NULL, 'EUR', NULL, 100, NULL, NULL, NULL, NULL)",
+             ('HALF-CAPPED', NULL, 5000, NULL, 'EUR', NULL, 100, NULL, NULL, NULL, NULL), \
+             ('ONE-EACH', NULL, 1000, NULL, NULL, NULL, NULL, NULL, NULL, 1, NULL)",
             price * 10 + 1
         ))
         .await;
