@@ -64,14 +64,33 @@ struct CouponRow {
 /// Everything `shared::cart::price` needs besides the cart, read in one statement.
 #[derive(Debug, Default)]
 pub struct PricingData {
+    /// The rows behind `catalog`, for adding a line.
+    pub variants: BTreeMap<VariantId, Variant>,
     pub catalog: BTreeMap<VariantId, CatalogVariant>,
     pub coupons: BTreeMap<CouponCode, (Coupon, CouponUsage)>,
     pub shipping_options: Vec<ShippingOption>,
     pub vendor_locations: BTreeMap<VendorId, GeoPoint>,
     pub tax: TaxTable,
+    /// What was asked for, so a cart changed since can tell whether this still prices it.
+    asked: Asked,
+}
+
+#[derive(Debug, Default)]
+struct Asked {
+    variants: Vec<VariantId>,
+    coupons: Vec<CouponCode>,
+    country: Option<String>,
 }
 
 impl PricingData {
+    /// Whether this data prices `cart` (it may have changed since, e.g. by a concurrent write).
+    pub fn covers(&self, cart: &Cart) -> bool {
+        cart.lines.iter().all(|line| self.asked.variants.contains(&line.variant_id))
+            && cart.coupons.iter().all(|code| self.asked.coupons.contains(code))
+            && cart.destination.as_ref().map(|destination| destination.country.as_str().to_owned())
+                == self.asked.country
+    }
+
     pub fn input(&self, now: chrono::DateTime<chrono::Utc>) -> PricingInput<'_> {
         PricingInput {
             catalog: &self.catalog,
@@ -110,10 +129,16 @@ impl Data {
         single_json(&result)
     }
 
-    /// The cart's variants, coupons (with usage by `user_id`), its vendors' shipping options and the
-    /// destination country's tax rates: one statement, one round trip, one snapshot.
-    pub async fn pricing(&self, cart: &Cart, user_id: Option<&str>) -> Result<PricingData, ApiError> {
-        let variants: Vec<&VariantId> = cart.lines.iter().map(|line| &line.variant_id).collect();
+    /// The cart's variants (and `extra`, about to be added), coupons (with usage by `user_id`), its
+    /// vendors' shipping options and the destination country's tax rates: one statement, one round
+    /// trip, one snapshot.
+    pub async fn pricing(
+        &self,
+        cart: &Cart,
+        extra: Option<&VariantId>,
+        user_id: Option<&str>,
+    ) -> Result<PricingData, ApiError> {
+        let variants: Vec<VariantId> = cart.lines.iter().map(|line| &line.variant_id).chain(extra).cloned().collect();
         let vendors: Vec<&VendorId> = cart.lines.iter().map(|line| &line.vendor_id).collect();
         let country = cart.destination.as_ref().map(|destination| destination.country.as_str());
         let sql = format!(
@@ -124,7 +149,8 @@ impl Data {
                     FROM cart.coupons c WHERE c.code = ANY($2)), \
                 'shipping', (SELECT coalesce(json_agg(json_build_object('id', id, 'vendor_id', vendor_id, 'rate', rate) \
                     ORDER BY vendor_id, position, id), '[]'::json) \
-                    FROM cart.shipping_options WHERE vendor_id = ANY($3)), \
+                    FROM cart.shipping_options WHERE vendor_id = ANY($3) OR vendor_id IN \
+                        (SELECT vendor_id FROM catalog.cart_variants WHERE variant_id = ANY($1))), \
                 'tax', json_build_object('rates', (SELECT coalesce(json_agg(json_build_object( \
                     'country', country, 'region', nullif(region, ''), 'rate', rate_bp)), '[]'::json) \
                     FROM cart.tax_rates WHERE country = $4)))"
@@ -136,6 +162,7 @@ impl Data {
             shipping_options: row.shipping,
             tax: row.tax,
             coupons: row.coupons.into_iter().map(|row| (row.coupon.code.clone(), (row.coupon, row.usage))).collect(),
+            asked: Asked { coupons: cart.coupons.clone(), country: country.map(str::to_owned), variants },
             ..PricingData::default()
         };
         for variant in row.variants {
@@ -143,7 +170,7 @@ impl Data {
                 data.vendor_locations.insert(variant.vendor_id.clone(), location);
             }
             data.catalog.insert(
-                variant.variant_id,
+                variant.variant_id.clone(),
                 CatalogVariant {
                     price: variant.price,
                     available: variant.available,
@@ -151,6 +178,7 @@ impl Data {
                     on_sale: variant.on_sale,
                 },
             );
+            data.variants.insert(variant.variant_id.clone(), variant);
         }
         Ok(data)
     }

@@ -15,7 +15,7 @@ use worker::Response;
 use worker_platform::{clock, random, request, respond};
 
 use crate::config::Config;
-use crate::data::Data;
+use crate::data::{Data, PricingData};
 use crate::session::Session;
 use crate::store::Store;
 
@@ -44,37 +44,50 @@ struct AddBody {
     quantity: i64,
 }
 
-/// `POST /api/v1/cart/lines`: adds to the variant's line, or opens one.
+/// `POST /api/v1/cart/lines`: adds to the variant's line, or opens one. One Neon statement looks
+/// the variant up and prices the cart with it, so an add costs one query, not two.
 pub async fn add_line(ctx: &mut Context, body: &[u8]) -> Outcome {
     let body: AddBody = request::json(body)?;
     let variant_id = VariantId::parse(&body.variant_id)
         .map_err(|error| FieldErrors::single("variant_id", error.reason()).to_api_error())?;
     let quantity = Quantity::new(body.quantity).map_err(|_| cart_error(CartError::QuantityOutOfRange))?;
-    let variant = ctx
-        .data
-        .variants(std::slice::from_ref(&variant_id))
-        .await?
-        .into_iter()
-        .find(|variant| variant.on_sale)
+    let existing = match ctx.session.owner.clone() {
+        Some(owner) => {
+            let read = ctx.store.load(&owner).await?;
+            Some((owner, read))
+        }
+        None => None,
+    };
+    let before = existing.as_ref().map(|(_, read)| read.cart.clone()).unwrap_or_default();
+    let data = ctx.data.pricing(&before, Some(&variant_id), ctx.session.user_id.as_deref()).await?;
+    let variant = data
+        .variants
+        .get(&variant_id)
+        .filter(|variant| variant.on_sale)
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "variant not found"))?;
     if variant.available.is_zero() {
         return Err(ApiError::new(ErrorCode::OutOfStock, "this variant is out of stock"));
     }
-    let owner = ctx.session.owner_for_write(&ctx.config)?;
-    let (cart, _) = ctx
-        .store
-        .update(&owner, |cart| {
-            let add = AddLine {
-                variant_id: variant.variant_id.clone(),
-                product_id: variant.product_id.clone(),
-                vendor_id: variant.vendor_id.clone(),
-                quantity,
-                unit_price: variant.price,
-            };
-            cart.add(add, CartLineId::generate(clock::now_ms(), random::bytes().unwrap_or_default()))
-                .map_err(cart_error)
-        })
-        .await?;
+    let add = |cart: &mut Cart| {
+        let line = AddLine {
+            variant_id: variant.variant_id.clone(),
+            product_id: variant.product_id.clone(),
+            vendor_id: variant.vendor_id.clone(),
+            quantity,
+            unit_price: variant.price,
+        };
+        cart.add(line, CartLineId::generate(clock::now_ms(), random::bytes().unwrap_or_default())).map_err(cart_error)
+    };
+    let (cart, _) = match existing {
+        Some((owner, read)) => ctx.store.update_from(&owner, read, add).await?,
+        None => {
+            let owner = ctx.session.owner_for_write(&ctx.config)?;
+            ctx.store.update(&owner, add).await?
+        }
+    };
+    if data.covers(&cart) {
+        return priced(&cart, &data);
+    }
     view(ctx, &cart).await
 }
 
@@ -117,7 +130,7 @@ pub async fn apply_coupon(ctx: &mut Context, body: &[u8]) -> Outcome {
         None => Cart::default(),
     };
     candidate.apply_coupon(code.clone()).map_err(cart_error)?;
-    let data = ctx.data.pricing(&candidate, ctx.session.user_id.as_deref()).await?;
+    let data = ctx.data.pricing(&candidate, None, ctx.session.user_id.as_deref()).await?;
     let priced = price(&candidate, data.input(clock::now())).map_err(overflow)?;
     let outcome = priced.coupons.iter().find(|outcome| match outcome {
         CouponOutcome::Applied { code: applied, .. } | CouponOutcome::Rejected { code: applied, .. } => {
@@ -283,7 +296,11 @@ fn line(line_id: &str) -> Result<CartLineId, ApiError> {
 }
 
 async fn view(ctx: &Context, cart: &Cart) -> Outcome {
-    let data = ctx.data.pricing(cart, ctx.session.user_id.as_deref()).await?;
+    let data = ctx.data.pricing(cart, None, ctx.session.user_id.as_deref()).await?;
+    priced(cart, &data)
+}
+
+fn priced(cart: &Cart, data: &PricingData) -> Outcome {
     let priced = price(cart, data.input(clock::now())).map_err(overflow)?;
     respond::json_of(200, &priced)
 }

@@ -62,9 +62,19 @@ impl Store {
     pub async fn update<T>(
         &self,
         owner: &CartOwner,
+        change: impl FnMut(&mut Cart) -> Result<T, ApiError>,
+    ) -> Result<(Cart, T), ApiError> {
+        let read = self.load(owner).await?;
+        self.update_from(owner, read, change).await
+    }
+
+    /// `update` starting from a cart the caller has already read.
+    pub async fn update_from<T>(
+        &self,
+        owner: &CartOwner,
+        mut read: Snapshot,
         mut change: impl FnMut(&mut Cart) -> Result<T, ApiError>,
     ) -> Result<(Cart, T), ApiError> {
-        let mut read = self.load(owner).await?;
         for attempt in 0..MAX_ATTEMPTS {
             let mut cart = read.cart.clone();
             let outcome = change(&mut cart)?;
