@@ -59,6 +59,15 @@ pub enum ErrorCode {
     /// The resource (a product by id) does not exist, or is not visible to this caller.
     #[serde(rename = "RES_4004")]
     NotFound,
+    /// The coupon gives no discount on this cart; `details.reason` says why (`expired`, `below_minimum`…).
+    #[serde(rename = "BIZ_5001")]
+    CouponRejected,
+    /// A cart limit (lines per cart, quantity per line, coupons per cart, one currency); `details.reason`.
+    #[serde(rename = "BIZ_5002")]
+    CartLimit,
+    /// The variant cannot be bought now (out of stock).
+    #[serde(rename = "BIZ_5003")]
+    OutOfStock,
     /// A dependency (database, cache, core service) is unreachable or failing.
     #[serde(rename = "EXT_6001")]
     DependencyUnavailable,
@@ -88,7 +97,8 @@ impl ErrorCode {
             ErrorCode::ValidationFailed => 422,
             ErrorCode::RouteNotFound | ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::Conflict => 409,
+            ErrorCode::Conflict | ErrorCode::OutOfStock => 409,
+            ErrorCode::CouponRejected | ErrorCode::CartLimit => 422,
             ErrorCode::DependencyUnavailable => 503,
             ErrorCode::Internal | ErrorCode::Misconfigured => 500,
         }
@@ -196,6 +206,20 @@ mod tests {
             (ErrorCode::ValidationFailed, "VAL_3002", 422),
             (ErrorCode::Conflict, "RES_4003", 409),
             (ErrorCode::NotFound, "RES_4004", 404),
+        ];
+        for (code, wire, status) in expected {
+            assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(wire));
+            assert_eq!(serde_json::from_value::<ErrorCode>(serde_json::json!(wire)).unwrap(), code);
+            assert_eq!(code.http_status(), status, "{wire}");
+        }
+    }
+
+    #[test]
+    fn cart_codes_keep_their_wire_names_and_statuses() {
+        let expected = [
+            (ErrorCode::CouponRejected, "BIZ_5001", 422),
+            (ErrorCode::CartLimit, "BIZ_5002", 422),
+            (ErrorCode::OutOfStock, "BIZ_5003", 409),
         ];
         for (code, wire, status) in expected {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(wire));

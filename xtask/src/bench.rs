@@ -5,6 +5,7 @@
 //! request that is refused before any work (what workerd itself spends per request).
 //! Traffic goes only to the bench's own stack on 127.0.0.1 and stops by itself.
 
+mod cart;
 mod catalog;
 mod cpu;
 mod load;
@@ -21,14 +22,15 @@ const LOGINS: usize = 100;
 const PASSWORD: &str = "bench passphrase 2026";
 
 pub fn run(what: &str) -> anyhow::Result<()> {
-    if !["identity", "catalog"].contains(&what) {
-        bail!("unknown benchmark `{what}` (known: identity, catalog)");
+    if !["identity", "catalog", "cart"].contains(&what) {
+        bail!("unknown benchmark `{what}` (known: identity, catalog, cart)");
     }
     tools::ensure_all()?;
     build::all()?;
     let runtime = tokio::runtime::Runtime::new()?;
     match what {
         "catalog" => runtime.block_on(catalog::run()),
+        "cart" => runtime.block_on(cart::run()),
         _ => runtime.block_on(identity()),
     }
 }
@@ -125,7 +127,7 @@ fn group_cpu_ms(group: u32) -> anyhow::Result<f64> {
         .sum())
 }
 
-fn gzip_size(worker: &str) -> anyhow::Result<usize> {
+pub(crate) fn gzip_size(worker: &str) -> anyhow::Result<usize> {
     let wasm = paths::worker_dir(worker).join("build").join("index_bg.wasm");
     let bytes = std::fs::read(&wasm).with_context(|| format!("{} is missing", wasm.display()))?;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());

@@ -6,8 +6,13 @@ use std::process::Command;
 /// Spin components listed in spin.toml: crate packages under spin/.
 pub const SPIN_COMPONENTS: &[&str] = &["orders", "identity", "notifications"];
 /// Workers: (directory under workers/, crate package); worker-build writes build/worker/ there.
-pub const WORKERS: &[(&str, &str)] =
-    &[("gateway", "gateway"), ("identity", "identity-worker"), ("catalog", "catalog-worker"), ("events", "events")];
+pub const WORKERS: &[(&str, &str)] = &[
+    ("gateway", "gateway"),
+    ("identity", "identity-worker"),
+    ("catalog", "catalog-worker"),
+    ("events", "events"),
+    ("cart", "cart-worker"),
+];
 
 pub fn all() -> anyhow::Result<()> {
     progress::step("build native tools (local-cloud, local-spin)", native_tools)?;

@@ -2,7 +2,7 @@
 
 use crate::children::Logs;
 use crate::stack::{Ports, Stack, StackConfig, WorkerMode};
-use crate::{build, catalog_seed, paths, progress, seed, tools};
+use crate::{build, cart_seed, catalog_seed, paths, progress, seed, tools};
 use std::time::Duration;
 
 pub fn run() -> anyhow::Result<()> {
@@ -27,6 +27,8 @@ pub fn run() -> anyhow::Result<()> {
             catalog_seed::run(&stack.urls().neon_sql, &stack.connection_string(), &catalog_seed::SeedConfig::default())
                 .await?;
         progress::note(&format!("catalog seeded: {report}"));
+        cart_seed::run(&stack.urls().neon_sql, &stack.connection_string()).await?;
+        progress::note("coupons, tax rates and demo shipping options seeded");
         print_urls(&stack);
         let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
         let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

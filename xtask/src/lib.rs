@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod build;
+pub mod cart_seed;
 pub mod catalog_seed;
 pub mod children;
 pub mod cmd;

@@ -72,6 +72,8 @@ pub struct Secrets {
     pub jwt_signing_seed: String,
     /// HMAC key (base64url, 32 bytes) the catalog Worker signs pagination cursors with.
     pub catalog_cursor_key: String,
+    /// HMAC key (base64url, 32 bytes) the cart Worker signs guest cart cookies with.
+    pub cart_cookie_key: String,
 }
 
 impl Secrets {
@@ -82,8 +84,14 @@ impl Secrets {
             Err(_) => serde_json::Map::new(),
         };
         let mut changed = false;
-        for name in ["upstash_token", "webhook_key_current", "jwt_signing_seed", "email_api_key", "catalog_cursor_key"]
-        {
+        for name in [
+            "upstash_token",
+            "webhook_key_current",
+            "jwt_signing_seed",
+            "email_api_key",
+            "catalog_cursor_key",
+            "cart_cookie_key",
+        ] {
             if !stored.get(name).is_some_and(serde_json::Value::is_string) {
                 stored.insert(name.to_owned(), random_token()?.into());
                 changed = true;
@@ -363,6 +371,7 @@ fn write_dev_vars(configs: &[PathBuf], urls: &Urls, connection_string: &str, sec
         ("WEBHOOK_KEY_CURRENT", secrets.webhook_key_current.as_str()),
         ("JWT_SIGNING_SEED", secrets.jwt_signing_seed.as_str()),
         ("CATALOG_CURSOR_KEY", secrets.catalog_cursor_key.as_str()),
+        ("CART_COOKIE_KEY", secrets.cart_cookie_key.as_str()),
         ("PUBLIC_URL", urls.worker.as_str()),
     ];
     let text: String = lines.iter().map(|(name, value)| format!("{name}=\"{value}\"\n")).collect();

@@ -9,6 +9,7 @@ pub mod basis_points;
 pub mod coupon;
 pub mod destination;
 pub mod model;
+pub mod owner;
 pub mod pricing;
 pub mod shipping;
 pub mod tax;
@@ -20,8 +21,11 @@ pub use model::{
     AddLine, Cart, CartError, CartLine, CartLineId, MAX_COUPONS, MAX_LINE_QUANTITY, MAX_LINES, MergeCap,
     MergeCapReason, Merged, merge,
 };
+pub use owner::{CartOwner, CookieKey, GuestCartId};
 pub use pricing::{
     CartView, CatalogVariant, CouponOutcome, LineFlag, LineView, PricingInput, Totals, VendorView, price,
 };
-pub use shipping::{ShippingOption, ShippingOptionId, ShippingQuote, ShippingRate, ShippingUnavailable, WeightBand};
+pub use shipping::{
+    ShippingOption, ShippingOptionId, ShippingQuote, ShippingRate, ShippingRateError, ShippingUnavailable, WeightBand,
+};
 pub use tax::{TaxRate, TaxTable};

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::geo::GeoPoint;
 use crate::catalog::ids::prefixed_id;
 use crate::catalog::money::{Money, MoneyError};
+use crate::catalog::validation::Reason;
 use crate::catalog::{Currency, VendorId};
+use thiserror::Error;
 
 prefixed_id!(
     /// `ship_…`: one of a vendor's shipping options.
@@ -101,6 +103,68 @@ impl ShippingOption {
             if price.currency == currency { Ok(price) } else { Err(ShippingUnavailable::CurrencyMismatch) }
         });
         Ok(ShippingQuote { id: self.id.clone(), kind, price: price.ok(), unavailable: price.err() })
+    }
+}
+
+/// A vendor configures a handful of options (standard, express, local); more is a misconfiguration.
+pub const MAX_OPTIONS_PER_VENDOR: usize = 10;
+/// Weight tables in practice have a few steps; this bounds the JSON stored per option.
+pub const MAX_WEIGHT_BANDS: usize = 20;
+/// Local delivery is by the shop's own couriers: a city and its surroundings.
+pub const MAX_DELIVERY_RADIUS_KM: f64 = 500.0;
+
+/// Why a vendor's rate cannot be saved; the names are stable (`details` of `VAL_3002`).
+#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
+pub enum ShippingRateError {
+    #[error("prices cannot be negative")]
+    NegativePrice,
+    #[error("a rate's prices must all be in one currency")]
+    MixedCurrencies,
+    #[error("weight bands: 1 to {MAX_WEIGHT_BANDS}, each with its own upper bound")]
+    Bands,
+    #[error("the delivery radius must be above 0 and at most {MAX_DELIVERY_RADIUS_KM} km")]
+    Radius,
+}
+
+impl Reason for ShippingRateError {
+    fn reason(&self) -> &'static str {
+        match self {
+            ShippingRateError::NegativePrice => "negative_price",
+            ShippingRateError::MixedCurrencies => "mixed_currencies",
+            ShippingRateError::Bands => "bands",
+            ShippingRateError::Radius => "radius",
+        }
+    }
+}
+
+impl ShippingRate {
+    /// The checks a vendor's input must pass before it is stored.
+    pub fn validate(&self) -> Result<(), ShippingRateError> {
+        let prices: Vec<Money> = match self {
+            ShippingRate::Flat { price } => vec![*price],
+            ShippingRate::WeightBands { bands } => {
+                let mut bounds: Vec<u32> = bands.iter().map(|band| band.up_to_grams).collect();
+                bounds.sort_unstable();
+                bounds.dedup();
+                if bands.is_empty() || bands.len() > MAX_WEIGHT_BANDS || bounds.len() != bands.len() {
+                    return Err(ShippingRateError::Bands);
+                }
+                bands.iter().map(|band| band.price).collect()
+            }
+            ShippingRate::LocalDelivery { base, per_km, max_radius_km } => {
+                if !(max_radius_km.is_finite() && *max_radius_km > 0.0 && *max_radius_km <= MAX_DELIVERY_RADIUS_KM) {
+                    return Err(ShippingRateError::Radius);
+                }
+                vec![*base, *per_km]
+            }
+        };
+        if prices.iter().any(|price| price.is_negative()) {
+            return Err(ShippingRateError::NegativePrice);
+        }
+        if prices.windows(2).any(|pair| pair[0].currency != pair[1].currency) {
+            return Err(ShippingRateError::MixedCurrencies);
+        }
+        Ok(())
     }
 }
 
@@ -199,5 +263,27 @@ mod tests {
         assert_eq!(price(&local, 0, None, Some(lisbon)), Err(ShippingUnavailable::VendorHasNoLocation));
         let nan = option(ShippingRate::LocalDelivery { base: eur(300), per_km: eur(50), max_radius_km: f64::NAN });
         assert_eq!(price(&nan, 0, Some(lisbon), Some(lisbon)), Err(ShippingUnavailable::OutOfRange));
+    }
+
+    #[test]
+    fn vendor_rates_are_checked_before_they_are_stored() {
+        let band = |grams, minor| WeightBand { up_to_grams: grams, price: eur(minor) };
+        assert_eq!(ShippingRate::Flat { price: eur(500) }.validate(), Ok(()));
+        assert_eq!(ShippingRate::Flat { price: eur(-1) }.validate(), Err(ShippingRateError::NegativePrice));
+        assert_eq!(ShippingRate::WeightBands { bands: vec![] }.validate(), Err(ShippingRateError::Bands));
+        let same_bound = ShippingRate::WeightBands { bands: vec![band(1000, 300), band(1000, 400)] };
+        assert_eq!(same_bound.validate(), Err(ShippingRateError::Bands));
+        let mixed = ShippingRate::WeightBands {
+            bands: vec![
+                band(1000, 300),
+                WeightBand { up_to_grams: 2000, price: Money::new(1, Currency::parse("USD").unwrap()) },
+            ],
+        };
+        assert_eq!(mixed.validate(), Err(ShippingRateError::MixedCurrencies));
+        for radius in [0.0, -1.0, f64::NAN, 501.0] {
+            let local = ShippingRate::LocalDelivery { base: eur(100), per_km: eur(50), max_radius_km: radius };
+            assert_eq!(local.validate(), Err(ShippingRateError::Radius), "{radius}");
+        }
+        assert_eq!(ShippingRateError::Radius.reason(), "radius");
     }
 }

@@ -35,6 +35,9 @@ pub async fn authorize(
         return Ok(None);
     }
     let header = request.headers().get("authorization").ok().flatten();
+    if access == Access::Optional && header.is_none() {
+        return Ok(None);
+    }
     let token = bearer_token(header.as_deref()).map_err(|error| error.to_api_error())?;
     let identity = verify(env, token, settings).await?;
     if let Access::AnyRole(roles) = access

@@ -38,6 +38,7 @@ async fn route(request: &Request, env: &Env, request_id: &str) -> std::result::R
         }
         Target::Identity => forward::to_service("IDENTITY", request, env, identity.as_ref(), request_id).await,
         Target::Catalog => forward::to_service("CATALOG", request, env, identity.as_ref(), request_id).await,
+        Target::Cart => forward::to_service("CART", request, env, identity.as_ref(), request_id).await,
     }
 }
 

@@ -11,6 +11,8 @@ pub enum Access {
     Authenticated,
     /// A valid access token granting one of these roles.
     AnyRole(&'static [Role]),
+    /// Anyone; a token, when sent, must be valid and its user is forwarded (carts: guests and users).
+    Optional,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +22,8 @@ pub enum Target {
     Identity,
     /// The catalog Worker, through the `CATALOG` service binding.
     Catalog,
+    /// The cart Worker, through the `CART` service binding.
+    Cart,
 }
 
 pub struct Route {
@@ -34,9 +38,9 @@ const fn route(method: Method, path: &'static str, access: Access, target: Targe
     Route { method, path, access, target }
 }
 
-use Access::{AnyRole, Authenticated, Public};
+use Access::{AnyRole, Authenticated, Optional, Public};
 use Method::{Delete, Get, Patch, Post, Put};
-use Target::{Catalog, Health, Identity};
+use Target::{Cart, Catalog, Health, Identity};
 
 pub const ROUTES: &[Route] = &[
     route(Get, "/api/v1/health", Public, Health),
@@ -73,9 +77,20 @@ pub const ROUTES: &[Route] = &[
     route(Get, "/api/v1/admin/vendors", AnyRole(&[Role::PlatformAdmin]), Catalog),
     route(Post, "/api/v1/admin/vendors", AnyRole(&[Role::PlatformAdmin]), Catalog),
     route(Put, "/api/v1/admin/products/*", AnyRole(&[Role::PlatformAdmin]), Catalog),
+    // Carts (issue 5): guests (signed cookie) and signed-in users alike.
+    route(Get, "/api/v1/cart", Optional, Cart),
+    route(Post, "/api/v1/cart/lines", Optional, Cart),
+    route(Patch, "/api/v1/cart/lines/*", Optional, Cart),
+    route(Delete, "/api/v1/cart/lines/*", Optional, Cart),
+    route(Post, "/api/v1/cart/coupons", Optional, Cart),
+    route(Delete, "/api/v1/cart/coupons/*", Optional, Cart),
+    route(Put, "/api/v1/cart/shipping/*", Optional, Cart),
+    route(Put, "/api/v1/cart/destination", Optional, Cart),
+    route(Get, "/api/v1/vendor/shipping-options", VENDOR, Cart),
+    route(Put, "/api/v1/vendor/shipping-options", VENDOR, Cart),
 ];
 
-/// Who manages a vendor's products; which vendor comes from the token (`Principal::acting_vendor`).
+/// Who manages a vendor's products and shipping; which vendor comes from the token (`Principal::acting_vendor`).
 const VENDOR: Access = AnyRole(&[Role::VendorAdmin, Role::VendorStaff]);
 
 pub enum Lookup {

@@ -1,0 +1,247 @@
+//! Every SQL statement the cart Worker runs: the catalog through the read-only view
+//! `catalog.cart_variants`, and its own `cart` schema (migration 0007, docs/adr/0004). Postgres builds
+//! JSON in the shape of `shared::cart`'s types, parsed here, so a bad row is an error, not a bad price.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use shared::api::{ApiError, ErrorCode};
+use shared::cart::{
+    Cart, CatalogVariant, Coupon, CouponCode, CouponUsage, PricingInput, ShippingOption, ShippingOptionId, TaxTable,
+};
+use shared::catalog::geo::GeoPoint;
+use shared::catalog::{Money, ProductId, Quantity, VariantId, VendorId};
+use shared::neon::{BatchOptions, NeonClient, NeonError, Query};
+use shared::transport::ReqwestTransport;
+
+use crate::config::Config;
+
+/// A variant as the cart sees it (one row of `catalog.cart_variants`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Variant {
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
+    pub vendor_id: VendorId,
+    pub price: Money,
+    pub available: Quantity,
+    pub weight_grams: u32,
+    pub on_sale: bool,
+    pub vendor_location: Option<GeoPoint>,
+}
+
+const VARIANT_JSON: &str = "json_build_object('variant_id', variant_id, 'product_id', product_id, \
+    'vendor_id', vendor_id, 'price', json_build_object('amount_minor', price_minor, 'currency', currency), \
+    'available', available, 'weight_grams', weight_grams, 'on_sale', on_sale, \
+    'vendor_location', CASE WHEN vendor_latitude IS NULL THEN NULL \
+        ELSE json_build_object('lat', vendor_latitude, 'lng', vendor_longitude) END)";
+
+const COUPON_JSON: &str = "json_build_object( \
+    'coupon', json_build_object('code', c.code, \
+        'scope', CASE WHEN c.vendor_id IS NULL THEN json_build_object('type', 'platform') \
+            ELSE json_build_object('type', 'vendor', 'vendor_id', c.vendor_id) END, \
+        'value', CASE WHEN c.percent_bp IS NOT NULL \
+            THEN json_build_object('type', 'percentage', 'basis_points', c.percent_bp) \
+            ELSE json_build_object('type', 'fixed', \
+                'amount', json_build_object('amount_minor', c.fixed_minor, 'currency', c.currency)) END, \
+        'min_purchase', CASE WHEN c.min_purchase_minor IS NULL THEN NULL \
+            ELSE json_build_object('amount_minor', c.min_purchase_minor, 'currency', c.currency) END, \
+        'max_discount', CASE WHEN c.max_discount_minor IS NULL THEN NULL \
+            ELSE json_build_object('amount_minor', c.max_discount_minor, 'currency', c.currency) END, \
+        'valid_from', c.valid_from, 'valid_until', c.valid_until, \
+        'per_customer_limit', c.per_customer_limit, 'total_limit', c.total_limit), \
+    'usage', json_build_object( \
+        'by_customer', (SELECT count(*) FROM cart.coupon_redemptions r WHERE r.coupon_code = c.code AND r.user_id = $5), \
+        'total', (SELECT count(*) FROM cart.coupon_redemptions r WHERE r.coupon_code = c.code)))";
+
+/// A coupon with its redemptions so far.
+#[derive(Debug, Deserialize)]
+struct CouponRow {
+    coupon: Coupon,
+    usage: CouponUsage,
+}
+
+/// Everything `shared::cart::price` needs besides the cart, read in one statement.
+#[derive(Debug, Default)]
+pub struct PricingData {
+    /// The rows behind `catalog`, for adding a line.
+    pub variants: BTreeMap<VariantId, Variant>,
+    pub catalog: BTreeMap<VariantId, CatalogVariant>,
+    pub coupons: BTreeMap<CouponCode, (Coupon, CouponUsage)>,
+    pub shipping_options: Vec<ShippingOption>,
+    pub vendor_locations: BTreeMap<VendorId, GeoPoint>,
+    pub tax: TaxTable,
+    /// What was asked for, so a cart changed since can tell whether this still prices it.
+    asked: Asked,
+}
+
+#[derive(Debug, Default)]
+struct Asked {
+    variants: Vec<VariantId>,
+    coupons: Vec<CouponCode>,
+    country: Option<String>,
+}
+
+impl PricingData {
+    /// Whether this data prices `cart` (it may have changed since, e.g. by a concurrent write).
+    pub fn covers(&self, cart: &Cart) -> bool {
+        cart.lines.iter().all(|line| self.asked.variants.contains(&line.variant_id))
+            && cart.coupons.iter().all(|code| self.asked.coupons.contains(code))
+            && cart.destination.as_ref().map(|destination| destination.country.as_str().to_owned())
+                == self.asked.country
+    }
+
+    pub fn input(&self, now: chrono::DateTime<chrono::Utc>) -> PricingInput<'_> {
+        PricingInput {
+            catalog: &self.catalog,
+            coupons: &self.coupons,
+            shipping_options: &self.shipping_options,
+            vendor_locations: &self.vendor_locations,
+            tax: &self.tax,
+            now,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct PricingRow {
+    variants: Vec<Variant>,
+    coupons: Vec<CouponRow>,
+    shipping: Vec<ShippingOption>,
+    tax: TaxTable,
+}
+
+pub struct Data {
+    neon: NeonClient<ReqwestTransport>,
+}
+
+impl Data {
+    pub fn new(config: &Config) -> Self {
+        Self { neon: NeonClient::from_config(ReqwestTransport::default(), config.neon.clone()) }
+    }
+
+    /// The variants that exist, whatever their state, in no particular order.
+    pub async fn variants(&self, ids: &[VariantId]) -> Result<Vec<Variant>, ApiError> {
+        let sql = format!(
+            "SELECT coalesce(json_agg({VARIANT_JSON}), '[]'::json) FROM catalog.cart_variants WHERE variant_id = ANY($1)"
+        );
+        let result = self.neon.query(&sql, &[&ids]).await.map_err(neon)?;
+        single_json(&result)
+    }
+
+    /// The cart's variants (and `extra`, about to be added), coupons (with usage by `user_id`), its
+    /// vendors' shipping options and the destination country's tax rates: one statement, one round
+    /// trip, one snapshot.
+    pub async fn pricing(
+        &self,
+        cart: &Cart,
+        extra: Option<&VariantId>,
+        user_id: Option<&str>,
+    ) -> Result<PricingData, ApiError> {
+        let variants: Vec<VariantId> = cart.lines.iter().map(|line| &line.variant_id).chain(extra).cloned().collect();
+        let vendors: Vec<&VendorId> = cart.lines.iter().map(|line| &line.vendor_id).collect();
+        let country = cart.destination.as_ref().map(|destination| destination.country.as_str());
+        let sql = format!(
+            "SELECT json_build_object( \
+                'variants', (SELECT coalesce(json_agg({VARIANT_JSON}), '[]'::json) \
+                    FROM catalog.cart_variants WHERE variant_id = ANY($1)), \
+                'coupons', (SELECT coalesce(json_agg({COUPON_JSON}), '[]'::json) \
+                    FROM cart.coupons c WHERE c.code = ANY($2)), \
+                'shipping', (SELECT coalesce(json_agg(json_build_object('id', id, 'vendor_id', vendor_id, 'rate', rate) \
+                    ORDER BY vendor_id, position, id), '[]'::json) \
+                    FROM cart.shipping_options WHERE vendor_id = ANY($3) OR vendor_id IN \
+                        (SELECT vendor_id FROM catalog.cart_variants WHERE variant_id = ANY($1))), \
+                'tax', json_build_object('rates', (SELECT coalesce(json_agg(json_build_object( \
+                    'country', country, 'region', nullif(region, ''), 'rate', rate_bp)), '[]'::json) \
+                    FROM cart.tax_rates WHERE country = $4)))"
+        );
+        let result =
+            self.neon.query(&sql, &[&variants, &cart.coupons, &vendors, &country, &user_id]).await.map_err(neon)?;
+        let row: PricingRow = single_json(&result)?;
+        let mut data = PricingData {
+            shipping_options: row.shipping,
+            tax: row.tax,
+            coupons: row.coupons.into_iter().map(|row| (row.coupon.code.clone(), (row.coupon, row.usage))).collect(),
+            asked: Asked { coupons: cart.coupons.clone(), country: country.map(str::to_owned), variants },
+            ..PricingData::default()
+        };
+        for variant in row.variants {
+            if let Some(location) = variant.vendor_location {
+                data.vendor_locations.insert(variant.vendor_id.clone(), location);
+            }
+            data.catalog.insert(
+                variant.variant_id.clone(),
+                CatalogVariant {
+                    price: variant.price,
+                    available: variant.available,
+                    weight_grams: variant.weight_grams,
+                    on_sale: variant.on_sale,
+                },
+            );
+            data.variants.insert(variant.variant_id.clone(), variant);
+        }
+        Ok(data)
+    }
+
+    /// The vendor an option belongs to, if it exists.
+    pub async fn shipping_option_vendor(&self, id: &ShippingOptionId) -> Result<Option<VendorId>, ApiError> {
+        let result =
+            self.neon.query("SELECT vendor_id FROM cart.shipping_options WHERE id = $1", &[id]).await.map_err(neon)?;
+        let Some(row) = result.first() else { return Ok(None) };
+        let vendor: String = row.get(0).map_err(|error| neon(error.into()))?;
+        Ok(VendorId::parse(&vendor).ok())
+    }
+
+    pub async fn vendor_shipping_options(&self, vendor_id: &VendorId) -> Result<Vec<ShippingOption>, ApiError> {
+        let sql = "SELECT coalesce(json_agg(json_build_object('id', id, 'vendor_id', vendor_id, 'rate', rate) \
+                   ORDER BY position, id), '[]'::json) FROM cart.shipping_options WHERE vendor_id = $1";
+        let result = self.neon.query(sql, &[vendor_id]).await.map_err(neon)?;
+        single_json(&result)
+    }
+
+    /// Replaces the vendor's whole set in one transaction (`options` all carry `vendor_id`).
+    pub async fn replace_shipping_options(
+        &self,
+        vendor_id: &VendorId,
+        options: &[ShippingOption],
+    ) -> Result<(), ApiError> {
+        let rates: Vec<serde_json::Value> = options
+            .iter()
+            .map(|option| serde_json::to_value(&option.rate))
+            .collect::<Result<_, _>>()
+            .map_err(|error| ApiError::new(ErrorCode::Internal, error.to_string()))?;
+        let ids: Vec<&ShippingOptionId> = options.iter().map(|option| &option.id).collect();
+        let queries = [
+            Query::new("DELETE FROM cart.shipping_options WHERE vendor_id = $1", &[vendor_id]),
+            Query::new(
+                "INSERT INTO cart.shipping_options (id, vendor_id, position, rate) \
+                 SELECT id, $1, ordinality - 1, rate FROM unnest($2::text[], $3::jsonb[]) WITH ORDINALITY AS o(id, rate)",
+                &[vendor_id, &ids, &rates],
+            ),
+        ];
+        self.neon.batch(&queries, BatchOptions::default()).await.map_err(neon)?;
+        Ok(())
+    }
+}
+
+/// The one JSON column of the one row these statements return.
+fn single_json<T: DeserializeOwned>(result: &shared::neon::QueryResult) -> Result<T, ApiError> {
+    let row = result.first().ok_or_else(|| internal("a JSON query returned no row".into()))?;
+    let value: serde_json::Value = row.get(0).map_err(|error| neon(error.into()))?;
+    T::deserialize(value).map_err(|error| internal(format!("a cart row breaks the model: {error}")))
+}
+
+fn internal(message: String) -> ApiError {
+    worker::console_error!("internal error: {message}");
+    ApiError::new(ErrorCode::Internal, "internal error")
+}
+
+/// The database failing is an outage when it may pass, a bug otherwise (e.g. a bad statement).
+fn neon(error: NeonError) -> ApiError {
+    if error.is_transient() || matches!(error, NeonError::Unauthorized { .. }) {
+        worker::console_error!("the database is unavailable: {error}");
+        ApiError::new(ErrorCode::DependencyUnavailable, "the database is unavailable")
+    } else {
+        internal(format!("database: {error}"))
+    }
+}

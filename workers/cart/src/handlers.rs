@@ -1,0 +1,320 @@
+//! One function per endpoint. Every cart answer is the priced cart (`shared::cart::CartView`), so a
+//! client never needs a second request to show what changed.
+
+use serde::Deserialize;
+use shared::api::{ApiError, ErrorCode};
+use shared::cart::shipping::MAX_OPTIONS_PER_VENDOR;
+use shared::cart::{
+    AddLine, Cart, CartError, CartLineId, CountryCode, CouponCode, CouponOutcome, Destination, Postcode, Region,
+    ShippingOption, ShippingOptionId, ShippingRate, price,
+};
+use shared::catalog::geo::GeoPoint;
+use shared::catalog::validation::Reason;
+use shared::catalog::{FieldErrors, Quantity, VariantId, VendorId};
+use worker::Response;
+use worker_platform::{clock, random, request, respond};
+
+use crate::config::Config;
+use crate::data::{Data, PricingData};
+use crate::session::Session;
+use crate::store::Store;
+
+pub struct Context {
+    pub config: Config,
+    pub store: Store,
+    pub data: Data,
+    pub session: Session,
+}
+
+type Outcome = Result<Response, ApiError>;
+
+/// `GET /api/v1/cart`: revalidated against the catalog and priced.
+pub async fn show(ctx: &Context) -> Outcome {
+    let cart = match &ctx.session.owner {
+        Some(owner) => ctx.store.load(owner).await?.cart,
+        None => Cart::default(),
+    };
+    view(ctx, &cart).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddBody {
+    variant_id: String,
+    quantity: i64,
+}
+
+/// `POST /api/v1/cart/lines`: adds to the variant's line, or opens one. One Neon statement looks
+/// the variant up and prices the cart with it, so an add costs one query, not two.
+pub async fn add_line(ctx: &mut Context, body: &[u8]) -> Outcome {
+    let body: AddBody = request::json(body)?;
+    let variant_id = VariantId::parse(&body.variant_id)
+        .map_err(|error| FieldErrors::single("variant_id", error.reason()).to_api_error())?;
+    let quantity = Quantity::new(body.quantity).map_err(|_| cart_error(CartError::QuantityOutOfRange))?;
+    let existing = match ctx.session.owner.clone() {
+        Some(owner) => {
+            let read = ctx.store.load(&owner).await?;
+            Some((owner, read))
+        }
+        None => None,
+    };
+    let before = existing.as_ref().map(|(_, read)| read.cart.clone()).unwrap_or_default();
+    let data = ctx.data.pricing(&before, Some(&variant_id), ctx.session.user_id.as_deref()).await?;
+    let variant = data
+        .variants
+        .get(&variant_id)
+        .filter(|variant| variant.on_sale)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "variant not found"))?;
+    if variant.available.is_zero() {
+        return Err(ApiError::new(ErrorCode::OutOfStock, "this variant is out of stock"));
+    }
+    let add = |cart: &mut Cart| {
+        let line = AddLine {
+            variant_id: variant.variant_id.clone(),
+            product_id: variant.product_id.clone(),
+            vendor_id: variant.vendor_id.clone(),
+            quantity,
+            unit_price: variant.price,
+        };
+        cart.add(line, CartLineId::generate(clock::now_ms(), random::bytes().unwrap_or_default())).map_err(cart_error)
+    };
+    let (cart, _) = match existing {
+        Some((owner, read)) => ctx.store.update_from(&owner, read, add).await?,
+        None => {
+            let owner = ctx.session.owner_for_write(&ctx.config)?;
+            ctx.store.update(&owner, add).await?
+        }
+    };
+    if data.covers(&cart) {
+        return priced(&cart, &data);
+    }
+    view(ctx, &cart).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuantityBody {
+    quantity: i64,
+}
+
+/// `PATCH /api/v1/cart/lines/{line_id}`.
+pub async fn set_quantity(ctx: &Context, line_id: &str, body: &[u8]) -> Outcome {
+    let body: QuantityBody = request::json(body)?;
+    let quantity = Quantity::new(body.quantity).map_err(|_| cart_error(CartError::QuantityOutOfRange))?;
+    let line_id = line(line_id)?;
+    let cart = change_existing(ctx, |cart| cart.set_quantity(&line_id, quantity).map_err(cart_error)).await?;
+    view(ctx, &cart).await
+}
+
+/// `DELETE /api/v1/cart/lines/{line_id}`.
+pub async fn remove_line(ctx: &Context, line_id: &str) -> Outcome {
+    let line_id = line(line_id)?;
+    let cart = change_existing(ctx, |cart| cart.remove_line(&line_id).map(drop).map_err(cart_error)).await?;
+    view(ctx, &cart).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CouponBody {
+    code: String,
+}
+
+/// `POST /api/v1/cart/coupons`: kept only if it discounts this cart now; otherwise `BIZ_5001` with
+/// the reason. (It is checked again on every read: a coupon may expire while it sits in a cart.)
+pub async fn apply_coupon(ctx: &mut Context, body: &[u8]) -> Outcome {
+    let body: CouponBody = request::json(body)?;
+    let code =
+        CouponCode::parse(&body.code).map_err(|error| FieldErrors::single("code", error.reason()).to_api_error())?;
+    let mut candidate = match &ctx.session.owner {
+        Some(owner) => ctx.store.load(owner).await?.cart,
+        None => Cart::default(),
+    };
+    candidate.apply_coupon(code.clone()).map_err(cart_error)?;
+    let data = ctx.data.pricing(&candidate, None, ctx.session.user_id.as_deref()).await?;
+    let priced = price(&candidate, data.input(clock::now())).map_err(overflow)?;
+    let outcome = priced.coupons.iter().find(|outcome| match outcome {
+        CouponOutcome::Applied { code: applied, .. } | CouponOutcome::Rejected { code: applied, .. } => {
+            *applied == code
+        }
+    });
+    match outcome {
+        Some(CouponOutcome::Applied { .. }) => {}
+        Some(CouponOutcome::Rejected { reason, .. }) => {
+            return Err(ApiError::new(ErrorCode::CouponRejected, reason.to_string())
+                .with_details(serde_json::json!({ "code": code, "reason": reason.reason() })));
+        }
+        None => {
+            return Err(ApiError::new(ErrorCode::CouponRejected, "the cart is empty")
+                .with_details(serde_json::json!({ "code": code, "reason": "empty_cart" })));
+        }
+    }
+    let owner = ctx.session.owner_for_write(&ctx.config)?;
+    let (cart, _) = ctx.store.update(&owner, |cart| cart.apply_coupon(code.clone()).map_err(cart_error)).await?;
+    if cart == candidate {
+        return respond::json_of(200, &priced);
+    }
+    view(ctx, &cart).await
+}
+
+/// `DELETE /api/v1/cart/coupons/{code}`.
+pub async fn remove_coupon(ctx: &Context, code: &str) -> Outcome {
+    let not_found = || ApiError::new(ErrorCode::NotFound, "this coupon is not in the cart");
+    let code = CouponCode::parse(code).map_err(|_| not_found())?;
+    let cart = change_existing(ctx, |cart| if cart.remove_coupon(&code) { Ok(()) } else { Err(not_found()) }).await?;
+    view(ctx, &cart).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShippingBody {
+    option_id: String,
+}
+
+/// `PUT /api/v1/cart/shipping/{vendor_id}`: one of that vendor's options, for a vendor in the cart.
+pub async fn choose_shipping(ctx: &Context, vendor_id: &str, body: &[u8]) -> Outcome {
+    let body: ShippingBody = request::json(body)?;
+    let not_found = || ApiError::new(ErrorCode::NotFound, "no such shipping option for this vendor");
+    let vendor_id = VendorId::parse(vendor_id).map_err(|_| not_found())?;
+    let option_id = ShippingOptionId::parse(&body.option_id)
+        .map_err(|error| FieldErrors::single("option_id", error.reason()).to_api_error())?;
+    if ctx.data.shipping_option_vendor(&option_id).await?.as_ref() != Some(&vendor_id) {
+        return Err(not_found());
+    }
+    let cart = change_existing(ctx, |cart| {
+        if !cart.lines.iter().any(|line| line.vendor_id == vendor_id) {
+            return Err(ApiError::new(ErrorCode::NotFound, "the cart has nothing from this vendor"));
+        }
+        cart.shipping.insert(vendor_id.clone(), option_id.clone());
+        Ok(())
+    })
+    .await?;
+    view(ctx, &cart).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DestinationBody {
+    country: String,
+    region: Option<String>,
+    postcode: Option<String>,
+    lat: Option<f64>,
+    lng: Option<f64>,
+}
+
+/// `PUT /api/v1/cart/destination`.
+pub async fn set_destination(ctx: &mut Context, body: &[u8]) -> Outcome {
+    let body: DestinationBody = request::json(body)?;
+    let mut errors = FieldErrors::new();
+    let country = errors.check("country", CountryCode::parse(&body.country));
+    let region = body.region.as_deref().map(|region| errors.check("region", Region::parse(region)));
+    let postcode = body.postcode.as_deref().map(|postcode| errors.check("postcode", Postcode::parse(postcode)));
+    let location = match (body.lat, body.lng) {
+        (Some(lat), Some(lng)) => errors.check("lat", GeoPoint::new(lat, lng)),
+        (None, None) => None,
+        _ => {
+            errors.push("lat", "lat_and_lng_together");
+            None
+        }
+    };
+    let (Some(country), true) = (country, errors.is_empty()) else { return Err(errors.to_api_error()) };
+    let destination = Destination { country, region: region.flatten(), postcode: postcode.flatten(), location };
+    let owner = ctx.session.owner_for_write(&ctx.config)?;
+    let (cart, _) = ctx
+        .store
+        .update(&owner, |cart| {
+            cart.destination = Some(destination.clone());
+            Ok(())
+        })
+        .await?;
+    view(ctx, &cart).await
+}
+
+/// `GET /api/v1/vendor/shipping-options`: the calling vendor's own options.
+pub async fn vendor_options(data: &Data, vendor_id: &VendorId) -> Outcome {
+    let options = data.vendor_shipping_options(vendor_id).await?;
+    respond::json_of(200, &serde_json::json!({ "options": options }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptionsBody {
+    options: Vec<OptionBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OptionBody {
+    /// One of this vendor's option ids to keep it (carts that chose it keep their choice); absent
+    /// for a new option.
+    id: Option<String>,
+    rate: ShippingRate,
+}
+
+/// `PUT /api/v1/vendor/shipping-options`: replaces the calling vendor's set (vendor from the token).
+pub async fn replace_vendor_options(data: &Data, vendor_id: &VendorId, body: &[u8]) -> Outcome {
+    let body: OptionsBody = request::json(body)?;
+    if body.options.len() > MAX_OPTIONS_PER_VENDOR {
+        return Err(FieldErrors::single("options", "too_many").to_api_error());
+    }
+    let mut errors = FieldErrors::new();
+    for (index, option) in body.options.iter().enumerate() {
+        errors.check(&format!("options[{index}].rate"), option.rate.validate());
+    }
+    if !errors.is_empty() {
+        return Err(errors.to_api_error());
+    }
+    let current = data.vendor_shipping_options(vendor_id).await?;
+    let mut options: Vec<ShippingOption> = Vec::with_capacity(body.options.len());
+    for option in body.options {
+        let id = match option.id {
+            // Another vendor's option id is as unknown as a made-up one.
+            Some(id) => ShippingOptionId::parse(&id)
+                .ok()
+                .filter(|id| current.iter().any(|mine| &mine.id == id))
+                .filter(|id| options.iter().all(|seen| &seen.id != id))
+                .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("shipping option {id} not found")))?,
+            None => ShippingOptionId::generate(clock::now_ms(), random::bytes().unwrap_or_default()),
+        };
+        options.push(ShippingOption { id, vendor_id: vendor_id.clone(), rate: option.rate });
+    }
+    data.replace_shipping_options(vendor_id, &options).await?;
+    respond::json_of(200, &serde_json::json!({ "options": options }))
+}
+
+/// A change to a cart that must already exist: without one there is no line or coupon to touch.
+async fn change_existing(
+    ctx: &Context,
+    change: impl FnMut(&mut Cart) -> Result<(), ApiError>,
+) -> Result<Cart, ApiError> {
+    let owner = ctx.session.owner.as_ref().ok_or_else(|| ApiError::new(ErrorCode::NotFound, "there is no cart yet"))?;
+    Ok(ctx.store.update(owner, change).await?.0)
+}
+
+/// A malformed line id names no line of this cart.
+fn line(line_id: &str) -> Result<CartLineId, ApiError> {
+    CartLineId::parse(line_id).map_err(|_| cart_error(CartError::LineNotFound))
+}
+
+async fn view(ctx: &Context, cart: &Cart) -> Outcome {
+    let data = ctx.data.pricing(cart, None, ctx.session.user_id.as_deref()).await?;
+    priced(cart, &data)
+}
+
+fn priced(cart: &Cart, data: &PricingData) -> Outcome {
+    let priced = price(cart, data.input(clock::now())).map_err(overflow)?;
+    respond::json_of(200, &priced)
+}
+
+/// Another shopper's line is as unknown as a made-up one (404); every limit is `BIZ_5002`.
+fn cart_error(error: CartError) -> ApiError {
+    match error {
+        CartError::LineNotFound => ApiError::new(ErrorCode::NotFound, error.to_string()),
+        _ => ApiError::new(ErrorCode::CartLimit, error.to_string())
+            .with_details(serde_json::json!({ "reason": error.reason() })),
+    }
+}
+
+fn overflow(error: shared::catalog::money::MoneyError) -> ApiError {
+    worker::console_error!("pricing overflowed: {error}");
+    ApiError::new(ErrorCode::Internal, "internal error")
+}
