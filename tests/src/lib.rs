@@ -4,6 +4,10 @@
 //! `cargo xtask test` (which builds first and passes `--include-ignored`).
 
 use std::path::PathBuf;
+
+use serde_json::{Value, json};
+use shared::neon::NeonClient;
+use shared::transport::ReqwestTransport;
 use xtask::children::Logs;
 use xtask::stack::{Ports, Stack, StackConfig, WorkerMode};
 
@@ -44,16 +48,63 @@ impl TestStack {
         format!("{}{path}", self.stack.urls().spin)
     }
 
-    /// `GET` through the gateway: status and JSON body (`null` when the body is not JSON). A 5xx
-    /// prints the services' logs first.
-    pub async fn get_json(&self, path_and_query: &str) -> (u16, serde_json::Value) {
-        let response = self.http.get(self.worker_url(path_and_query)).send().await.expect("the gateway answers");
+    /// Sends `request` (with a bearer token when given): status and JSON body (`null` when the body
+    /// is not JSON). A 5xx prints the services' logs first.
+    pub async fn send(&self, request: reqwest::RequestBuilder, token: Option<&str>) -> (u16, Value) {
+        let request = match token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
+        let response = request.send().await.expect("the gateway answers");
         let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        let body = response.json().await.unwrap_or(Value::Null);
         if status >= 500 {
             self.print_logs();
         }
         (status, body)
+    }
+
+    /// `GET` through the gateway, anonymously.
+    pub async fn get_json(&self, path_and_query: &str) -> (u16, Value) {
+        self.send(self.http.get(self.worker_url(path_and_query)), None).await
+    }
+
+    /// The stack's database, through its Neon gateway.
+    pub fn neon(&self) -> NeonClient<ReqwestTransport> {
+        NeonClient::new(ReqwestTransport::default(), self.stack.urls().neon_sql, self.stack.connection_string())
+    }
+
+    /// Registers an account through the API: the new user's id.
+    pub async fn register(&self, email: &str, password: &str) -> String {
+        let body = json!({"email": email, "password": password, "display_name": "Test Account"});
+        let (status, body) =
+            self.send(self.http.post(self.worker_url("/api/v1/auth/register")).json(&body), None).await;
+        assert_eq!(status, 201, "register {email}: {body}");
+        body["user"]["id"].as_str().expect("the new user's id").to_owned()
+    }
+
+    /// Signs in: the access token.
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let body = json!({"email": email, "password": password});
+        let (status, body) = self.send(self.http.post(self.worker_url("/api/v1/auth/login")).json(&body), None).await;
+        assert_eq!(status, 200, "login {email}: {body}");
+        body["access_token"].as_str().expect("access token").to_owned()
+    }
+
+    /// The first platform admin, as the seed makes it: nobody can grant it through the API yet.
+    pub async fn grant_platform_admin(&self, user_id: &str) {
+        self.neon()
+            .query("INSERT INTO identity.role_grants (user_id, role) VALUES ($1, 'platform_admin')", &[&user_id])
+            .await
+            .expect("grant the platform admin");
+    }
+
+    /// A platform admin grants `user_id` the vendor admin role of `vendor_id` through the API.
+    pub async fn grant_vendor_admin(&self, admin_token: &str, user_id: &str, vendor_id: &str) {
+        let grant = json!({"user_id": user_id, "role": "vendor_admin", "vendor_id": vendor_id});
+        let request = self.http.post(self.worker_url("/api/v1/auth/admin/roles")).json(&grant);
+        let (status, body) = self.send(request, Some(admin_token)).await;
+        assert!((200..300).contains(&status), "grant {vendor_id}: {status} {body}");
     }
 
     /// Every page of a list or search (`{"items","next_cursor"}`), following `next_cursor`.
@@ -99,6 +150,11 @@ fn print_logs(dir: &std::path::Path) {
             eprintln!("{line}");
         }
     }
+}
+
+/// The error envelope's stable code (`""` when the body is not an error).
+pub fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("")
 }
 
 /// Unix seconds now, for signing test requests.

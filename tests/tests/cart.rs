@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use e2e::{TestStack, now_unix};
+use e2e::{TestStack, error_code, now_unix};
 use serde_json::{Value, json};
 use shared::catalog::ProductStatus;
 use shared::identity::access_token::{AccessTokenIssuer, DEFAULT_AUDIENCE, DEFAULT_ISSUER, Identity, Role, RoleGrant};
@@ -23,7 +23,7 @@ async fn carts_through_the_gateway() {
     let urls = stack.stack.urls();
     catalog_seed::run(&urls.neon_sql, &stack.stack.connection_string(), &config).await.expect("the seed runs");
     let catalog = catalog_seed::generate(&config).expect("the catalog generates");
-    let neon = NeonClient::new(ReqwestTransport::default(), urls.neon_sql, stack.stack.connection_string());
+    let neon = stack.neon();
     // Plenty of everything, so only the tests that change stock see a stock flag.
     neon.query("UPDATE catalog.variant_stock SET available = 1000", &[]).await.expect("stock");
     xtask::cart_seed::run(&stack.stack.urls().neon_sql, &stack.stack.connection_string()).await.expect("cart seed");
@@ -168,10 +168,6 @@ fn lines(cart: &Value) -> BTreeMap<String, Value> {
 
 fn quantity(cart: &Value, variant_id: &str) -> Option<i64> {
     lines(cart).get(variant_id).map(|line| line["quantity"].as_i64().expect("quantity"))
-}
-
-fn error_code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or_default()
 }
 
 async fn fifty_parallel_adds_on_one_line_end_at_exactly_fifty(world: &World<'_>) {

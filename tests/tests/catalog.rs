@@ -18,52 +18,13 @@ async fn catalog_read_path_through_the_gateway() {
         .await
         .expect("the seed runs");
     let expected = catalog_seed::generate(&config).expect("the catalog generates");
-    let client = Client { stack: &stack };
 
-    pagination_lists_every_public_product_once(&client, &expected).await;
-    a_category_filter_includes_descendants(&client, &expected).await;
-    the_price_range_filter_holds(&client, &expected).await;
-    exact_titles_rank_first_and_typos_still_match(&client, &expected).await;
-    product_detail_lists_variants_with_available(&client, &expected).await;
-    errors_use_the_envelope(&client).await;
-}
-
-struct Client<'a> {
-    stack: &'a TestStack,
-}
-
-impl Client<'_> {
-    async fn get(&self, path_and_query: &str) -> (u16, Value) {
-        let response =
-            self.stack.http.get(self.stack.worker_url(path_and_query)).send().await.expect("the gateway answers");
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(Value::Null);
-        if status >= 500 {
-            self.stack.print_logs();
-        }
-        (status, body)
-    }
-
-    /// Every page of a list or search; fails on a repeated id.
-    async fn all_pages(&self, path: &str, query: &str) -> Vec<Value> {
-        let mut items = Vec::new();
-        let mut cursor: Option<String> = None;
-        for _ in 0..100 {
-            let separator = if query.is_empty() { "" } else { "&" };
-            let url = match &cursor {
-                Some(cursor) => format!("{path}?{query}{separator}cursor={cursor}"),
-                None => format!("{path}?{query}"),
-            };
-            let (status, body) = self.get(&url).await;
-            assert_eq!(status, 200, "{url}: {body}");
-            items.extend(body["items"].as_array().expect("items").iter().cloned());
-            match body["next_cursor"].as_str() {
-                Some(next) => cursor = Some(next.to_owned()),
-                None => return items,
-            }
-        }
-        panic!("{path}?{query} never ended");
-    }
+    pagination_lists_every_public_product_once(&stack, &expected).await;
+    a_category_filter_includes_descendants(&stack, &expected).await;
+    the_price_range_filter_holds(&stack, &expected).await;
+    exact_titles_rank_first_and_typos_still_match(&stack, &expected).await;
+    product_detail_lists_variants_with_available(&stack, &expected).await;
+    errors_use_the_envelope(&stack).await;
 }
 
 fn is_public(product: &SeedProduct) -> bool {
@@ -80,22 +41,22 @@ fn unique(ids: &[String]) -> BTreeSet<String> {
     set
 }
 
-async fn pagination_lists_every_public_product_once(client: &Client<'_>, expected: &SeedCatalog) {
+async fn pagination_lists_every_public_product_once(stack: &TestStack, expected: &SeedCatalog) {
     let public: BTreeSet<String> =
         expected.products.iter().filter(|p| is_public(p)).map(|p| p.id.to_string()).collect();
     assert!(public.len() < expected.products.len(), "the seed hides some products");
     for sort in ["newest", "price_asc", "price_desc"] {
-        let items = client.all_pages("/api/v1/products", &format!("sort={sort}&limit=17")).await;
+        let items = stack.all_pages("/api/v1/products", &format!("sort={sort}&limit=17")).await;
         assert_eq!(unique(&ids(&items)), public, "sort={sort}");
     }
     // Price order holds across page boundaries.
-    let items = client.all_pages("/api/v1/products", "sort=price_asc&limit=13").await;
+    let items = stack.all_pages("/api/v1/products", "sort=price_asc&limit=13").await;
     let prices: Vec<i64> =
         items.iter().map(|item| item["price_from"]["amount_minor"].as_i64().expect("price")).collect();
     assert!(prices.windows(2).all(|pair| pair[0] <= pair[1]), "{prices:?}");
 }
 
-async fn a_category_filter_includes_descendants(client: &Client<'_>, expected: &SeedCatalog) {
+async fn a_category_filter_includes_descendants(stack: &TestStack, expected: &SeedCatalog) {
     let root = expected.categories.iter().find(|c| c.parent_id.is_none()).expect("a root");
     let mut subtree = BTreeSet::from([root.id.clone()]);
     // Categories come parents first, and the tree is shallow: a few passes reach every level.
@@ -118,13 +79,13 @@ async fn a_category_filter_includes_descendants(client: &Client<'_>, expected: &
             .iter()
             .any(|p| is_public(p) && p.category_id != root.id && wanted.contains(&p.id.to_string()))
     );
-    let items = client.all_pages("/api/v1/products", &format!("category={}&limit=50", root.id)).await;
+    let items = stack.all_pages("/api/v1/products", &format!("category={}&limit=50", root.id)).await;
     assert_eq!(unique(&ids(&items)), wanted);
-    let by_slug = client.all_pages("/api/v1/products", &format!("category={}&limit=50", root.slug.as_str())).await;
+    let by_slug = stack.all_pages("/api/v1/products", &format!("category={}&limit=50", root.slug.as_str())).await;
     assert_eq!(unique(&ids(&by_slug)), wanted, "by slug");
 }
 
-async fn the_price_range_filter_holds(client: &Client<'_>, expected: &SeedCatalog) {
+async fn the_price_range_filter_holds(stack: &TestStack, expected: &SeedCatalog) {
     let (min, max) = (2_000, 5_000);
     let cheapest = |p: &SeedProduct| p.variants.iter().map(|v| v.pricing.price.amount_minor).min();
     let wanted: BTreeSet<String> = expected
@@ -134,19 +95,19 @@ async fn the_price_range_filter_holds(client: &Client<'_>, expected: &SeedCatalo
         .map(|p| p.id.to_string())
         .collect();
     assert!(!wanted.is_empty());
-    let items = client.all_pages("/api/v1/products", &format!("price_min={min}&price_max={max}&limit=50")).await;
+    let items = stack.all_pages("/api/v1/products", &format!("price_min={min}&price_max={max}&limit=50")).await;
     assert_eq!(unique(&ids(&items)), wanted);
 }
 
-async fn exact_titles_rank_first_and_typos_still_match(client: &Client<'_>, expected: &SeedCatalog) {
+async fn exact_titles_rank_first_and_typos_still_match(stack: &TestStack, expected: &SeedCatalog) {
     let product = expected.products.iter().find(|p| is_public(p)).expect("a public product");
     let title = product.title.as_str();
-    let (status, body) = client.get(&format!("/api/v1/search?q={}", e2e::url_encode(title))).await;
+    let (status, body) = stack.get_json(&format!("/api/v1/search?q={}", e2e::url_encode(title))).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["items"][0]["id"], product.id.to_string(), "{title}: {body}");
 
     // Facet category counts add up to every hit of the search.
-    let hits = client.all_pages("/api/v1/search", &format!("q={}&limit=50", e2e::url_encode(title))).await;
+    let hits = stack.all_pages("/api/v1/search", &format!("q={}&limit=50", e2e::url_encode(title))).await;
     unique(&ids(&hits));
     let counted: u64 = body["facets"]["categories"]
         .as_array()
@@ -169,19 +130,20 @@ async fn exact_titles_rank_first_and_typos_still_match(client: &Client<'_>, expe
         .find(|p| is_public(p) && e2e::one_letter_typo(p.title.as_str()).is_some())
         .expect("a long word");
     let (word, typo) = e2e::one_letter_typo(product.title.as_str()).expect("chosen for it");
-    let hits = client.all_pages("/api/v1/search", &format!("q={typo}&limit=100")).await;
+    let hits = stack.all_pages("/api/v1/search", &format!("q={typo}&limit=100")).await;
     assert!(ids(&hits).contains(&product.id.to_string()), "{typo} (for {word})");
 
     // Autocomplete: the first word and the start of the second.
     let typed: String = title.chars().take(title.find(' ').map_or(3, |space| space + 3)).collect();
-    let (status, body) = client.get(&format!("/api/v1/search/suggest?q={}&limit=20", e2e::url_encode(&typed))).await;
+    let (status, body) =
+        stack.get_json(&format!("/api/v1/search/suggest?q={}&limit=20", e2e::url_encode(&typed))).await;
     assert_eq!(status, 200, "{body}");
     assert!(body.as_array().expect("suggestions").iter().any(|s| s["title"] == title), "{typed}: {body}");
 }
 
-async fn product_detail_lists_variants_with_available(client: &Client<'_>, expected: &SeedCatalog) {
+async fn product_detail_lists_variants_with_available(stack: &TestStack, expected: &SeedCatalog) {
     let product = expected.products.iter().find(|p| is_public(p) && p.variants.len() > 1).expect("variants");
-    let (status, body) = client.get(&format!("/api/v1/products/{}", product.id)).await;
+    let (status, body) = stack.get_json(&format!("/api/v1/products/{}", product.id)).await;
     assert_eq!(status, 200, "{body}");
     let variants = body["variants"].as_array().expect("variants");
     assert_eq!(variants.len(), product.variants.len());
@@ -194,22 +156,22 @@ async fn product_detail_lists_variants_with_available(client: &Client<'_>, expec
     // A product shoppers cannot see is as unknown as one that does not exist.
     let hidden = expected.products.iter().find(|p| !is_public(p)).expect("a hidden product");
     for id in [hidden.id.to_string(), "prod_01JC000000000000000000ZZZZ".to_owned()] {
-        let (status, body) = client.get(&format!("/api/v1/products/{id}")).await;
+        let (status, body) = stack.get_json(&format!("/api/v1/products/{id}")).await;
         assert_eq!(status, 404, "{body}");
         assert_eq!(body["error"]["code"], "RES_4004", "{body}");
     }
 }
 
-async fn errors_use_the_envelope(client: &Client<'_>) {
-    let (status, body) = client.get("/api/v1/products?price_min=abc&limit=500").await;
+async fn errors_use_the_envelope(stack: &TestStack) {
+    let (status, body) = stack.get_json("/api/v1/products?price_min=abc&limit=500").await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["code"], "VAL_3002");
     assert_eq!(body["error"]["details"]["fields"]["price_min"], "invalid", "{body}");
     assert_eq!(body["error"]["details"]["fields"]["limit"], "out_of_range", "{body}");
-    let (status, body) = client.get("/api/v1/search").await;
+    let (status, body) = stack.get_json("/api/v1/search").await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["error"]["details"]["fields"]["q"], "required", "{body}");
-    let (status, body) = client.get("/api/v1/products?cursor=AAAA").await;
+    let (status, body) = stack.get_json("/api/v1/products?cursor=AAAA").await;
     assert_eq!(status, 422, "{body}");
     assert!(body["error"]["details"]["fields"]["cursor"].is_string(), "{body}");
 }

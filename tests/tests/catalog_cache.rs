@@ -10,7 +10,6 @@ use e2e::TestStack;
 use serde_json::Value;
 use shared::catalog::cache::{CacheKey, CachedRead, CatalogCache, EDGE_TTL_SECS, STORE_TTL_SECS, Tag, X_CACHE};
 use shared::catalog::{ProductId, ProductStatus};
-use shared::neon::NeonClient;
 use shared::transport::ReqwestTransport;
 use shared::upstash::{RedisValue, UpstashClient};
 use xtask::catalog_seed::{self, SeedConfig, SeedProduct};
@@ -265,9 +264,8 @@ async fn upstash_lists_every_view_under_its_tags(client: &Client<'_>, product: &
 }
 
 async fn change_the_title_in_postgres(stack: &TestStack, product: &ProductId, title: &str) {
-    let neon =
-        NeonClient::new(ReqwestTransport::default(), stack.stack.urls().neon_sql, stack.stack.connection_string());
-    let result = neon
+    let result = stack
+        .neon()
         .query("UPDATE catalog.products SET title = $2, updated_at = now() WHERE id = $1", &[product, &title])
         .await
         .expect("the update runs");

@@ -162,8 +162,7 @@ async fn products_with_q_rank_like_search(stack: &TestStack, expected: &SeedCata
 /// New active products arrive while a shopper pages through newest and price-sorted lists: no
 /// product is listed twice, and every product that existed before the walk is listed exactly once.
 async fn pages_neither_repeat_nor_skip_while_products_are_inserted(stack: &TestStack, expected: &SeedCatalog) {
-    let urls = stack.stack.urls();
-    let neon = Arc::new(NeonClient::new(ReqwestTransport::default(), &urls.neon_sql, stack.stack.connection_string()));
+    let neon = Arc::new(stack.neon());
     let inserted = Arc::new(AtomicUsize::new(0));
     for sort in ["newest", "price_asc"] {
         let before = stack.all_pages("/api/v1/products", &format!("sort={sort}&limit=100")).await;

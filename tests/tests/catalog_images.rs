@@ -37,7 +37,7 @@ async fn product_images_through_r2() {
     };
     let (a_products, b_products) = (public_of(VENDOR_A), public_of(VENDOR_B));
     assert!(a_products.len() >= 2 && !b_products.is_empty(), "the seed gives both demo vendors public products");
-    let client = Client { stack: &stack, neon: stack_neon(&stack) };
+    let client = Client { stack: &stack, neon: stack.neon() };
     let tokens = Tokens::make(&client).await;
 
     let product = a_products[0].id.as_str();
@@ -293,10 +293,6 @@ fn stored_objects() -> usize {
     count(&xtask::paths::target_dir().join("e2e").join(STACK).join("wrangler").join("v3").join("r2"))
 }
 
-fn stack_neon(stack: &TestStack) -> NeonClient<ReqwestTransport> {
-    NeonClient::new(ReqwestTransport::default(), stack.stack.urls().neon_sql, stack.stack.connection_string())
-}
-
 struct Client<'a> {
     stack: &'a TestStack,
     neon: NeonClient<ReqwestTransport>,
@@ -304,25 +300,11 @@ struct Client<'a> {
 
 impl Client<'_> {
     async fn send(&self, request: reqwest::RequestBuilder, token: Option<&str>) -> (u16, Value) {
-        let request = match token {
-            Some(token) => request.bearer_auth(token),
-            None => request,
-        };
-        let response = request.send().await.expect("the gateway answers");
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(Value::Null);
-        if status >= 500 {
-            self.stack.print_logs();
-        }
-        (status, body)
+        self.stack.send(request, token).await
     }
 
     async fn json(&self, method: Method, path: &str, token: Option<&str>) -> (u16, Value) {
         self.send(self.stack.http.request(method, self.stack.worker_url(path)), token).await
-    }
-
-    async fn post_json(&self, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
-        self.send(self.stack.http.post(self.stack.worker_url(path)).json(&body), token).await
     }
 
     async fn patch(&self, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
@@ -340,21 +322,8 @@ impl Client<'_> {
         result.one().expect("one row").get(0).expect("count")
     }
 
-    /// Registers `email` and signs in: the new user's id and access token.
-    async fn account(&self, email: &str) -> (String, String) {
-        let register = json!({"email": email, "password": PASSWORD, "display_name": "Image Tester"});
-        let (status, body) = self.post_json("/api/v1/auth/register", register, None).await;
-        assert_eq!(status, 201, "register {email}: {body}");
-        let token = self.login(email).await;
-        let (_, me) = self.json(Method::GET, "/api/v1/auth/me", Some(&token)).await;
-        (me["id"].as_str().expect("id").to_owned(), token)
-    }
-
     async fn login(&self, email: &str) -> String {
-        let (status, body) =
-            self.post_json("/api/v1/auth/login", json!({"email": email, "password": PASSWORD}), None).await;
-        assert_eq!(status, 200, "login {email}: {body}");
-        body["access_token"].as_str().expect("access token").to_owned()
+        self.stack.login(email, PASSWORD).await
     }
 }
 
@@ -368,25 +337,18 @@ impl Tokens {
     /// As the seed does: the first platform admin is granted in the database; it grants the vendor
     /// roles through the API, and the vendors sign in again to carry them.
     async fn make(client: &Client<'_>) -> Self {
-        let (admin_id, _) = client.account("admin@images.test").await;
-        client
-            .neon
-            .query(
-                "INSERT INTO identity.role_grants (user_id, role, vendor_id) VALUES ($1, 'platform_admin', NULL)",
-                &[&admin_id],
-            )
-            .await
-            .expect("grant the platform admin");
+        let stack = client.stack;
+        let admin_id = stack.register("admin@images.test", PASSWORD).await;
+        stack.grant_platform_admin(&admin_id).await;
         let admin = client.login("admin@images.test").await;
         let mut vendors = Vec::new();
         for (email, vendor) in [("a@images.test", VENDOR_A), ("b@images.test", VENDOR_B)] {
-            let (user_id, _) = client.account(email).await;
-            let grant = json!({"user_id": user_id, "role": "vendor_admin", "vendor_id": vendor});
-            let (status, body) = client.post_json("/api/v1/auth/admin/roles", grant, Some(&admin)).await;
-            assert!((200..300).contains(&status), "grant {vendor}: {status} {body}");
+            let user_id = stack.register(email, PASSWORD).await;
+            stack.grant_vendor_admin(&admin, &user_id, vendor).await;
             vendors.push(client.login(email).await);
         }
-        let (_, customer) = client.account("shopper@images.test").await;
+        stack.register("shopper@images.test", PASSWORD).await;
+        let customer = client.login("shopper@images.test").await;
         let [vendor_a, vendor_b] = <[String; 2]>::try_from(vendors).expect("two vendors");
         Self { vendor_a, vendor_b, customer }
     }

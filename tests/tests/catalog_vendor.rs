@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use e2e::TestStack;
+use e2e::{TestStack, error_code};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::neon::NeonClient;
@@ -25,10 +25,9 @@ async fn vendor_and_admin_catalog_api_through_the_gateway() {
         .await
         .expect("the seed runs");
     let category = catalog_seed::generate(&config).expect("catalog").categories[0].id.to_string();
-    let neon =
-        NeonClient::new(ReqwestTransport::default(), stack.stack.urls().neon_sql, stack.stack.connection_string());
+    let neon = stack.neon();
     let api = Api { stack: &stack };
-    let accounts = accounts(&api, &neon).await;
+    let accounts = accounts(&api).await;
 
     only_vendors_reach_the_vendor_api_and_only_admins_the_admin_api(&api, &accounts).await;
     validation_names_every_bad_field(&api, &accounts, &category).await;
@@ -68,22 +67,13 @@ impl Api<'_> {
         idempotency_key: Option<&str>,
     ) -> (u16, Value) {
         let mut request = self.stack.http.request(method, self.stack.worker_url(path));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
         if let Some(body) = body {
             request = request.json(&body);
         }
         if let Some(key) = idempotency_key {
             request = request.header("idempotency-key", key);
         }
-        let response = request.send().await.expect("the gateway answers");
-        let status = response.status().as_u16();
-        let body = response.json().await.unwrap_or(Value::Null);
-        if status >= 500 {
-            self.stack.print_logs();
-        }
-        (status, body)
+        self.stack.send(request, token).await
     }
 
     /// A public read and the cache layer that answered it (`x-cache`).
@@ -99,11 +89,7 @@ impl Api<'_> {
     }
 
     async fn login(&self, email: &str) -> String {
-        let (status, body) = self
-            .send(Method::POST, "/api/v1/auth/login", None, Some(json!({"email": email, "password": PASSWORD})))
-            .await;
-        assert_eq!(status, 200, "login {email}: {body}");
-        body["access_token"].as_str().expect("access token").to_owned()
+        self.stack.login(email, PASSWORD).await
     }
 
     /// Ids of every public list, search and suggest hit for `TITLE`, and whether the detail answers.
@@ -121,30 +107,20 @@ impl Api<'_> {
     }
 }
 
-fn code(body: &Value) -> &str {
-    body["error"]["code"].as_str().unwrap_or_default()
-}
-
 fn field<'a>(body: &'a Value, name: &str) -> &'a str {
     body["error"]["details"]["fields"][name].as_str().unwrap_or_default()
 }
 
 /// Registers four users, makes one platform admin the way the seed does (the first admin has no
 /// one to grant it), and lets that admin create two vendors and grant each its vendor admin.
-async fn accounts(api: &Api<'_>, neon: &NeonClient<ReqwestTransport>) -> Accounts {
+async fn accounts(api: &Api<'_>) -> Accounts {
     let emails =
         ["admin@vendor-test.example", "a@vendor-test.example", "b@vendor-test.example", "shop@vendor-test.example"];
+    let mut user_ids = Vec::new();
     for email in emails {
-        let body = json!({"email": email, "password": PASSWORD, "display_name": "Vendor Test"});
-        let (status, body) = api.send(Method::POST, "/api/v1/auth/register", None, Some(body)).await;
-        assert_eq!(status, 201, "register {email}: {body}");
+        user_ids.push(api.stack.register(email, PASSWORD).await);
     }
-    neon.query(
-        "INSERT INTO identity.role_grants (user_id, role) SELECT id, 'platform_admin' FROM identity.users WHERE email = $1",
-        &[&emails[0]],
-    )
-    .await
-    .expect("grant platform admin");
+    api.stack.grant_platform_admin(&user_ids[0]).await;
     let admin = api.login(emails[0]).await;
 
     let mut vendor_ids = Vec::new();
@@ -157,19 +133,15 @@ async fn accounts(api: &Api<'_>, neon: &NeonClient<ReqwestTransport>) -> Account
     }
     let (status, body) =
         api.send(Method::POST, "/api/v1/admin/vendors", Some(&admin), Some(json!({"name": "Quokka Ceramics"}))).await;
-    assert_eq!((status, code(&body), field(&body, "slug")), (409, "RES_4003", "taken"), "{body}");
+    assert_eq!((status, error_code(&body), field(&body, "slug")), (409, "RES_4003", "taken"), "{body}");
     let (status, body) = api.get("/api/v1/admin/vendors?limit=100", Some(&admin)).await;
     assert_eq!(status, 200, "{body}");
     let listed: BTreeSet<&str> =
         body["items"].as_array().expect("items").iter().filter_map(|v| v["id"].as_str()).collect();
     assert!(vendor_ids.iter().all(|id| listed.contains(id.as_str())), "{body}");
 
-    for (email, vendor) in [(emails[1], &vendor_ids[0]), (emails[2], &vendor_ids[1])] {
-        let user = neon.query("SELECT id FROM identity.users WHERE email = $1", &[&email]).await.expect("user id");
-        let user_id: String = user.one().expect("one user").get(0).expect("id");
-        let grant = json!({"user_id": user_id, "role": "vendor_admin", "vendor_id": vendor});
-        let (status, body) = api.send(Method::POST, "/api/v1/auth/admin/roles", Some(&admin), Some(grant)).await;
-        assert!((200..300).contains(&status), "{status} {body}");
+    for (user_id, vendor) in [(&user_ids[1], &vendor_ids[0]), (&user_ids[2], &vendor_ids[1])] {
+        api.stack.grant_vendor_admin(&admin, user_id, vendor).await;
     }
     Accounts {
         vendor_a: api.login(emails[1]).await,
@@ -182,19 +154,19 @@ async fn accounts(api: &Api<'_>, neon: &NeonClient<ReqwestTransport>) -> Account
 
 async fn only_vendors_reach_the_vendor_api_and_only_admins_the_admin_api(api: &Api<'_>, accounts: &Accounts) {
     let (status, body) = api.get("/api/v1/vendor/products", None).await;
-    assert_eq!((status, code(&body)), (401, "AUTH_1004"), "{body}");
+    assert_eq!((status, error_code(&body)), (401, "AUTH_1004"), "{body}");
     let (status, body) = api.get("/api/v1/vendor/products", Some(&accounts.shopper)).await;
-    assert_eq!((status, code(&body)), (403, "AUTHZ_2001"), "{body}");
+    assert_eq!((status, error_code(&body)), (403, "AUTHZ_2001"), "{body}");
     let (status, body) =
         api.send(Method::POST, "/api/v1/vendor/products", Some(&accounts.shopper), Some(json!({}))).await;
-    assert_eq!((status, code(&body)), (403, "AUTHZ_2001"), "{body}");
+    assert_eq!((status, error_code(&body)), (403, "AUTHZ_2001"), "{body}");
     // A platform admin is no vendor.
     let (status, body) = api.get("/api/v1/vendor/products", Some(&accounts.admin)).await;
-    assert_eq!((status, code(&body)), (403, "AUTHZ_2001"), "{body}");
+    assert_eq!((status, error_code(&body)), (403, "AUTHZ_2001"), "{body}");
     let (status, body) = api.get("/api/v1/admin/vendors", Some(&accounts.vendor_a)).await;
-    assert_eq!((status, code(&body)), (403, "AUTHZ_2001"), "{body}");
+    assert_eq!((status, error_code(&body)), (403, "AUTHZ_2001"), "{body}");
     let (status, body) = api.get("/api/v1/admin/vendors", None).await;
-    assert_eq!((status, code(&body)), (401, "AUTH_1004"), "{body}");
+    assert_eq!((status, error_code(&body)), (401, "AUTH_1004"), "{body}");
     let hide = json!({"hidden": true, "reason": "counterfeit"});
     let (status, body) = api
         .send(
@@ -204,7 +176,7 @@ async fn only_vendors_reach_the_vendor_api_and_only_admins_the_admin_api(api: &A
             Some(hide),
         )
         .await;
-    assert_eq!((status, code(&body)), (403, "AUTHZ_2001"), "{body}");
+    assert_eq!((status, error_code(&body)), (403, "AUTHZ_2001"), "{body}");
 }
 
 fn teapot(category: &str) -> Value {
@@ -231,7 +203,7 @@ async fn validation_names_every_bad_field(api: &Api<'_>, accounts: &Accounts, ca
         "variants": [{"sku": "bad sku", "price": {"amount_minor": -5, "currency": "EURO"}, "stock": -1}]
     });
     let (status, body) = api.send(Method::POST, "/api/v1/vendor/products", token, Some(bad)).await;
-    assert_eq!((status, code(&body)), (422, "VAL_3002"), "{body}");
+    assert_eq!((status, error_code(&body)), (422, "VAL_3002"), "{body}");
     for (name, reason) in [
         ("title", "empty"),
         ("category_id", "invalid"),
@@ -246,17 +218,17 @@ async fn validation_names_every_bad_field(api: &Api<'_>, accounts: &Accounts, ca
     let mut unknown_category = teapot(category);
     unknown_category["category_id"] = json!("cat_01JC0000000000000000000ZZZ");
     let (status, body) = api.send(Method::POST, "/api/v1/vendor/products", token, Some(unknown_category)).await;
-    assert_eq!((status, code(&body), field(&body, "category_id")), (422, "VAL_3002", "unknown"), "{body}");
+    assert_eq!((status, error_code(&body), field(&body, "category_id")), (422, "VAL_3002", "unknown"), "{body}");
 
     let mut with_vendor = teapot(category);
     with_vendor["vendor_id"] = json!("ven_01JC00000000000000000000B2");
     let (status, body) = api.send(Method::POST, "/api/v1/vendor/products", token, Some(with_vendor)).await;
-    assert_eq!((status, code(&body)), (400, "VAL_3001"), "a vendor_id in the body is refused: {body}");
+    assert_eq!((status, error_code(&body)), (400, "VAL_3001"), "a vendor_id in the body is refused: {body}");
 
     let mut huge = teapot(category);
     huge["description"] = json!("x".repeat(70 * 1024));
     let (status, body) = api.send(Method::POST, "/api/v1/vendor/products", token, Some(huge)).await;
-    assert_eq!((status, code(&body), field(&body, "body")), (422, "VAL_3002", "too_large"), "{body}");
+    assert_eq!((status, error_code(&body), field(&body, "body")), (422, "VAL_3002", "too_large"), "{body}");
 
     let response = api
         .stack
@@ -321,7 +293,7 @@ async fn idempotent_create_never_duplicates(
     other["title"] = json!("Another Teapot");
     let (status, body) = create(other, "create-teapot-1").await;
     assert_eq!(
-        (status, code(&body), field(&body, "idempotency-key")),
+        (status, error_code(&body), field(&body, "idempotency-key")),
         (422, "VAL_3002", "reused_with_another_body"),
         "{body}"
     );
@@ -330,7 +302,7 @@ async fn idempotent_create_never_duplicates(
     let mut clash = teapot(category);
     clash["title"] = json!("Teapot Again");
     let (status, body) = api.send(Method::POST, "/api/v1/vendor/products", token, Some(clash)).await;
-    assert_eq!((status, code(&body), field(&body, "sku")), (409, "RES_4003", "taken"), "{body}");
+    assert_eq!((status, error_code(&body), field(&body, "sku")), (409, "RES_4003", "taken"), "{body}");
 
     // Another vendor may use the same SKUs and the same key: both are per vendor.
     let (status, theirs) = api
@@ -380,10 +352,10 @@ async fn another_vendor_gets_404_on_every_route(api: &Api<'_>, accounts: &Accoun
     ];
     for (method, path, body) in attempts {
         let (status, answer) = api.send(method.clone(), &path, b, body).await;
-        assert_eq!((status, code(&answer)), (404, "RES_4004"), "{method} {path}: {answer}");
+        assert_eq!((status, error_code(&answer)), (404, "RES_4004"), "{method} {path}: {answer}");
     }
     let (status, unknown) = api.get("/api/v1/vendor/products/prod_01JC0000000000000000000ZZZ", b).await;
-    assert_eq!((status, code(&unknown)), (404, "RES_4004"), "an unknown product looks the same");
+    assert_eq!((status, error_code(&unknown)), (404, "RES_4004"), "an unknown product looks the same");
 
     let (status, list) = api.get("/api/v1/vendor/products?limit=100", b).await;
     assert_eq!(status, 200, "{list}");
@@ -511,7 +483,7 @@ async fn variants_are_added_changed_and_removed(api: &Api<'_>, accounts: &Accoun
     let (status, body) = api.send(Method::DELETE, &path, token, None).await;
     assert_eq!((status, body["variants"].as_array().map(Vec::len)), (200, Some(2)), "{body}");
     let (status, body) = api.send(Method::DELETE, &path, token, None).await;
-    assert_eq!((status, code(&body)), (404, "RES_4004"), "{body}");
+    assert_eq!((status, error_code(&body)), (404, "RES_4004"), "{body}");
 }
 
 async fn moderation_hides_from_the_public_but_not_from_the_vendor(
@@ -543,7 +515,7 @@ async fn moderation_hides_from_the_public_but_not_from_the_vendor(
             Some(json!({"hidden": false})),
         )
         .await;
-    assert_eq!((status, code(&body)), (404, "RES_4004"), "{body}");
+    assert_eq!((status, error_code(&body)), (404, "RES_4004"), "{body}");
 }
 
 async fn archiving_hides_it_and_it_comes_back_only_as_a_draft(api: &Api<'_>, accounts: &Accounts, product: &Product) {
@@ -561,7 +533,7 @@ async fn archiving_hides_it_and_it_comes_back_only_as_a_draft(api: &Api<'_>, acc
     let (status, _) = api.send(Method::DELETE, &format!("{path}/variants/{}", variants[0]), token, None).await;
     assert_eq!(status, 200);
     let (status, body) = api.send(Method::DELETE, &format!("{path}/variants/{}", variants[1]), token, None).await;
-    assert_eq!((status, code(&body)), (409, "RES_4003"), "{body}");
+    assert_eq!((status, error_code(&body)), (409, "RES_4003"), "{body}");
 
     let (status, body) = api.send(Method::POST, &format!("{path}/archive"), token, None).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("archived")), "{body}");

@@ -5,8 +5,6 @@
 use e2e::stack::EMAIL_FROM;
 use e2e::{TestStack, now_unix};
 use serde_json::{Value, json};
-use shared::neon::NeonClient;
-use shared::transport::ReqwestTransport;
 use shared::webhook::{self, SignRequest, SigningKey};
 
 const EVENTS: &str = "/notifications/events";
@@ -182,17 +180,14 @@ async fn inbox(stack: &TestStack, to: &str) -> Vec<Value> {
     body["emails"].as_array().cloned().unwrap_or_default()
 }
 
-fn neon(stack: &TestStack) -> NeonClient<ReqwestTransport> {
-    NeonClient::new(ReqwestTransport::default(), stack.stack.urls().neon_sql, stack.stack.connection_string())
-}
-
 async fn sql(stack: &TestStack, statement: &str, param: &str) {
-    neon(stack).query(statement, &[&param]).await.expect("SQL runs");
+    stack.neon().query(statement, &[&param]).await.expect("SQL runs");
 }
 
 /// The row for `event_id` as JSON, or None.
 async fn outbox_row(stack: &TestStack, event_id: &str) -> Option<Value> {
-    let result = neon(stack)
+    let result = stack
+        .neon()
         .query(
             "SELECT json_build_object('status', status, 'attempts', attempts, 'last_error', last_error, \
              'provider_message_id', provider_message_id) AS row FROM notifications.outbox WHERE event_id = $1",
