@@ -8,6 +8,7 @@ pub mod health;
 pub mod identity;
 pub mod ids;
 pub mod neon;
+pub(crate) mod newtype;
 pub mod ratelimit;
 pub mod transport;
 pub mod upstash;

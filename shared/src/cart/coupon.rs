@@ -7,9 +7,9 @@ use thiserror::Error;
 
 use super::basis_points::BasisPoints;
 use crate::catalog::money::{Money, MoneyError};
-use crate::catalog::newtype::string_newtype;
 use crate::catalog::validation::Reason;
 use crate::catalog::{Currency, VendorId};
+use crate::newtype::string_newtype;
 
 /// Long enough for campaign names (`SUMMER-2026-NEWSLETTER`), short enough to type.
 pub const MAX_CODE_LEN: usize = 32;

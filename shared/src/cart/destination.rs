@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::catalog::geo::GeoPoint;
-use crate::catalog::newtype::string_newtype;
 use crate::catalog::validation::Reason;
+use crate::newtype::string_newtype;
 
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 pub enum DestinationError {

@@ -71,7 +71,7 @@ macro_rules! prefixed_id {
             }
         }
 
-        $crate::catalog::newtype::string_newtype!($name, $crate::catalog::IdError);
+        $crate::newtype::string_newtype!($name, $crate::catalog::IdError);
     };
 }
 

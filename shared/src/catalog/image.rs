@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::ids::{ImageId, ProductId};
-use super::newtype::string_newtype;
 use super::text::{TextError, clean_line};
 use super::validation::{FieldErrors, Reason};
+use crate::newtype::string_newtype;
 
 /// Product decision: a 2,048 px JPEG product photo is about 1 MiB; 5 MiB leaves room for PNGs
 /// and stays far below the Workers request body limit (100 MB on the free plan).

@@ -16,7 +16,6 @@ pub mod image;
 pub mod list_query;
 pub mod model;
 pub mod money;
-pub(crate) mod newtype;
 pub mod options;
 pub mod quantity;
 pub mod rating;

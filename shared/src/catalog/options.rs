@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::newtype::string_newtype;
 use super::text::{TextError, clean_line};
 use super::validation::Reason;
 use crate::neon::{Param, ToSql};
+use crate::newtype::string_newtype;
 
 /// Shopify allows three options per product (size, colour, material); more makes a variant
 /// picker nobody can use.

@@ -4,11 +4,11 @@
 //! The `search` column uses the `simple` configuration (see migrations/0005_catalog.sql), so
 //! lexemes are the lower-cased words themselves; the tsquery text built here matches that.
 
+use crate::newtype::string_newtype;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::validation::Reason;
-use crate::neon::{Param, ToSql};
 
 /// Product decision: a search is a few words; 100 characters is a pasted paragraph's start.
 /// Also bounds the work one tsquery can ask of the GIN index.
@@ -71,10 +71,6 @@ impl SearchQuery {
         Ok(query)
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// The words: runs of letters and digits (`t-shirt` gives `t` and `shirt`, as the `simple`
     /// parser also indexes a hyphenated word's parts), at most `MAX_TERMS`.
     pub fn terms(&self) -> impl Iterator<Item = &str> {
@@ -99,25 +95,7 @@ impl SearchQuery {
     }
 }
 
-impl TryFrom<String> for SearchQuery {
-    type Error = SearchQueryError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Self::parse(&value)
-    }
-}
-
-impl From<SearchQuery> for String {
-    fn from(query: SearchQuery) -> Self {
-        query.0
-    }
-}
-
-impl ToSql for SearchQuery {
-    fn to_param(&self) -> Param {
-        Param::text(self.0.as_str())
-    }
-}
+string_newtype!(SearchQuery, SearchQueryError);
 
 #[cfg(test)]
 mod tests {

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::newtype::string_newtype;
 use super::validation::Reason;
+use crate::newtype::string_newtype;
 
 /// Amazon caps seller SKUs at 40 characters; 64 leaves room for a vendor's own prefixes.
 pub const MAX_SKU_LEN: usize = 64;

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::newtype::string_newtype;
 use super::validation::Reason;
+use crate::newtype::string_newtype;
 
 /// Long enough for a title's first words; short URLs are what slugs are for.
 pub const MAX_SLUG_LEN: usize = 80;

@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::newtype::string_newtype;
 use super::validation::Reason;
+use crate::newtype::string_newtype;
 
 /// Amazon's listing title limit is 200 characters; longer titles are keyword stuffing.
 pub const MAX_TITLE_CHARS: usize = 200;

@@ -61,14 +61,15 @@ mod tests {
     use chrono::DateTime;
 
     use super::*;
-    use crate::events::{EmailAddress, EventId, Link};
+    use crate::events::{EventId, Link};
+    use crate::identity::email::Email;
 
     fn event(payload: fn(IdentityEmail) -> EventPayload, display_name: Option<&str>) -> Event {
         Event::new(
             EventId::parse("evt_1").unwrap(),
             DateTime::from_timestamp(1_777_636_800, 0).unwrap(),
             payload(IdentityEmail {
-                email: EmailAddress::parse("ada@example.com").unwrap(),
+                email: Email::parse("ada@example.com").unwrap(),
                 display_name: display_name.map(str::to_owned),
                 link: Link::parse("https://shop.example/verify?token=t0k").unwrap(),
             }),

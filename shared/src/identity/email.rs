@@ -1,7 +1,7 @@
 //! Email addresses as accounts use them: one normalised form, so `Ann@Example.com ` and
 //! `ann@example.com` are the same account (`identity.users.email` is unique on it).
 
-use std::fmt;
+use crate::newtype::string_newtype;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -80,18 +80,12 @@ impl Email {
         Ok(Self(address))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     pub fn domain(&self) -> &str {
         self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
     }
-
-    pub fn into_inner(self) -> String {
-        self.0
-    }
 }
+
+string_newtype!(Email, EmailError);
 
 /// `atext` of RFC 5322 §3.2.3, in dot-separated non-empty runs.
 fn is_dot_atom(local: &str) -> bool {
@@ -114,32 +108,6 @@ fn is_host_name(domain: &str) -> bool {
     labels.len() >= 2
         && labels.iter().all(label_ok)
         && labels.last().is_some_and(|top| !top.bytes().all(|b| b.is_ascii_digit()))
-}
-
-impl fmt::Display for Email {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl AsRef<str> for Email {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl TryFrom<String> for Email {
-    type Error = EmailError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        Email::parse(&value)
-    }
-}
-
-impl From<Email> for String {
-    fn from(email: Email) -> Self {
-        email.0
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Profile fields shown to other users.
 
-use std::fmt;
+use crate::newtype::string_newtype;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -49,35 +49,13 @@ impl DisplayName {
         }
         Ok(Self(name.to_owned()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
+
+string_newtype!(DisplayName, DisplayNameError);
 
 /// Unicode's explicit directional formatting characters (UAX #9 §2).
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
-}
-
-impl fmt::Display for DisplayName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl TryFrom<String> for DisplayName {
-    type Error = DisplayNameError;
-
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        DisplayName::parse(&value)
-    }
-}
-
-impl From<DisplayName> for String {
-    fn from(name: DisplayName) -> Self {
-        name.0
-    }
 }
 
 #[cfg(test)]

@@ -57,8 +57,8 @@ pub const ROUTES: &[Route] = &[
     route(Post, "/api/v1/auth/2fa/enroll", Authenticated, Identity),
     route(Post, "/api/v1/auth/2fa/confirm", Authenticated, Identity),
     route(Post, "/api/v1/auth/2fa/disable", Authenticated, Identity),
-    route(Post, "/api/v1/auth/admin/roles", AnyRole(&[Role::PlatformAdmin]), Identity),
-    route(Delete, "/api/v1/auth/admin/roles", AnyRole(&[Role::PlatformAdmin]), Identity),
+    route(Post, "/api/v1/auth/admin/roles", PLATFORM_ADMIN, Identity),
+    route(Delete, "/api/v1/auth/admin/roles", PLATFORM_ADMIN, Identity),
     // The public catalog read path (issue 4).
     route(Get, "/api/v1/products", Public, Catalog),
     route(Get, "/api/v1/products/*", Public, Catalog),
@@ -74,9 +74,9 @@ pub const ROUTES: &[Route] = &[
     route(Delete, "/api/v1/vendor/products/*", VENDOR, Catalog),
     route(Get, "/api/v1/images/*", Public, Catalog),
     // Platform admins: vendors (until onboarding exists) and moderation.
-    route(Get, "/api/v1/admin/vendors", AnyRole(&[Role::PlatformAdmin]), Catalog),
-    route(Post, "/api/v1/admin/vendors", AnyRole(&[Role::PlatformAdmin]), Catalog),
-    route(Put, "/api/v1/admin/products/*", AnyRole(&[Role::PlatformAdmin]), Catalog),
+    route(Get, "/api/v1/admin/vendors", PLATFORM_ADMIN, Catalog),
+    route(Post, "/api/v1/admin/vendors", PLATFORM_ADMIN, Catalog),
+    route(Put, "/api/v1/admin/products/*", PLATFORM_ADMIN, Catalog),
     // Carts (issue 5): guests (signed cookie) and signed-in users alike.
     route(Get, "/api/v1/cart", Optional, Cart),
     route(Post, "/api/v1/cart/lines", Optional, Cart),
@@ -89,6 +89,8 @@ pub const ROUTES: &[Route] = &[
     route(Get, "/api/v1/vendor/shipping-options", VENDOR, Cart),
     route(Put, "/api/v1/vendor/shipping-options", VENDOR, Cart),
 ];
+
+const PLATFORM_ADMIN: Access = AnyRole(&[Role::PlatformAdmin]);
 
 /// Who manages a vendor's products and shipping; which vendor comes from the token (`Principal::acting_vendor`).
 const VENDOR: Access = AnyRole(&[Role::VendorAdmin, Role::VendorStaff]);

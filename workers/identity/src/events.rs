@@ -1,7 +1,8 @@
 //! Identity events to the notifications pipeline: the `EVENTS` queue (`marketplace-events`),
 //! consumed by workers/events. Each message body is the `shared::events` envelope as a JSON object.
 
-use shared::events::{EmailAddress, Event, EventId, EventPayload, IdentityEmail, Link};
+use shared::events::{Event, EventId, EventPayload, IdentityEmail, Link};
+use shared::identity::email::Email;
 use worker::{Env, QueueContentType, RawMessageBuilder};
 use worker_platform::{clock, random};
 
@@ -26,7 +27,7 @@ pub fn password_reset_requested(request: EmailRequest<'_>) -> Result<Event, Fail
 
 fn build(request: EmailRequest<'_>, payload: fn(IdentityEmail) -> EventPayload) -> Result<Event, Failure> {
     // Our own validated email and PUBLIC_URL: a refusal here is a configuration or programming error.
-    let email = EmailAddress::parse(request.email).map_err(Failure::internal)?;
+    let email = Email::parse(request.email).map_err(Failure::internal)?;
     let link = Link::parse(request.link).map_err(Failure::internal)?;
     let id = EventId::parse(random::new_id("evt")).map_err(Failure::internal)?;
     let data = IdentityEmail { email, display_name: Some(request.display_name.to_owned()), link };

@@ -1,4 +1,4 @@
-//! The conversions every validated string newtype of the catalog shares: `Display`, `AsRef<str>`,
+//! The conversions every validated string newtype shares: `Display`, `AsRef<str>`,
 //! serde through `parse` (an invalid value cannot be deserialised either), and binding as a query
 //! parameter.
 
