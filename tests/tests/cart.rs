@@ -220,7 +220,8 @@ async fn line_and_quantity_limits_are_refused_with_stable_codes(world: &World<'_
 
     let huge = format!(r#"{{"variant_id":"{}","quantity":1,"pad":"{}"}}"#, variants[0], "x".repeat(40_000));
     let (status, body, _) = shopper.raw(reqwest::Method::POST, "/api/v1/cart/lines", Some(huge)).await;
-    assert_eq!((status, error_code(&body)), (400, "VAL_3001"), "{body}");
+    assert_eq!((status, error_code(&body)), (422, "VAL_3002"), "{body}");
+    assert_eq!(body["error"]["details"]["fields"]["body"], "too_large", "{body}");
 }
 
 async fn the_guest_cart_merges_into_the_account_on_login(world: &World<'_>) {

@@ -15,6 +15,8 @@ use shared::catalog::{Money, ProductId, Quantity, VariantId, VendorId};
 use shared::neon::{BatchOptions, NeonClient, NeonError, Query};
 use shared::transport::ReqwestTransport;
 
+use worker_platform::respond::{database_failure, internal};
+
 use crate::config::Config;
 
 /// A variant as the cart sees it (one row of `catalog.cart_variants`).
@@ -226,22 +228,11 @@ impl Data {
 
 /// The one JSON column of the one row these statements return.
 fn single_json<T: DeserializeOwned>(result: &shared::neon::QueryResult) -> Result<T, ApiError> {
-    let row = result.first().ok_or_else(|| internal("a JSON query returned no row".into()))?;
+    let row = result.first().ok_or_else(|| internal("a JSON query returned no row"))?;
     let value: serde_json::Value = row.get(0).map_err(|error| neon(error.into()))?;
     T::deserialize(value).map_err(|error| internal(format!("a cart row breaks the model: {error}")))
 }
 
-fn internal(message: String) -> ApiError {
-    worker::console_error!("internal error: {message}");
-    ApiError::new(ErrorCode::Internal, "internal error")
-}
-
-/// The database failing is an outage when it may pass, a bug otherwise (e.g. a bad statement).
 fn neon(error: NeonError) -> ApiError {
-    if error.is_transient() || matches!(error, NeonError::Unauthorized { .. }) {
-        worker::console_error!("the database is unavailable: {error}");
-        ApiError::new(ErrorCode::DependencyUnavailable, "the database is unavailable")
-    } else {
-        internal(format!("database: {error}"))
-    }
+    database_failure(&error)
 }

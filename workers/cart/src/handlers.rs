@@ -76,7 +76,8 @@ pub async fn add_line(ctx: &mut Context, body: &[u8]) -> Outcome {
             quantity,
             unit_price: variant.price,
         };
-        cart.add(line, CartLineId::generate(clock::now_ms(), random::bytes().unwrap_or_default())).map_err(cart_error)
+        cart.add(line, CartLineId::generate(clock::now_ms(), random::bytes().map_err(respond::internal)?))
+            .map_err(cart_error)
     };
     let (cart, _) = match existing {
         Some((owner, read)) => ctx.store.update_from(&owner, read, add).await?,
@@ -273,7 +274,7 @@ pub async fn replace_vendor_options(data: &Data, vendor_id: &VendorId, body: &[u
                 .filter(|id| current.iter().any(|mine| &mine.id == id))
                 .filter(|id| options.iter().all(|seen| &seen.id != id))
                 .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("shipping option {id} not found")))?,
-            None => ShippingOptionId::generate(clock::now_ms(), random::bytes().unwrap_or_default()),
+            None => ShippingOptionId::generate(clock::now_ms(), random::bytes().map_err(respond::internal)?),
         };
         options.push(ShippingOption { id, vendor_id: vendor_id.clone(), rate: option.rate });
     }

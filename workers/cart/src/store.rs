@@ -15,6 +15,7 @@ use shared::cart::{Cart, CartOwner};
 use shared::transport::ReqwestTransport;
 use shared::upstash::{Arg, RedisValue, Script, UpstashClient, UpstashError, cmd};
 use worker_platform::random;
+use worker_platform::respond::internal;
 
 use crate::config::Config;
 
@@ -106,7 +107,7 @@ impl Store {
         let reply = script.run(&self.upstash, keys, args).await.map_err(upstash)?;
         match reply.into_array() {
             Some(mut current) if current.len() == 3 => Ok(Written::Lost(current.split_off(1))),
-            Some(_) => Err(internal("the cart script answered an unexpected shape".into())),
+            Some(_) => Err(internal("the cart script answered an unexpected shape")),
             None => Ok(Written::Yes),
         }
     }
@@ -134,11 +135,6 @@ impl Snapshot {
 
 fn json<T: Serialize>(value: &T) -> Result<String, ApiError> {
     serde_json::to_string(value).map_err(|error| internal(error.to_string()))
-}
-
-fn internal(message: String) -> ApiError {
-    worker::console_error!("internal error: {message}");
-    ApiError::new(ErrorCode::Internal, "internal error")
 }
 
 fn upstash(error: UpstashError) -> ApiError {

@@ -8,6 +8,7 @@ use shared::transport::ReqwestTransport;
 
 use crate::config::Config;
 use crate::respond::Failure;
+use crate::write_store::lock_product;
 
 /// One image (alias `i`) as `shared::catalog::ProductImage`; its `url` is `ImageKey::url`, the
 /// read route's prefix (`image::IMAGE_URL_PREFIX`) and the key.
@@ -141,8 +142,11 @@ impl ImageStore {
             ),
             &[product, vendor],
         );
-        let results = self.neon.batch(&[renumber, gallery], BatchOptions::default()).await?;
-        let [renumbered, gallery] = results.as_slice() else {
+        // Locked like every other write to the product, so concurrent moves and uploads number
+        // the gallery from the same state.
+        let lock = lock_product(product, vendor);
+        let results = self.neon.batch(&[lock, renumber, gallery], BatchOptions::default()).await?;
+        let [_, renumbered, gallery] = results.as_slice() else {
             return Err(Failure::internal("the image move batch answered the wrong number of results"));
         };
         if renumbered.is_empty() {

@@ -68,8 +68,7 @@ impl Failure {
 
     /// Logged in full; the client sees only that something went wrong.
     pub fn internal(message: impl std::fmt::Display) -> Self {
-        worker::console_error!("internal error: {message}");
-        Self::new(ErrorCode::Internal, "internal error")
+        Self(respond::internal(message))
     }
 
     pub fn not_found(what: &str) -> Self {
@@ -99,12 +98,7 @@ impl From<FieldErrors> for Failure {
 /// The database failing is an outage when it may pass, a bug otherwise (e.g. a bad statement).
 impl From<NeonError> for Failure {
     fn from(error: NeonError) -> Self {
-        if error.is_transient() || matches!(error, NeonError::Unauthorized { .. }) {
-            worker::console_error!("the database is unavailable: {error}");
-            Self::new(ErrorCode::DependencyUnavailable, "the database is unavailable")
-        } else {
-            Failure::internal(format!("database: {error}"))
-        }
+        Self(respond::database_failure(&error))
     }
 }
 

@@ -37,7 +37,8 @@ fn select_vendor_product(product: &ProductId, vendor: &VendorId) -> Query {
 }
 
 /// Locks the vendor's product for the rest of the batch; no row when it is not this vendor's.
-fn lock_product(product: &ProductId, vendor: &VendorId) -> Query {
+/// Serialises every write to one product's rows (status, variants, gallery) for its transaction.
+pub(crate) fn lock_product(product: &ProductId, vendor: &VendorId) -> Query {
     Query::new(
         "SELECT p.status, (SELECT count(*) FROM catalog.variants v WHERE v.product_id = p.id) \
          FROM catalog.products p WHERE p.id = $1 AND p.vendor_id = $2 FOR UPDATE",

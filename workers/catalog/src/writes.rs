@@ -6,11 +6,12 @@ use serde::de::DeserializeOwned;
 use shared::api::{ApiError, ErrorCode};
 use shared::catalog::write::{MAX_BODY_BYTES, idempotency_key_reused, request_fingerprint};
 use shared::catalog::{
-    CreateProductInput, FieldErrors, IdempotencyKey, ModerationInput, NewVendorInput, ProductId, ProductPatch,
-    ProductPatchInput, VariantId, VariantInput, VariantPatchInput, VendorId,
+    CreateProductInput, IdempotencyKey, ModerationInput, NewVendorInput, ProductId, ProductPatch, ProductPatchInput,
+    VariantId, VariantInput, VariantPatchInput, VendorId,
 };
 use worker::Request;
-use worker_platform::{clock, random, request::read_body};
+use worker_platform::request::{json, read_body};
+use worker_platform::{clock, random};
 
 use crate::config::Config;
 use crate::respond::{Failure, Outcome, Reply};
@@ -79,9 +80,12 @@ async fn create_product(request: &mut Request, store: &WriteStore) -> Result<Wri
         return replayed(replay);
     }
     let product = parse::<CreateProductInput>(json)?.validate()?;
-    let id = ProductId::generate(clock::now_ms(), entropy());
-    let variant_ids: Vec<VariantId> =
-        product.variants.iter().map(|_| VariantId::generate(clock::now_ms(), entropy())).collect();
+    let id = ProductId::generate(clock::now_ms(), entropy()?);
+    let variant_ids: Vec<VariantId> = product
+        .variants
+        .iter()
+        .map(|_| Ok(VariantId::generate(clock::now_ms(), entropy()?)))
+        .collect::<Result<_, Failure>>()?;
     let idempotency = key.as_ref().map(|key| (key, fingerprint.as_str()));
     match store.create_product(&vendor, &id, &product, &variant_ids, idempotency).await? {
         Created::Product(body) => Ok(Written::of(Reply::encoded(body).created(), id)),
@@ -118,7 +122,7 @@ async fn patch_product(
 async fn add_variant(request: &mut Request, store: &WriteStore, id: &str) -> Result<Written, Failure> {
     let (vendor, id) = (caller::acting_vendor(request)?, product_id(id)?);
     let variant = body::<VariantInput>(request).await?.validate_alone()?;
-    let variant_id = VariantId::generate(clock::now_ms(), entropy());
+    let variant_id = VariantId::generate(clock::now_ms(), entropy()?);
     let body =
         store.add_variant(&id, &vendor, &variant_id, &variant).await?.ok_or_else(|| Failure::not_found("product"))?;
     Ok(Written::of(Reply::encoded(body).created(), id))
@@ -142,7 +146,7 @@ async fn delete_variant(request: &Request, store: &WriteStore, id: &str, variant
 async fn create_vendor(request: &mut Request, store: &WriteStore) -> Result<Written, Failure> {
     caller::platform_admin(request)?;
     let vendor = body::<NewVendorInput>(request).await?.validate()?;
-    let id = VendorId::generate(clock::now_ms(), entropy());
+    let id = VendorId::generate(clock::now_ms(), entropy()?);
     let created = store.create_vendor(&id, &vendor).await?;
     Ok(Written { reply: Reply::json(&created)?.created(), products: Vec::new() })
 }
@@ -167,22 +171,16 @@ fn variant_id(id: &str) -> Result<VariantId, Failure> {
     VariantId::parse(id).map_err(|_| Failure::not_found("variant"))
 }
 
-fn entropy() -> shared::ids::Entropy {
-    // Ids are not secrets: zeros would still give a unique, time-ordered id within a millisecond.
-    random::bytes().unwrap_or_default()
+/// Without randomness two ids minted in one millisecond would collide: refuse instead.
+fn entropy() -> Result<shared::ids::Entropy, Failure> {
+    random::bytes().map_err(Failure::internal)
 }
 
-/// The JSON body, at most `MAX_BODY_BYTES` (more is `VAL_3002` naming `body`: the error codes have
-/// no 413); malformed JSON or wrong types are `VAL_3001`.
+/// The JSON body, at most `MAX_BODY_BYTES` (more is `VAL_3002` naming `body`); malformed JSON or
+/// wrong types are `VAL_3001`.
 async fn body<T: DeserializeOwned>(request: &mut Request) -> Result<T, Failure> {
-    let declared = request.headers().get("content-length").ok().flatten().and_then(|n| n.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
-        return Err(FieldErrors::single("body", "too_large").into());
-    }
     let bytes = read_body(request, MAX_BODY_BYTES).await?;
-    let json: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|error| ApiError::new(ErrorCode::InvalidRequest, format!("invalid JSON body: {error}")))?;
-    parse(json)
+    parse(json(&bytes)?)
 }
 
 fn parse<T: DeserializeOwned>(json: serde_json::Value) -> Result<T, Failure> {

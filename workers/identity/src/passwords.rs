@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use shared::api::{ApiError, ErrorCode, ErrorEnvelope};
-use worker_platform::respond::REQUEST_ID_HEADER;
+use worker_platform::respond::{self, REQUEST_ID_HEADER};
 use worker_platform::spin::{SpinCall, SpinError, SpinSettings};
 
 const HASH_PATH: &str = "/identity/passwords/hash";
@@ -83,8 +83,7 @@ impl<'a> PasswordService<'a> {
 }
 
 fn internal(message: String) -> ApiError {
-    worker::console_error!("password service: {message}");
-    ApiError::new(ErrorCode::Internal, "internal error")
+    respond::internal(format_args!("password service: {message}"))
 }
 
 fn unavailable(message: String) -> ApiError {

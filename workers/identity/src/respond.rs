@@ -65,13 +65,11 @@ impl Failure {
 
     /// Logged in full; the client sees only that something went wrong.
     pub fn internal(message: impl std::fmt::Display) -> Self {
-        worker::console_error!("internal error: {message}");
-        Self::new(ErrorCode::Internal, "internal error")
+        respond::internal(message).into()
     }
 
     pub fn unavailable(what: &str, message: impl std::fmt::Display) -> Self {
-        worker::console_error!("{what} unavailable: {message}");
-        Self::new(ErrorCode::DependencyUnavailable, format!("{what} is unavailable"))
+        respond::unavailable(what, message).into()
     }
 
     pub fn into_response(self, request_id: &str) -> Result<Response> {
@@ -94,11 +92,7 @@ impl From<ApiError> for Failure {
 /// The database failing is an outage when it may pass, a bug otherwise (e.g. a bad statement).
 impl From<NeonError> for Failure {
     fn from(error: NeonError) -> Self {
-        if error.is_transient() || matches!(error, NeonError::Unauthorized { .. }) {
-            Failure::unavailable("the database", error)
-        } else {
-            Failure::internal(format!("database: {error}"))
-        }
+        respond::database_failure(&error).into()
     }
 }
 

@@ -3,12 +3,16 @@
 use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
 use shared::api::{ApiError, ErrorCode};
+use shared::catalog::FieldErrors;
 use worker::Request;
 
-/// Reads at most `limit` bytes, refusing more without reading the rest (`VAL_3001`).
+/// Reads at most `limit` bytes, refusing more without reading the rest: `VAL_3002` naming `body`
+/// as `too_large` (the error codes have no 413), whether the length was declared or streamed.
 pub async fn read_body(request: &mut Request, limit: usize) -> Result<Vec<u8>, ApiError> {
     read_bounded(request, limit).await?.ok_or_else(|| {
-        ApiError::new(ErrorCode::InvalidRequest, format!("the request body is larger than {limit} bytes"))
+        let mut error = FieldErrors::single("body", "too_large").to_api_error();
+        error.message = format!("the request body is larger than {limit} bytes");
+        error
     })
 }
 

@@ -1,8 +1,11 @@
 //! JSON responses, DESIGN §8's error envelope and the `x-request-id` every response carries.
 
+use std::fmt::Display;
+
 use serde::Serialize;
 use shared::api::{ApiError, ErrorCode};
 use shared::ids::is_acceptable_request_id;
+use shared::neon::NeonError;
 use worker::{Headers, Request, Response, Result};
 
 use crate::random;
@@ -44,4 +47,25 @@ pub fn json_of<T: Serialize>(status: u16, body: &T) -> std::result::Result<Respo
 /// The error envelope with the code's HTTP status.
 pub fn error(error: &ApiError, request_id: &str) -> Result<Response> {
     json(error.status(), error.to_json(request_id))
+}
+
+/// Logged in full; the client sees only that something went wrong (`SYS_9001`).
+pub fn internal(message: impl Display) -> ApiError {
+    worker::console_error!("internal error: {message}");
+    ApiError::new(ErrorCode::Internal, "internal error")
+}
+
+/// A dependency is down (`EXT_6001`); the cause is logged, the client learns only which.
+pub fn unavailable(what: &str, message: impl Display) -> ApiError {
+    worker::console_error!("{what} unavailable: {message}");
+    ApiError::new(ErrorCode::DependencyUnavailable, format!("{what} is unavailable"))
+}
+
+/// The database failing is an outage when it may pass, a bug otherwise (e.g. a bad statement).
+pub fn database_failure(error: &NeonError) -> ApiError {
+    if error.is_transient() || matches!(error, NeonError::Unauthorized { .. }) {
+        unavailable("the database", error)
+    } else {
+        internal(format_args!("database: {error}"))
+    }
 }
