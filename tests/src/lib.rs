@@ -152,6 +152,14 @@ fn print_logs(dir: &std::path::Path) {
     }
 }
 
+/// The `id`s of list or search items as a set; fails when a product is listed twice.
+pub fn unique_ids(items: &[Value]) -> std::collections::BTreeSet<String> {
+    let ids: Vec<&str> = items.iter().map(|item| item["id"].as_str().expect("id")).collect();
+    let set: std::collections::BTreeSet<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+    assert_eq!(set.len(), ids.len(), "a product was listed twice");
+    set
+}
+
 /// The error envelope's stable code (`""` when the body is not an error).
 pub fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use e2e::{TestStack, error_code, now_unix};
 use serde_json::{Value, json};
-use shared::catalog::ProductStatus;
 use shared::identity::access_token::{AccessTokenIssuer, DEFAULT_AUDIENCE, DEFAULT_ISSUER, Identity, Role, RoleGrant};
 use shared::neon::NeonClient;
 use shared::transport::ReqwestTransport;
@@ -51,7 +50,7 @@ impl World<'_> {
         self.catalog
             .products
             .iter()
-            .filter(|product| product.status == ProductStatus::Active && !product.moderation_hidden)
+            .filter(|product| product.is_public())
             .filter(|product| vendor.is_none_or(|vendor| product.vendor_id.as_str() == vendor))
             .flat_map(|product| product.variants.iter().map(|variant| variant.id.to_string()))
             .collect()

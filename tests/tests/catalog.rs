@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use e2e::TestStack;
 use serde_json::Value;
-use shared::catalog::{ProductStatus, Quantity};
+use shared::catalog::Quantity;
 use xtask::catalog_seed::{self, SeedCatalog, SeedConfig, SeedProduct};
 
 #[tokio::test]
@@ -27,27 +27,17 @@ async fn catalog_read_path_through_the_gateway() {
     errors_use_the_envelope(&stack).await;
 }
 
-fn is_public(product: &SeedProduct) -> bool {
-    product.status == ProductStatus::Active && !product.moderation_hidden
-}
-
 fn ids(items: &[Value]) -> Vec<String> {
     items.iter().map(|item| item["id"].as_str().expect("id").to_owned()).collect()
 }
 
-fn unique(ids: &[String]) -> BTreeSet<String> {
-    let set: BTreeSet<String> = ids.iter().cloned().collect();
-    assert_eq!(set.len(), ids.len(), "a page repeated a product");
-    set
-}
-
 async fn pagination_lists_every_public_product_once(stack: &TestStack, expected: &SeedCatalog) {
     let public: BTreeSet<String> =
-        expected.products.iter().filter(|p| is_public(p)).map(|p| p.id.to_string()).collect();
+        expected.products.iter().filter(|p| p.is_public()).map(|p| p.id.to_string()).collect();
     assert!(public.len() < expected.products.len(), "the seed hides some products");
     for sort in ["newest", "price_asc", "price_desc"] {
         let items = stack.all_pages("/api/v1/products", &format!("sort={sort}&limit=17")).await;
-        assert_eq!(unique(&ids(&items)), public, "sort={sort}");
+        assert_eq!(e2e::unique_ids(&items), public, "sort={sort}");
     }
     // Price order holds across page boundaries.
     let items = stack.all_pages("/api/v1/products", "sort=price_asc&limit=13").await;
@@ -70,19 +60,19 @@ async fn a_category_filter_includes_descendants(stack: &TestStack, expected: &Se
     let wanted: BTreeSet<String> = expected
         .products
         .iter()
-        .filter(|p| is_public(p) && subtree.contains(&p.category_id))
+        .filter(|p| p.is_public() && subtree.contains(&p.category_id))
         .map(|p| p.id.to_string())
         .collect();
     assert!(
         expected
             .products
             .iter()
-            .any(|p| is_public(p) && p.category_id != root.id && wanted.contains(&p.id.to_string()))
+            .any(|p| p.is_public() && p.category_id != root.id && wanted.contains(&p.id.to_string()))
     );
     let items = stack.all_pages("/api/v1/products", &format!("category={}&limit=50", root.id)).await;
-    assert_eq!(unique(&ids(&items)), wanted);
+    assert_eq!(e2e::unique_ids(&items), wanted);
     let by_slug = stack.all_pages("/api/v1/products", &format!("category={}&limit=50", root.slug.as_str())).await;
-    assert_eq!(unique(&ids(&by_slug)), wanted, "by slug");
+    assert_eq!(e2e::unique_ids(&by_slug), wanted, "by slug");
 }
 
 async fn the_price_range_filter_holds(stack: &TestStack, expected: &SeedCatalog) {
@@ -91,16 +81,16 @@ async fn the_price_range_filter_holds(stack: &TestStack, expected: &SeedCatalog)
     let wanted: BTreeSet<String> = expected
         .products
         .iter()
-        .filter(|p| is_public(p) && cheapest(p).is_some_and(|price| (min..=max).contains(&price)))
+        .filter(|p| p.is_public() && cheapest(p).is_some_and(|price| (min..=max).contains(&price)))
         .map(|p| p.id.to_string())
         .collect();
     assert!(!wanted.is_empty());
     let items = stack.all_pages("/api/v1/products", &format!("price_min={min}&price_max={max}&limit=50")).await;
-    assert_eq!(unique(&ids(&items)), wanted);
+    assert_eq!(e2e::unique_ids(&items), wanted);
 }
 
 async fn exact_titles_rank_first_and_typos_still_match(stack: &TestStack, expected: &SeedCatalog) {
-    let product = expected.products.iter().find(|p| is_public(p)).expect("a public product");
+    let product = expected.products.iter().find(|p| p.is_public()).expect("a public product");
     let title = product.title.as_str();
     let (status, body) = stack.get_json(&format!("/api/v1/search?q={}", e2e::url_encode(title))).await;
     assert_eq!(status, 200, "{body}");
@@ -108,7 +98,7 @@ async fn exact_titles_rank_first_and_typos_still_match(stack: &TestStack, expect
 
     // Facet category counts add up to every hit of the search.
     let hits = stack.all_pages("/api/v1/search", &format!("q={}&limit=50", e2e::url_encode(title))).await;
-    unique(&ids(&hits));
+    e2e::unique_ids(&hits);
     let counted: u64 = body["facets"]["categories"]
         .as_array()
         .expect("categories")
@@ -127,7 +117,7 @@ async fn exact_titles_rank_first_and_typos_still_match(stack: &TestStack, expect
     let product = expected
         .products
         .iter()
-        .find(|p| is_public(p) && e2e::one_letter_typo(p.title.as_str()).is_some())
+        .find(|p| p.is_public() && e2e::one_letter_typo(p.title.as_str()).is_some())
         .expect("a long word");
     let (word, typo) = e2e::one_letter_typo(product.title.as_str()).expect("chosen for it");
     let hits = stack.all_pages("/api/v1/search", &format!("q={typo}&limit=100")).await;
@@ -142,7 +132,7 @@ async fn exact_titles_rank_first_and_typos_still_match(stack: &TestStack, expect
 }
 
 async fn product_detail_lists_variants_with_available(stack: &TestStack, expected: &SeedCatalog) {
-    let product = expected.products.iter().find(|p| is_public(p) && p.variants.len() > 1).expect("variants");
+    let product = expected.products.iter().find(|p| p.is_public() && p.variants.len() > 1).expect("variants");
     let (status, body) = stack.get_json(&format!("/api/v1/products/{}", product.id)).await;
     assert_eq!(status, 200, "{body}");
     let variants = body["variants"].as_array().expect("variants");
@@ -154,7 +144,7 @@ async fn product_detail_lists_variants_with_available(stack: &TestStack, expecte
     }
 
     // A product shoppers cannot see is as unknown as one that does not exist.
-    let hidden = expected.products.iter().find(|p| !is_public(p)).expect("a hidden product");
+    let hidden = expected.products.iter().find(|p| !p.is_public()).expect("a hidden product");
     for id in [hidden.id.to_string(), "prod_01JC000000000000000000ZZZZ".to_owned()] {
         let (status, body) = stack.get_json(&format!("/api/v1/products/{id}")).await;
         assert_eq!(status, 404, "{body}");

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use e2e::TestStack;
 use serde_json::Value;
-use shared::catalog::{GeoPoint, Near, ProductId, ProductStatus, VariantId};
+use shared::catalog::{GeoPoint, Near, ProductId, VariantId};
 use shared::neon::{BatchOptions, NeonClient, Query};
 use shared::transport::ReqwestTransport;
 use xtask::catalog_seed::{self, SeedCatalog, SeedConfig, SeedProduct};
@@ -32,25 +32,13 @@ async fn catalog_filters_relevance_and_pagination_under_inserts() {
     pages_neither_repeat_nor_skip_while_products_are_inserted(&stack, &expected).await;
 }
 
-fn is_public(product: &SeedProduct) -> bool {
-    product.status == ProductStatus::Active && !product.moderation_hidden
-}
-
 /// Ids of the public products `keep` selects; fails when that is none or all of them, since a
 /// filter checked against either could not tell a working filter from a broken one.
 fn public_where(expected: &SeedCatalog, what: &str, keep: impl Fn(&SeedProduct) -> bool) -> BTreeSet<String> {
-    let public: Vec<&SeedProduct> = expected.products.iter().filter(|p| is_public(p)).collect();
+    let public: Vec<&SeedProduct> = expected.products.iter().filter(|p| p.is_public()).collect();
     let wanted: BTreeSet<String> = public.iter().filter(|p| keep(p)).map(|p| p.id.to_string()).collect();
     assert!(!wanted.is_empty() && wanted.len() < public.len(), "{what}: {} of {}", wanted.len(), public.len());
     wanted
-}
-
-/// Ids in page order; fails on a product listed twice.
-fn unique_ids(items: &[Value]) -> BTreeSet<String> {
-    let ids: Vec<String> = items.iter().map(|item| item["id"].as_str().expect("id").to_owned()).collect();
-    let set: BTreeSet<String> = ids.iter().cloned().collect();
-    assert_eq!(set.len(), ids.len(), "a product was listed twice");
-    set
 }
 
 /// `name=value&…`, percent-encoded.
@@ -64,14 +52,14 @@ async fn the_vendor_filter_matches_exactly(stack: &TestStack, expected: &SeedCat
     let wanted = public_where(expected, "vendor", |p| p.vendor_id == vendor.id);
     for reference in [vendor.id.to_string(), vendor.slug.as_str().to_owned()] {
         let items = stack.all_pages("/api/v1/products", &query(&[("vendor", &reference), ("limit", "9")])).await;
-        assert_eq!(unique_ids(&items), wanted, "vendor={reference}");
+        assert_eq!(e2e::unique_ids(&items), wanted, "vendor={reference}");
     }
 }
 
 async fn the_in_stock_filter_matches_exactly(stack: &TestStack, expected: &SeedCatalog) {
     let wanted = public_where(expected, "in stock", |p| p.variants.iter().any(|variant| !variant.available.is_zero()));
     let items = stack.all_pages("/api/v1/products", "in_stock=true&limit=50").await;
-    assert_eq!(unique_ids(&items), wanted);
+    assert_eq!(e2e::unique_ids(&items), wanted);
     assert!(items.iter().all(|item| item["in_stock"] == true), "every listed product says it is in stock");
 }
 
@@ -81,7 +69,7 @@ async fn the_min_rating_filter_matches_exactly(stack: &TestStack, expected: &See
             p.rating.is_some_and(|(average, _)| average.as_f64() >= f64::from(stars))
         });
         let items = stack.all_pages("/api/v1/products", &format!("min_rating={stars}&limit=50")).await;
-        assert_eq!(unique_ids(&items), wanted, "min_rating={stars}");
+        assert_eq!(e2e::unique_ids(&items), wanted, "min_rating={stars}");
     }
 }
 
@@ -112,7 +100,7 @@ async fn the_near_filter_matches_exactly(stack: &TestStack, expected: &SeedCatal
         let items = stack
             .all_pages("/api/v1/products", &query(&[("near", &point), ("radius_km", &radius), ("limit", "50")]))
             .await;
-        assert_eq!(unique_ids(&items), wanted, "near={point} radius_km={radius}");
+        assert_eq!(e2e::unique_ids(&items), wanted, "near={point} radius_km={radius}");
         checked += 1;
     }
     assert!(checked >= 1, "no radius split the shops: {distances:?}");
@@ -121,7 +109,7 @@ async fn the_near_filter_matches_exactly(stack: &TestStack, expected: &SeedCatal
 async fn products_with_q_rank_like_search(stack: &TestStack, expected: &SeedCatalog) {
     // Far from the first id, which `relevance` without a rank would also put first; a title no
     // other product has, so an exact match has one right answer.
-    let public: Vec<&SeedProduct> = expected.products.iter().filter(|p| is_public(p)).collect();
+    let public: Vec<&SeedProduct> = expected.products.iter().filter(|p| p.is_public()).collect();
     let product = public
         .iter()
         .skip(public.len() / 2)
@@ -137,7 +125,7 @@ async fn products_with_q_rank_like_search(stack: &TestStack, expected: &SeedCata
     }
     // The same hits in the same order as /search, across keyset pages: the commonest title word.
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
-    for p in expected.products.iter().filter(|p| is_public(p)) {
+    for p in expected.products.iter().filter(|p| p.is_public()) {
         for word in p.title.as_str().split(' ').filter(|w| w.len() >= 4 && w.bytes().all(|b| b.is_ascii_alphabetic())) {
             *counts.entry(word.to_lowercase()).or_default() += 1;
         }
@@ -146,7 +134,7 @@ async fn products_with_q_rank_like_search(stack: &TestStack, expected: &SeedCata
     let word = word.as_str();
     let listed = stack.all_pages("/api/v1/products", &query(&[("q", word), ("limit", "7")])).await;
     let searched = stack.all_pages("/api/v1/search", &query(&[("q", word), ("limit", "7")])).await;
-    unique_ids(&listed);
+    e2e::unique_ids(&listed);
     assert!(listed.len() > 7, "{word}: more than one page: {}", listed.len());
     let order = |items: &[Value]| items.iter().map(|item| item["id"].clone()).collect::<Vec<_>>();
     assert_eq!(order(&listed), order(&searched));
@@ -156,7 +144,7 @@ async fn products_with_q_rank_like_search(stack: &TestStack, expected: &SeedCata
     let items = stack
         .all_pages("/api/v1/products", &query(&[("q", title), ("vendor", other_vendor.id.as_str()), ("limit", "50")]))
         .await;
-    assert!(!unique_ids(&items).contains(&product.id.to_string()), "another vendor's list");
+    assert!(!e2e::unique_ids(&items).contains(&product.id.to_string()), "another vendor's list");
 }
 
 /// New active products arrive while a shopper pages through newest and price-sorted lists: no
@@ -166,7 +154,7 @@ async fn pages_neither_repeat_nor_skip_while_products_are_inserted(stack: &TestS
     let inserted = Arc::new(AtomicUsize::new(0));
     for sort in ["newest", "price_asc"] {
         let before = stack.all_pages("/api/v1/products", &format!("sort={sort}&limit=100")).await;
-        let before = unique_ids(&before);
+        let before = e2e::unique_ids(&before);
         let walking = Arc::new(AtomicBool::new(true));
         let inserter =
             tokio::spawn(insert_until_stopped(neon.clone(), templates(expected), walking.clone(), inserted.clone()));
@@ -176,7 +164,7 @@ async fn pages_neither_repeat_nor_skip_while_products_are_inserted(stack: &TestS
         walking.store(false, Ordering::SeqCst);
         inserter.await.expect("the inserter ran").expect("inserts succeed");
         assert!(during > 0, "sort={sort}: nothing was inserted during the walk");
-        let seen = unique_ids(&walked);
+        let seen = e2e::unique_ids(&walked);
         let missing: Vec<_> = before.difference(&seen).collect();
         assert!(missing.is_empty(), "sort={sort}: skipped {missing:?} ({during} inserted meanwhile)");
         if sort == "price_asc" {
@@ -202,7 +190,7 @@ fn templates(expected: &SeedCatalog) -> Vec<Template> {
     expected
         .products
         .iter()
-        .filter(|p| is_public(p) && !p.variants.is_empty())
+        .filter(|p| p.is_public() && !p.variants.is_empty())
         .step_by(7)
         .map(|p| Template {
             vendor_id: p.vendor_id.to_string(),

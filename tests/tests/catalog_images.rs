@@ -7,8 +7,8 @@ use std::path::Path;
 use e2e::TestStack;
 use reqwest::Method;
 use serde_json::{Value, json};
+use shared::catalog::VendorId;
 use shared::catalog::image::{MAX_IMAGE_BYTES, MAX_IMAGES_PER_PRODUCT};
-use shared::catalog::{ProductStatus, VendorId};
 use shared::neon::NeonClient;
 use shared::transport::ReqwestTransport;
 use xtask::catalog_seed::{self, SeedConfig, SeedProduct};
@@ -29,11 +29,7 @@ async fn product_images_through_r2() {
     let catalog = catalog_seed::generate(&config).expect("the catalog generates");
     let public_of = |vendor: &str| -> Vec<&SeedProduct> {
         let vendor = VendorId::parse(vendor).expect("vendor id");
-        catalog
-            .products
-            .iter()
-            .filter(|p| p.vendor_id == vendor && p.status == ProductStatus::Active && !p.moderation_hidden)
-            .collect()
+        catalog.products.iter().filter(|p| p.vendor_id == vendor && p.is_public()).collect()
     };
     let (a_products, b_products) = (public_of(VENDOR_A), public_of(VENDOR_B));
     assert!(a_products.len() >= 2 && !b_products.is_empty(), "the seed gives both demo vendors public products");

@@ -124,11 +124,7 @@ async fn categories_form_one_tree_of_40(neon: &Neon, expected: &SeedCatalog) {
 
 /// A product shoppers can see, chosen by `pick`.
 fn public_product(expected: &SeedCatalog, pick: impl Fn(&SeedProduct) -> bool) -> &SeedProduct {
-    expected
-        .products
-        .iter()
-        .find(|p| p.status == ProductStatus::Active && !p.moderation_hidden && pick(p))
-        .expect("the seed has such a product")
+    expected.products.iter().find(|p| p.is_public() && pick(p)).expect("the seed has such a product")
 }
 
 async fn a_seeded_title_is_found_by_full_text_and_by_prefix(neon: &Neon, expected: &SeedCatalog) {

@@ -209,6 +209,13 @@ pub struct SeedProduct {
     pub variants: Vec<SeedVariant>,
 }
 
+impl SeedProduct {
+    /// What the public read path may show: active and not hidden by moderation.
+    pub fn is_public(&self) -> bool {
+        self.status == ProductStatus::Active && !self.moderation_hidden
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeedCatalog {
     pub vendors: Vec<SeedVendor>,

@@ -162,8 +162,9 @@ pub async fn products_changed(config: &Config, products: &[ProductId]) {
     if products.is_empty() {
         return;
     }
-    let mut tags: Vec<Tag> = products.iter().map(|id| Tag::Product(id.clone())).collect();
-    tags.push(Tag::Listings);
+    let mut tags: Vec<Tag> = products.iter().flat_map(Tag::product_change).collect();
+    tags.sort();
+    tags.dedup();
     if let Err(error) = invalidate(config, &tags).await {
         let ids: Vec<&str> = products.iter().map(ProductId::as_str).collect();
         worker::console_error!("cache invalidation after a write to {} failed: {error}", ids.join(" "));

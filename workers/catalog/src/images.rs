@@ -44,6 +44,10 @@ pub fn find(path: &str) -> Option<Endpoint<'_>> {
 }
 
 pub async fn handle(request: Request, env: &Env, endpoint: Endpoint<'_>, request_id: &str) -> Result<Response> {
+    let written = match endpoint {
+        Endpoint::Upload(product) | Endpoint::Image(product, _) => ProductId::parse(product).ok(),
+        Endpoint::Serve(_) => None,
+    };
     let outcome = match (endpoint, request.method()) {
         (Endpoint::Serve(key), Method::Get) => serve(&request, env, key).await,
         (Endpoint::Upload(product), Method::Post) => upload(request, env, product).await,
@@ -53,6 +57,15 @@ pub async fn handle(request: Request, env: &Env, endpoint: Endpoint<'_>, request
         (Endpoint::Upload(_), _) => Err(Failure::new(ErrorCode::MethodNotAllowed, "use POST")),
         (Endpoint::Image(..), _) => Err(Failure::new(ErrorCode::MethodNotAllowed, "use DELETE or PATCH")),
     };
+    // Every successful gallery write changes how its product looks, wherever it is cached.
+    if outcome.is_ok()
+        && let Some(product) = written
+    {
+        match Config::from_env(env) {
+            Ok(config) => cache::products_changed(&config, &[product]).await,
+            Err(error) => worker::console_error!("no cache invalidation after an image write: {error:?}"),
+        }
+    }
     outcome.or_else(|failure| failure.into_response(request_id))
 }
 
@@ -119,7 +132,6 @@ async fn upload(mut request: Request, env: &Env, product: &str) -> std::result::
         Ok(Added::Full) => return Err(discard(&bucket, &key, gallery_full()).await),
         Err(failure) => return Err(discard(&bucket, &key, failure).await),
     };
-    cache::products_changed(&config, std::slice::from_ref(&key.product_id)).await;
     let image = ProductImage {
         id: key.image_id.clone(),
         url: key.url(),
@@ -144,7 +156,6 @@ async fn delete(request: &Request, env: &Env, product: &str, image: &str) -> std
     let image = ImageId::parse(image).map_err(|_| not_found())?;
     let config = Config::from_env(env)?;
     let key = ImageStore::new(&config).remove(&product, &image, &vendor).await?.ok_or_else(not_found)?;
-    cache::products_changed(&config, std::slice::from_ref(&product)).await;
     bucket(env)?.delete(key).await.map_err(unavailable)?;
     let mut response = Response::empty().map_err(Failure::internal)?.with_status(204);
     response.headers_mut().set("cache-control", "no-store").map_err(Failure::internal)?;
@@ -178,7 +189,6 @@ async fn move_image(
     let config = Config::from_env(env)?;
     let gallery =
         ImageStore::new(&config).move_to(&product, &image, &vendor, target.position).await?.ok_or_else(not_found)?;
-    cache::products_changed(&config, std::slice::from_ref(&product)).await;
     let body = serde_json::to_string(&Page { items: gallery, next_cursor: None }).map_err(Failure::internal)?;
     let mut response = respond::json(200, body).map_err(Failure::internal)?;
     response.headers_mut().set("cache-control", "no-store").map_err(Failure::internal)?;

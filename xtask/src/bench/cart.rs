@@ -9,7 +9,6 @@ use crate::stack::{Ports, Stack, StackConfig, WorkerMode};
 use crate::{bench, cart_seed, catalog_seed, paths};
 use anyhow::Context;
 use serde_json::json;
-use shared::catalog::ProductStatus;
 use shared::identity::access_token::{AccessTokenIssuer, DEFAULT_AUDIENCE, DEFAULT_ISSUER, Identity, RoleGrant};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -37,7 +36,7 @@ pub async fn run() -> anyhow::Result<()> {
     let variants: Vec<String> = catalog
         .products
         .iter()
-        .filter(|product| product.status == ProductStatus::Active && !product.moderation_hidden)
+        .filter(|product| product.is_public())
         .flat_map(|product| product.variants.iter().filter(|v| !v.available.is_zero()).map(|v| v.id.to_string()))
         .take(CONNECTIONS * LINES)
         .collect();

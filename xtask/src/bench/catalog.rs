@@ -20,7 +20,6 @@ use crate::catalog_seed::{self, SeedCatalog, SeedConfig};
 use crate::children::Logs;
 use crate::paths;
 use crate::stack::{Ports, Stack, StackConfig, WorkerMode};
-use shared::catalog::ProductStatus;
 
 /// The catalog size.
 const PRODUCTS: usize = 10_000;
@@ -232,11 +231,7 @@ fn scenarios(catalog: &SeedCatalog, base: &str) -> anyhow::Result<Vec<Scenario>>
     let url = |path: &str, params: &[(&str, String)]| -> anyhow::Result<String> {
         Ok(reqwest::Url::parse_with_params(&format!("{base}{path}"), params)?.to_string())
     };
-    let public: Vec<_> = catalog
-        .products
-        .iter()
-        .filter(|product| product.status == ProductStatus::Active && !product.moderation_hidden)
-        .collect();
+    let public: Vec<_> = catalog.products.iter().filter(|product| product.is_public()).collect();
     let categories: Vec<String> = catalog.categories.iter().map(|category| category.slug.as_str().to_owned()).collect();
     // Far above every seeded price, so it filters nothing while making the URL new.
     let unreachable = |index: usize| (100_000_000 + index).to_string();
