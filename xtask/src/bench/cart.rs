@@ -1,20 +1,22 @@
 //! `cargo xtask bench cart`: add and read throughput of signed-in carts through the gateway in
 //! workerd at 16 connections (DESIGN §10: cart add ≥ 1,000 req/s), with latency percentiles and the
-//! Upstash commands and Neon queries each operation costs, counted from the local gateways' request
-//! log. The Workers run in workerd through miniflare's API (no `wrangler dev` request logging), as
+//! Upstash and Neon requests each operation costs (a script or a batch is one), counted from the
+//! local gateways' request log. The Workers run in workerd through miniflare's API (no `wrangler dev` request logging), as
 //! the catalog bench does. Traffic goes only to the bench's own stack.
 
+use crate::bench::load::{self, CONNECTIONS, Slot};
 use crate::children::Logs;
 use crate::stack::{Ports, Stack, StackConfig, WorkerMode};
 use crate::{bench, cart_seed, catalog_seed, paths};
-use anyhow::Context;
+use anyhow::{Context, bail};
 use serde_json::json;
 use shared::identity::access_token::{AccessTokenIssuer, DEFAULT_AUDIENCE, DEFAULT_ISSUER, Identity, RoleGrant};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const CONNECTIONS: usize = 16;
 const REQUESTS: usize = 800;
+/// Bounds each phase in time as well as in count.
+const MAX_TIME: Duration = Duration::from_secs(60);
 /// Lines per cart: each connection's shopper cycles through this many variants.
 const LINES: usize = 8;
 
@@ -43,7 +45,7 @@ pub async fn run() -> anyhow::Result<()> {
     anyhow::ensure!(variants.len() == CONNECTIONS * LINES, "the seed has too few variants in stock");
     let tokens = tokens(&stack)?;
     let log = state_dir.join("logs").join("local-cloud.log");
-    let http = reqwest::Client::new();
+    let http = load::client()?;
     let add_url = format!("{}/api/v1/cart/lines", urls.worker);
     let cart_url = format!("{}/api/v1/cart", urls.worker);
 
@@ -51,17 +53,19 @@ pub async fn run() -> anyhow::Result<()> {
     for token in &tokens {
         http.get(&cart_url).bearer_auth(token).send().await?.error_for_status()?;
     }
-    let adds = phase("POST /api/v1/cart/lines (add 1)", &log, &http, &tokens, move |http, token, i, connection| {
-        let variant = &variants[connection * LINES + i % LINES];
-        http.post(&add_url).bearer_auth(token).json(&json!({ "variant_id": variant, "quantity": 1 }))
+    let tokens = std::sync::Arc::new(tokens);
+    let add_tokens = tokens.clone();
+    let adds = phase("POST /api/v1/cart/lines (add 1)", &log, &http, move |http, slot| {
+        let variant = &variants[slot.connection * LINES + slot.sequence % LINES];
+        let body = json!({ "variant_id": variant, "quantity": 1 });
+        http.post(&add_url).bearer_auth(&add_tokens[slot.connection]).json(&body)
     })
     .await?;
     let read_url = cart_url.clone();
-    let reads =
-        phase(&format!("GET /api/v1/cart ({LINES} lines, priced)"), &log, &http, &tokens, move |http, token, _, _| {
-            http.get(&read_url).bearer_auth(token)
-        })
-        .await?;
+    let reads = phase(&format!("GET /api/v1/cart ({LINES} lines, priced)"), &log, &http, move |http, slot| {
+        http.get(&read_url).bearer_auth(&tokens[slot.connection])
+    })
+    .await?;
     println!();
     println!("cart add  {adds:.0} req/s; cart read {reads:.0} req/s (DESIGN §10 asks ≥ 1,000 adds/s)");
     println!("cart Worker gzip {} bytes", bench::gzip_size("cart")?);
@@ -84,52 +88,31 @@ fn tokens(stack: &Stack) -> anyhow::Result<Vec<String>> {
         .collect()
 }
 
-/// `REQUESTS` requests over `CONNECTIONS` concurrent loops; prints throughput, latency
-/// percentiles, statuses and the gateways' calls per request. Returns requests per second.
-async fn phase<F>(label: &str, log: &Path, http: &reqwest::Client, tokens: &[String], request: F) -> anyhow::Result<f64>
+/// `REQUESTS` requests over the load's concurrent loops (one shopper each); prints throughput,
+/// latency percentiles and the gateways' requests per operation. Returns requests per second;
+/// any answer but 200 fails the bench (its numbers would describe the error path).
+async fn phase<F>(label: &str, log: &Path, http: &reqwest::Client, request: F) -> anyhow::Result<f64>
 where
-    F: Fn(&reqwest::Client, &str, usize, usize) -> reqwest::RequestBuilder + Send + Sync + 'static,
+    F: Fn(&reqwest::Client, Slot) -> reqwest::RequestBuilder + Send + Sync + 'static,
 {
     let before = gateway_calls(log).await?;
-    let started = Instant::now();
-    let per_connection = REQUESTS / CONNECTIONS;
-    let request = std::sync::Arc::new(request);
-    let mut loops = tokio::task::JoinSet::new();
-    for (connection, token) in tokens.iter().cloned().enumerate() {
-        let (request, http) = (request.clone(), http.clone());
-        loops.spawn(async move {
-            let mut samples = Vec::with_capacity(per_connection);
-            for i in 0..per_connection {
-                let sent = Instant::now();
-                let response = request(&http, &token, i, connection).send().await?;
-                let status = response.status().as_u16();
-                response.bytes().await?;
-                samples.push((status, sent.elapsed()));
-            }
-            anyhow::Ok(samples)
-        });
-    }
-    let mut samples: Vec<(u16, Duration)> = Vec::with_capacity(REQUESTS);
-    for result in loops.join_all().await {
-        samples.extend(result?);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
+    let outcome = load::run_requests(http, REQUESTS, MAX_TIME, request).await;
     let after = gateway_calls(log).await?;
-    let mut statuses = std::collections::BTreeMap::new();
-    for (status, _) in &samples {
-        *statuses.entry(*status).or_insert(0) += 1;
+    if outcome.requests() == 0 || !outcome.all_ok() {
+        bail!(
+            "{label}: statuses {:?}, {} without a response; see target/bench/cart/logs",
+            outcome.statuses,
+            outcome.failures
+        );
     }
-    let mut latencies: Vec<Duration> = samples.iter().map(|(_, latency)| *latency).collect();
-    latencies.sort();
-    let percentile = |p: f64| latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)];
-    let count = samples.len() as f64;
-    let rate = count / elapsed;
+    let count = outcome.requests() as f64;
+    let rate = outcome.per_second();
     println!(
-        "{label}: {} requests at {CONNECTIONS} connections, statuses {statuses:?}, {rate:.0} req/s, \
-         p50 {:.1} ms, p99 {:.1} ms, Upstash commands/op {:.2}, Neon queries/op {:.2}",
-        samples.len(),
-        percentile(0.50).as_secs_f64() * 1000.0,
-        percentile(0.99).as_secs_f64() * 1000.0,
+        "{label}: {} requests at {CONNECTIONS} connections, {rate:.0} req/s, p50 {:.1} ms, p99 {:.1} ms, \
+         Upstash requests/op {:.2}, Neon requests/op {:.2}",
+        outcome.requests(),
+        outcome.percentile_ms(0.50),
+        outcome.percentile_ms(0.99),
         (after.0 - before.0) as f64 / count,
         (after.1 - before.1) as f64 / count,
     );

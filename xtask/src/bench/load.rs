@@ -57,21 +57,46 @@ impl Outcome {
 
 /// Requests `urls[0], urls[1], …` (wrapping around) until `requests` are sent or `max_time` passes.
 pub async fn run(client: &reqwest::Client, urls: Arc<Vec<String>>, requests: usize, max_time: Duration) -> Outcome {
+    if urls.is_empty() {
+        return Outcome::default();
+    }
+    let request = move |client: &reqwest::Client, slot: Slot| client.get(&urls[slot.index % urls.len()]);
+    run_requests(client, requests, max_time, request).await
+}
+
+/// Which request a connection is about to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Slot {
+    /// Across the whole run, 0, 1, 2, …
+    pub index: usize,
+    /// Which of the `CONNECTIONS` loops sends it (a loop can stand for one user).
+    pub connection: usize,
+    /// How many this loop has sent before.
+    pub sequence: usize,
+}
+
+/// Sends what `request` builds for each slot over `CONNECTIONS` concurrent loops, until
+/// `requests` are sent or `max_time` passes.
+pub async fn run_requests<F>(client: &reqwest::Client, requests: usize, max_time: Duration, request: F) -> Outcome
+where
+    F: Fn(&reqwest::Client, Slot) -> reqwest::RequestBuilder + Send + Sync + 'static,
+{
+    let request = Arc::new(request);
     let next = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
     let deadline = started + max_time;
     let mut tasks = Vec::with_capacity(CONNECTIONS);
-    for _ in 0..CONNECTIONS {
-        let (client, urls, next) = (client.clone(), urls.clone(), next.clone());
+    for connection in 0..CONNECTIONS {
+        let (client, request, next) = (client.clone(), request.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut seen = Outcome::default();
-            loop {
+            for sequence in 0.. {
                 let index = next.fetch_add(1, Ordering::Relaxed);
-                if index >= requests || urls.is_empty() || Instant::now() >= deadline {
-                    return seen;
+                if index >= requests || Instant::now() >= deadline {
+                    break;
                 }
                 let sent = Instant::now();
-                match client.get(&urls[index % urls.len()]).send().await {
+                match request(&client, Slot { index, connection, sequence }).send().await {
                     Ok(response) => {
                         let status = response.status().as_u16();
                         let cache = response
@@ -92,6 +117,7 @@ pub async fn run(client: &reqwest::Client, urls: Arc<Vec<String>>, requests: usi
                     Err(_) => seen.failures += 1,
                 }
             }
+            seen
         }));
     }
     let mut outcome = Outcome::default();
