@@ -235,8 +235,13 @@ async fn the_guest_cart_merges_into_the_account_on_login(world: &World<'_>) {
     let mut guest = world.shopper();
     guest.add_ok(both, 60).await;
     guest.add_ok(guest_only, 3).await;
-    guest.add_ok(scarce, 4).await;
     let guest_cookie = guest.cookie.clone().expect("a guest gets a cookie");
+    // Each write renews the cookie with the cart: it stays 30 days after the last change.
+    let body = json!({"variant_id": scarce, "quantity": 4}).to_string();
+    let (status, _, renewed) = guest.raw(reqwest::Method::POST, "/api/v1/cart/lines", Some(body)).await;
+    assert_eq!(status, 200);
+    let renewed = renewed.expect("a guest write sends the cookie again");
+    assert!(renewed.starts_with(&format!("cart={guest_cookie};")) && renewed.contains("Max-Age=2592000"), "{renewed}");
 
     // Signing in: the same browser now sends its token with the cookie.
     account.cookie = Some(guest_cookie.clone());

@@ -55,9 +55,14 @@ impl Session {
         }
     }
 
-    /// The cart to write to, creating a guest cart (and its cookie) on a guest's first write.
+    /// The cart to write to, creating a guest cart (and its cookie) on a guest's first write. Every
+    /// guest write sends the cookie again: the cart lives 30 days after its last change, and so
+    /// must the cookie that finds it.
     pub fn owner_for_write(&mut self, config: &Config) -> Result<CartOwner, ApiError> {
         if let Some(owner) = &self.owner {
+            if let CartOwner::Guest(id) = owner {
+                self.cookie = Some(set_cookie(&config.cookie_key.sign(id), config.secure_cookies));
+            }
             return Ok(owner.clone());
         }
         let entropy = random::bytes().map_err(|error| {
