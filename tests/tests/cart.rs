@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use e2e::{TestStack, error_code, now_unix};
 use serde_json::{Value, json};
-use shared::identity::access_token::{AccessTokenIssuer, DEFAULT_AUDIENCE, DEFAULT_ISSUER, Identity, Role, RoleGrant};
+use shared::identity::access_token::{AccessTokenIssuer, Identity, Role, RoleGrant};
 use shared::neon::NeonClient;
 use shared::transport::ReqwestTransport;
 use xtask::catalog_seed::{self, SeedCatalog, SeedConfig};
@@ -147,11 +147,7 @@ impl Shopper<'_> {
 }
 
 fn issuer(stack: &TestStack) -> AccessTokenIssuer {
-    use base64::Engine;
-    let seed =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&stack.stack.secrets.jwt_signing_seed).expect("seed");
-    let seed: [u8; 32] = seed.try_into().expect("32-byte seed");
-    AccessTokenIssuer::from_seed(seed, "identity-1").with_issuer(DEFAULT_ISSUER).with_audience(DEFAULT_AUDIENCE)
+    stack.stack.access_token_issuer().expect("the stack's token issuer")
 }
 
 /// Every line of a cart response: variant id → line.

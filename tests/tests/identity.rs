@@ -4,7 +4,7 @@
 
 use e2e::{TestStack, now_unix};
 use serde_json::{Value, json};
-use shared::identity::access_token::{AccessTokenIssuer, DEFAULT_AUDIENCE, DEFAULT_ISSUER, Identity, RoleGrant};
+use shared::identity::access_token::{AccessTokenIssuer, Identity, RoleGrant};
 use std::time::Duration;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -238,11 +238,7 @@ async fn repeated_failed_logins_are_rate_limited(client: &Client<'_>) {
 }
 
 fn stack_issuer(stack: &TestStack) -> AccessTokenIssuer {
-    use base64::Engine;
-    let seed =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&stack.stack.secrets.jwt_signing_seed).expect("seed");
-    let seed: [u8; 32] = seed.try_into().expect("32-byte seed");
-    AccessTokenIssuer::from_seed(seed, "identity-1").with_issuer(DEFAULT_ISSUER).with_audience(DEFAULT_AUDIENCE)
+    stack.stack.access_token_issuer().expect("the stack's token issuer")
 }
 
 /// The TOTP code `offset_seconds` from now for a base32 secret.

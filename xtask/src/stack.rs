@@ -8,6 +8,7 @@ use crate::{build, migrate, paths, progress};
 use anyhow::{Context, bail};
 use local_cloud::{postgres::Cluster, redis::Server};
 use serde::{Deserialize, Serialize};
+use shared::identity::access_token::{AccessTokenIssuer, DEFAULT_AUDIENCE, DEFAULT_ISSUER};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -231,6 +232,22 @@ impl Stack {
         };
 
         Ok(Self { ports, secrets, state_dir, logs, worker, spin, cloud, redis: Some(redis), postgres })
+    }
+
+    /// Signs access tokens exactly as this stack's identity Worker does (its seed, and the key id
+    /// its wrangler config names), for tests and benches that need many signed-in users.
+    pub fn access_token_issuer(&self) -> anyhow::Result<AccessTokenIssuer> {
+        use base64::Engine as _;
+        let seed = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&self.secrets.jwt_signing_seed)?;
+        let seed: [u8; 32] = seed.try_into().map_err(|_| anyhow::anyhow!("the signing seed is not 32 bytes"))?;
+        let path = paths::repo_root().join("workers").join("identity").join("wrangler.toml");
+        let config: toml::Table = toml::from_str(&std::fs::read_to_string(&path)?)?;
+        let kid = config
+            .get("vars")
+            .and_then(|vars| vars.get("JWT_KEY_ID"))
+            .and_then(|kid| kid.as_str())
+            .with_context(|| format!("{} names no JWT_KEY_ID", path.display()))?;
+        Ok(AccessTokenIssuer::from_seed(seed, kid).with_issuer(DEFAULT_ISSUER).with_audience(DEFAULT_AUDIENCE))
     }
 
     pub fn urls(&self) -> Urls {

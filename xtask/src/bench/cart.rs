@@ -10,7 +10,7 @@ use crate::stack::{Ports, Stack, StackConfig, WorkerMode};
 use crate::{bench, cart_seed, catalog_seed, paths};
 use anyhow::{Context, bail};
 use serde_json::json;
-use shared::identity::access_token::{AccessTokenIssuer, DEFAULT_AUDIENCE, DEFAULT_ISSUER, Identity, RoleGrant};
+use shared::identity::access_token::{Identity, RoleGrant};
 use std::path::Path;
 use std::time::Duration;
 
@@ -74,11 +74,7 @@ pub async fn run() -> anyhow::Result<()> {
 
 /// One access token per connection, each its own customer (so each its own cart).
 fn tokens(stack: &Stack) -> anyhow::Result<Vec<String>> {
-    use base64::Engine;
-    let seed = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&stack.secrets.jwt_signing_seed)?;
-    let seed: [u8; 32] = seed.try_into().map_err(|_| anyhow::anyhow!("the signing seed is not 32 bytes"))?;
-    let issuer =
-        AccessTokenIssuer::from_seed(seed, "identity-1").with_issuer(DEFAULT_ISSUER).with_audience(DEFAULT_AUDIENCE);
+    let issuer = stack.access_token_issuer()?;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
     (0..CONNECTIONS)
         .map(|n| {
