@@ -125,6 +125,9 @@ async fn route(
         CartEndpoint::Shipping(vendor) => handlers::choose_shipping(&ctx, vendor, &body).await,
         CartEndpoint::Destination => handlers::set_destination(&mut ctx, &body).await,
     };
+    if outcome.is_ok() && method != Method::Get {
+        ctx.session.renew_guest_cookie(&ctx.config);
+    }
     *cookie = ctx.session.cookie.take();
     outcome
 }

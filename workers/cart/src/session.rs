@@ -55,14 +55,9 @@ impl Session {
         }
     }
 
-    /// The cart to write to, creating a guest cart (and its cookie) on a guest's first write. Every
-    /// guest write sends the cookie again: the cart lives 30 days after its last change, and so
-    /// must the cookie that finds it.
+    /// The cart to write to, creating a guest cart (and its cookie) on a guest's first write.
     pub fn owner_for_write(&mut self, config: &Config) -> Result<CartOwner, ApiError> {
         if let Some(owner) = &self.owner {
-            if let CartOwner::Guest(id) = owner {
-                self.cookie = Some(set_cookie(&config.cookie_key.sign(id), config.secure_cookies));
-            }
             return Ok(owner.clone());
         }
         let entropy = random::bytes().map_err(|error| {
@@ -73,6 +68,16 @@ impl Session {
         let owner = CartOwner::Guest(id);
         self.owner = Some(owner.clone());
         Ok(owner)
+    }
+
+    /// After a successful write: a guest's cart lives 30 days after its last change, so the cookie
+    /// that finds it is sent again with the same lifetime.
+    pub fn renew_guest_cookie(&mut self, config: &Config) {
+        if self.cookie.is_none()
+            && let Some(CartOwner::Guest(id)) = &self.owner
+        {
+            self.cookie = Some(set_cookie(&config.cookie_key.sign(id), config.secure_cookies));
+        }
     }
 }
 
