@@ -5,6 +5,7 @@ pub mod cart;
 pub mod catalog;
 pub mod events;
 pub mod health;
+pub mod idempotency;
 pub mod identity;
 pub mod ids;
 pub mod neon;

@@ -29,11 +29,13 @@ async fn carts_through_the_gateway() {
     let world = World { stack: &stack, neon, catalog, issuer: issuer(&stack) };
 
     fifty_parallel_adds_on_one_line_end_at_exactly_fifty(&world).await;
+    a_retried_add_with_the_same_idempotency_key_adds_once(&world).await;
     line_and_quantity_limits_are_refused_with_stable_codes(&world).await;
     the_guest_cart_merges_into_the_account_on_login(&world).await;
     coupons_are_checked_each_way(&world).await;
     changed_prices_and_missing_stock_are_flagged_not_dropped(&world).await;
     local_delivery_is_priced_by_distance_from_the_shop(&world).await;
+    concurrent_replacements_of_a_vendors_shipping_options_keep_one_whole_set(&world).await;
     nobody_reaches_another_shoppers_cart(&world).await;
 }
 
@@ -146,6 +148,17 @@ impl Shopper<'_> {
     }
 }
 
+/// Runs the requests concurrently; answers in the order they finish.
+async fn all_at_once<T: Send + 'static>(
+    requests: impl Iterator<Item = impl Future<Output = T> + Send + 'static>,
+) -> Vec<T> {
+    let mut running = tokio::task::JoinSet::new();
+    for request in requests {
+        running.spawn(request);
+    }
+    running.join_all().await
+}
+
 fn issuer(stack: &TestStack) -> AccessTokenIssuer {
     stack.stack.access_token_issuer().expect("the stack's token issuer")
 }
@@ -186,6 +199,46 @@ async fn fifty_parallel_adds_on_one_line_end_at_exactly_fifty(world: &World<'_>)
     let cart = shopper.cart().await;
     assert_eq!(quantity(&cart, &variant), Some(50), "{cart}");
     assert_eq!(lines(&cart).len(), 1, "one line, never two for one variant");
+}
+
+/// A client whose answer was lost sends the add again with the same key: the line grows once.
+async fn a_retried_add_with_the_same_idempotency_key_adds_once(world: &World<'_>) {
+    let variant = world.variants(None)[1].clone();
+    let shopper = world.customer("usr_01JC00000000000000000IDM1");
+    let token = shopper.token.clone().expect("token");
+    let send = |key: &str, path: &str, body: Value| {
+        let request = world.stack.http.post(world.stack.worker_url(path)).bearer_auth(&token);
+        let request = request.header("idempotency-key", key).json(&body);
+        async move {
+            let response = request.send().await.expect("the gateway answers");
+            let replayed = response.headers().get("idempotent-replayed").is_some();
+            (response.status().as_u16(), replayed, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let add = json!({ "variant_id": variant, "quantity": 2 });
+    let (status, replayed, first) = send("add-2-once", "/api/v1/cart/lines", add.clone()).await;
+    assert_eq!((status, replayed), (200, false), "{first}");
+    assert_eq!(quantity(&first, &variant), Some(2));
+    // Ten retries at once, racing each other: every one answers the cart, none adds again.
+    let retries = (0..10).map(|_| send("add-2-once", "/api/v1/cart/lines", add.clone()));
+    for (status, replayed, cart) in all_at_once(retries).await {
+        assert_eq!((status, replayed), (200, true), "{cart}");
+        assert_eq!(quantity(&cart, &variant), Some(2), "{cart}");
+    }
+    // Another key is another add.
+    let (status, _, cart) = send("add-2-again", "/api/v1/cart/lines", add.clone()).await;
+    assert_eq!((status, quantity(&cart, &variant)), (200, Some(4)), "{cart}");
+    // The same key with another body, or on another endpoint, is a client mistake.
+    let other = json!({ "variant_id": variant, "quantity": 3 });
+    for (path, body) in [("/api/v1/cart/lines", other), ("/api/v1/cart/coupons", json!({ "code": "ANY" }))] {
+        let (status, _, body) = send("add-2-once", path, body).await;
+        assert_eq!((status, error_code(&body)), (422, "VAL_3002"), "{path}: {body}");
+        assert_eq!(body["error"]["details"]["fields"]["idempotency-key"], "reused_with_another_body", "{body}");
+    }
+    let (status, _, body) =
+        send("has space", "/api/v1/cart/lines", json!({ "variant_id": variant, "quantity": 1 })).await;
+    assert_eq!((status, error_code(&body)), (422, "VAL_3002"), "{body}");
+    assert_eq!(quantity(&world.customer("usr_01JC00000000000000000IDM1").cart().await, &variant), Some(4));
 }
 
 async fn line_and_quantity_limits_are_refused_with_stable_codes(world: &World<'_>) {
@@ -247,6 +300,16 @@ async fn the_guest_cart_merges_into_the_account_on_login(world: &World<'_>) {
     assert_eq!(quantity(&cart, both), Some(99), "60 + 60, capped at the line limit");
     assert_eq!(quantity(&cart, guest_only), Some(3));
     assert_eq!(quantity(&cart, scarce), Some(5), "4 + 4, capped at the 5 in stock");
+    // The answer to the merging request says what could not be kept whole.
+    let capped: BTreeMap<&str, (&Value, &Value, &Value)> = cart["merge"]["capped"]
+        .as_array()
+        .expect("the merge report")
+        .iter()
+        .map(|cap| (cap["variant_id"].as_str().expect("variant"), (&cap["requested"], &cap["kept"], &cap["reason"])))
+        .collect();
+    assert_eq!(capped.len(), 2, "{cart}");
+    assert_eq!(capped[both.as_str()], (&json!(120), &json!(99), &json!("line_quantity")));
+    assert_eq!(capped[scarce.as_str()], (&json!(8), &json!(5), &json!("stock")));
 
     // The guest cart is gone: its cookie alone now reaches nothing.
     let mut old_guest = world.shopper();
@@ -255,6 +318,7 @@ async fn the_guest_cart_merges_into_the_account_on_login(world: &World<'_>) {
     // And merging again adds nothing.
     let (_, again, _) = account.raw(reqwest::Method::GET, "/api/v1/cart", None).await;
     assert_eq!(quantity(&again, guest_only), Some(3));
+    assert!(again.get("merge").is_none(), "the report comes once: {again}");
 }
 
 async fn coupons_are_checked_each_way(world: &World<'_>) {
@@ -294,6 +358,26 @@ async fn coupons_are_checked_each_way(world: &World<'_>) {
         assert_eq!(body["error"]["details"]["reason"], reason, "{code}");
     }
     assert!(shopper.cart().await["coupons"].as_array().expect("coupons").is_empty(), "refused codes are not kept");
+
+    // ONE-EACH: the customer who redeemed it once at checkout is refused; another customer is not.
+    world
+        .sql(
+            "INSERT INTO cart.coupon_redemptions (coupon_code, user_id, order_id) \
+              VALUES ('ONE-EACH', 'usr_01JC00000000000000000ONE1', 'ord_01JC000000000000000000000Y')",
+        )
+        .await;
+    for (user, expected) in [("usr_01JC00000000000000000ONE1", 422), ("usr_01JC00000000000000000ONE2", 200)] {
+        let mut customer = world.customer(user);
+        customer.add_ok(variant, 1).await;
+        let (status, body) =
+            customer.send(reqwest::Method::POST, "/api/v1/cart/coupons", Some(json!({ "code": "ONE-EACH" }))).await;
+        assert_eq!(status, expected, "{user}: {body}");
+        if expected == 422 {
+            assert_eq!(body["error"]["details"]["reason"], "customer_limit_reached", "{body}");
+        } else {
+            assert_eq!(body["coupons"][0]["status"], "applied", "{body}");
+        }
+    }
 
     let (status, cart) =
         shopper.send(reqwest::Method::POST, "/api/v1/cart/coupons", Some(json!({ "code": "half-capped" }))).await;
@@ -390,6 +474,46 @@ async fn local_delivery_is_priced_by_distance_from_the_shop(world: &World<'_>) {
         )
         .await;
     assert_eq!((status, error_code(&body)), (404, "RES_4004"), "another vendor's option: {body}");
+}
+
+/// Five replacements at once, ten new options each: afterwards the vendor has exactly one of the
+/// five sets, never a mix past the limit.
+async fn concurrent_replacements_of_a_vendors_shipping_options_keep_one_whole_set(world: &World<'_>) {
+    let vendor_id = world
+        .catalog
+        .vendors
+        .iter()
+        .map(|vendor| vendor.id.as_str())
+        .find(|id| ![NORTH_CERAMICS, BRIGHT_TEXTILES].contains(id))
+        .expect("a third vendor")
+        .to_owned();
+    let vendor = world.vendor("usr_01JC00000000000000000VEN3", &vendor_id);
+    let token = vendor.token.clone().expect("token");
+    let url = world.stack.worker_url("/api/v1/vendor/shipping-options");
+    let replacements = (0..5).map(|set| {
+        let options: Vec<Value> = (0..10)
+            .map(|n| json!({ "rate": { "kind": "flat", "price": { "amount_minor": set * 100 + n, "currency": "EUR" } } }))
+            .collect();
+        let request = world.stack.http.put(&url).bearer_auth(&token).json(&json!({ "options": options }));
+        async move {
+            let response = request.send().await.expect("the gateway answers");
+            (response.status().as_u16(), response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    });
+    let answers = all_at_once(replacements).await;
+    let mut sets = Vec::new();
+    for (status, body) in answers {
+        assert_eq!(status, 200, "{body}");
+        sets.push(e2e::unique_ids(body["options"].as_array().expect("options")));
+    }
+    let (status, now) = world
+        .vendor("usr_01JC00000000000000000VEN3", &vendor_id)
+        .send(reqwest::Method::GET, "/api/v1/vendor/shipping-options", None)
+        .await;
+    assert_eq!(status, 200, "{now}");
+    let kept = e2e::unique_ids(now["options"].as_array().expect("options"));
+    assert_eq!(kept.len(), 10, "{now}");
+    assert!(sets.contains(&kept), "one whole set survives: {now}");
 }
 
 async fn nobody_reaches_another_shoppers_cart(world: &World<'_>) {

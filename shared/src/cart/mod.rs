@@ -18,8 +18,8 @@ pub use basis_points::{BasisPoints, BasisPointsError};
 pub use coupon::{Coupon, CouponCode, CouponRejection, CouponScope, CouponUsage, CouponValue};
 pub use destination::{CountryCode, Destination, DestinationError, Postcode, Region};
 pub use model::{
-    AddLine, Cart, CartError, CartLine, CartLineId, MAX_COUPONS, MAX_LINE_QUANTITY, MAX_LINES, MergeCap,
-    MergeCapReason, Merged, merge,
+    AddLine, Cart, CartError, CartLine, CartLineId, KeyedRequest, MAX_COUPONS, MAX_LINE_QUANTITY, MAX_LINES, MergeCap,
+    MergeCapReason, Merged, REMEMBERED_REQUESTS, Remembered, merge,
 };
 pub use owner::{CartOwner, CookieKey, GuestCartId};
 pub use pricing::{

@@ -21,6 +21,9 @@ pub const MAX_LINES: usize = 50;
 pub const MAX_LINE_QUANTITY: u32 = 99;
 /// Product decision: a platform code plus a few shop codes; more is abuse, not shopping.
 pub const MAX_COUPONS: usize = 5;
+/// `Idempotency-Key`s a cart remembers: a client retries a lost answer within seconds, when at most a
+/// few other writes to the same cart can have happened.
+pub const REMEMBERED_REQUESTS: usize = 20;
 
 prefixed_id!(
     /// `line_…`: one line of a cart; stable across quantity changes, so the UI can address it.
@@ -49,6 +52,26 @@ pub struct Cart {
     /// The chosen option per vendor (the Worker checks it is one of that vendor's options).
     #[serde(default)]
     pub shipping: BTreeMap<VendorId, ShippingOptionId>,
+    /// The latest keyed requests, oldest first, kept in the cart so the check and the change are one
+    /// atomic write: a retried add cannot add twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<KeyedRequest>,
+}
+
+/// A request that carried an `Idempotency-Key`, by key and body fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyedRequest {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+/// What [`Cart::remember`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remembered {
+    /// A new key: apply the request.
+    First,
+    /// The same request again: it was applied; change nothing.
+    Again,
 }
 
 /// `POST /api/v1/cart/lines`, after the Worker looked the variant up in the catalog.
@@ -169,6 +192,22 @@ impl Cart {
         }
         self.coupons.push(code);
         Ok(())
+    }
+
+    /// Records a keyed request before it is applied. The same key with another body is refused
+    /// (`Err`), since the client reused a key by mistake (DESIGN §8).
+    pub fn remember(&mut self, request: KeyedRequest) -> Result<Remembered, KeyedRequest> {
+        match self.requests.iter().find(|seen| seen.key == request.key) {
+            Some(seen) if seen.fingerprint == request.fingerprint => Ok(Remembered::Again),
+            Some(seen) => Err(seen.clone()),
+            None => {
+                if self.requests.len() >= REMEMBERED_REQUESTS {
+                    self.requests.remove(0);
+                }
+                self.requests.push(request);
+                Ok(Remembered::First)
+            }
+        }
     }
 
     pub fn remove_coupon(&mut self, code: &CouponCode) -> bool {
@@ -413,6 +452,31 @@ mod tests {
         assert_eq!(merged.cart.lines.len(), 1);
         assert_eq!(merged.capped[0].reason, MergeCapReason::Currency);
         assert_eq!(merged.capped[0].kept, Quantity::ZERO);
+    }
+
+    fn keyed(key: &str, fingerprint: &str) -> KeyedRequest {
+        KeyedRequest { key: key.to_owned(), fingerprint: fingerprint.to_owned() }
+    }
+
+    #[test]
+    fn a_keyed_request_is_applied_once_and_its_key_cannot_carry_another_body() {
+        let mut cart = Cart::default();
+        assert_eq!(cart.remember(keyed("k1", "add 1")), Ok(Remembered::First));
+        assert_eq!(cart.remember(keyed("k1", "add 1")), Ok(Remembered::Again));
+        assert_eq!(cart.remember(keyed("k1", "add 2")), Err(keyed("k1", "add 1")));
+        assert_eq!(cart.remember(keyed("k2", "add 1")), Ok(Remembered::First));
+    }
+
+    #[test]
+    fn only_the_latest_keys_are_remembered() {
+        let mut cart = Cart::default();
+        for n in 0..=REMEMBERED_REQUESTS {
+            assert_eq!(cart.remember(keyed(&format!("k{n}"), "body")), Ok(Remembered::First));
+        }
+        assert_eq!(cart.requests.len(), REMEMBERED_REQUESTS);
+        // The oldest was forgotten; the newest is still known.
+        assert_eq!(cart.remember(keyed(&format!("k{REMEMBERED_REQUESTS}"), "body")), Ok(Remembered::Again));
+        assert_eq!(cart.remember(keyed("k0", "body")), Ok(Remembered::First));
     }
 
     fn small_cart() -> impl Strategy<Value = Vec<(u8, u32)>> {

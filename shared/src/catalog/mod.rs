@@ -50,7 +50,7 @@ pub use status::ProductStatus;
 pub use text::{CategoryName, Description, ProductTitle, VendorName};
 pub use validation::{FieldError, FieldErrors, Reason};
 pub use write::{
-    AdminVendorQuery, CreateProductInput, IdempotencyKey, Moderation, ModerationInput, NewProduct, NewVariant,
-    NewVendor, NewVendorInput, ProductPatch, ProductPatchInput, SlugChoice, VariantInput, VariantPatch,
-    VariantPatchInput, VendorListQuery, VendorProduct,
+    AdminVendorQuery, CreateProductInput, Moderation, ModerationInput, NewProduct, NewVariant, NewVendor,
+    NewVendorInput, ProductPatch, ProductPatchInput, SlugChoice, VariantInput, VariantPatch, VariantPatchInput,
+    VendorListQuery, VendorProduct,
 };

@@ -27,8 +27,6 @@ use crate::api::{ApiError, ErrorCode};
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Shopify's historical limit per product; a larger grid is a catalog modelling problem.
 pub const MAX_VARIANTS: usize = 100;
-/// Stripe's limit for `Idempotency-Key`.
-pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 /// One or two sentences a vendor can act on.
 pub const MAX_MODERATION_REASON_CHARS: usize = 500;
 /// Variants weigh at most 1,000 kg (a parcel carrier's freight limit is far below).
@@ -536,44 +534,6 @@ impl AdminVendorQuery {
             params.get("limit").and_then(|l| errors.check("limit", parse_limit(l, MAX_LIMIT))).unwrap_or(DEFAULT_LIMIT);
         errors.into_result(Self { after, limit })
     }
-}
-
-/// An `Idempotency-Key` header: printable ASCII (Stripe's rule), 1 to 255 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyKey(String);
-
-impl IdempotencyKey {
-    pub const HEADER: &'static str = "idempotency-key";
-
-    pub fn parse(input: &str) -> Result<Self, FieldErrors> {
-        let printable = input.bytes().all(|b| (0x21..=0x7e).contains(&b));
-        if input.is_empty() || input.len() > MAX_IDEMPOTENCY_KEY_CHARS || !printable {
-            return Err(FieldErrors::single(Self::HEADER, "invalid"));
-        }
-        Ok(Self(input.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl crate::neon::ToSql for IdempotencyKey {
-    fn to_param(&self) -> crate::neon::Param {
-        crate::neon::Param::text(self.0.as_str())
-    }
-}
-
-/// Names a request body independently of key order and spacing: hex SHA-256 of its JSON with keys
-/// sorted (serde_json's default map), so a client re-serialising the same body still replays.
-pub fn request_fingerprint(body: &serde_json::Value) -> String {
-    let digest = Sha256::digest(body.to_string().as_bytes());
-    digest.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
-/// A key seen before with another body: the client reused a key by mistake (DESIGN §8).
-pub fn idempotency_key_reused() -> ApiError {
-    FieldErrors::single(IdempotencyKey::HEADER, "reused_with_another_body").to_api_error()
 }
 
 /// What a violated constraint means to the caller, by the constraint's name (migrations 0005,

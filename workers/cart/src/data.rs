@@ -214,6 +214,9 @@ impl Data {
             .map_err(|error| ApiError::new(ErrorCode::Internal, error.to_string()))?;
         let ids: Vec<&ShippingOptionId> = options.iter().map(|option| &option.id).collect();
         let queries = [
+            // One vendor's replacements run one after another: without the lock two concurrent ones
+            // each delete only the rows committed before them and both inserts survive (past the limit).
+            Query::new("SELECT pg_advisory_xact_lock(hashtext('cart.shipping_options:' || $1))", &[vendor_id]),
             Query::new("DELETE FROM cart.shipping_options WHERE vendor_id = $1", &[vendor_id]),
             Query::new(
                 "INSERT INTO cart.shipping_options (id, vendor_id, position, rate) \

@@ -1,16 +1,17 @@
 //! One function per endpoint. Every cart answer is the priced cart (`shared::cart::CartView`), so a
 //! client never needs a second request to show what changed.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use shared::api::{ApiError, ErrorCode};
 use shared::cart::shipping::MAX_OPTIONS_PER_VENDOR;
 use shared::cart::{
-    AddLine, Cart, CartError, CartLineId, CountryCode, CouponCode, CouponOutcome, Destination, Postcode, Region,
-    ShippingOption, ShippingOptionId, ShippingRate, price,
+    AddLine, Cart, CartError, CartLineId, CartView, CountryCode, CouponCode, CouponOutcome, Destination, KeyedRequest,
+    MergeCap, Postcode, Region, Remembered, ShippingOption, ShippingOptionId, ShippingRate, price,
 };
 use shared::catalog::geo::GeoPoint;
 use shared::catalog::validation::Reason;
 use shared::catalog::{FieldErrors, Quantity, VariantId, VendorId};
+use shared::idempotency::idempotency_key_reused;
 use worker::Response;
 use worker_platform::{clock, random, request, respond};
 
@@ -24,6 +25,8 @@ pub struct Context {
     pub store: Store,
     pub data: Data,
     pub session: Session,
+    /// The request's `Idempotency-Key` with its body's fingerprint (POSTs only).
+    pub request_key: Option<KeyedRequest>,
 }
 
 type Outcome = Result<Response, ApiError>;
@@ -34,7 +37,7 @@ pub async fn show(ctx: &Context) -> Outcome {
         Some(owner) => ctx.store.load(owner).await?.cart,
         None => Cart::default(),
     };
-    view(ctx, &cart).await
+    view(ctx, &cart, false).await
 }
 
 #[derive(Deserialize)]
@@ -59,6 +62,10 @@ pub async fn add_line(ctx: &mut Context, body: &[u8]) -> Outcome {
         None => None,
     };
     let before = existing.as_ref().map(|(_, read)| read.cart.clone()).unwrap_or_default();
+    if seen_before(&before, ctx.request_key.as_ref())? {
+        // A retry of an add that landed: the cart as it is, whatever the variant's stock is now.
+        return view(ctx, &before, true).await;
+    }
     let data = ctx.data.pricing(&before, Some(&variant_id), ctx.session.user_id.as_deref()).await?;
     let variant = data
         .variants
@@ -68,7 +75,11 @@ pub async fn add_line(ctx: &mut Context, body: &[u8]) -> Outcome {
     if variant.available.is_zero() {
         return Err(ApiError::new(ErrorCode::OutOfStock, "this variant is out of stock"));
     }
-    let add = |cart: &mut Cart| {
+    let request_key = ctx.request_key.clone();
+    let add = async |cart: &mut Cart| {
+        if remember(cart, request_key.as_ref())? == Remembered::Again {
+            return Ok(true);
+        }
         let line = AddLine {
             variant_id: variant.variant_id.clone(),
             product_id: variant.product_id.clone(),
@@ -77,9 +88,10 @@ pub async fn add_line(ctx: &mut Context, body: &[u8]) -> Outcome {
             unit_price: variant.price,
         };
         cart.add(line, CartLineId::generate(clock::now_ms(), random::bytes().map_err(respond::internal)?))
-            .map_err(cart_error)
+            .map_err(cart_error)?;
+        Ok(false)
     };
-    let (cart, _) = match existing {
+    let (cart, replayed) = match existing {
         Some((owner, read)) => ctx.store.update_from(&owner, read, add).await?,
         None => {
             let owner = ctx.session.owner_for_write(&ctx.config)?;
@@ -87,9 +99,9 @@ pub async fn add_line(ctx: &mut Context, body: &[u8]) -> Outcome {
         }
     };
     if data.covers(&cart) {
-        return priced(&cart, &data);
+        return priced(ctx, &cart, &data, replayed);
     }
-    view(ctx, &cart).await
+    view(ctx, &cart, replayed).await
 }
 
 #[derive(Deserialize)]
@@ -103,15 +115,15 @@ pub async fn set_quantity(ctx: &Context, line_id: &str, body: &[u8]) -> Outcome 
     let body: QuantityBody = request::json(body)?;
     let quantity = Quantity::new(body.quantity).map_err(|_| cart_error(CartError::QuantityOutOfRange))?;
     let line_id = line(line_id)?;
-    let cart = change_existing(ctx, |cart| cart.set_quantity(&line_id, quantity).map_err(cart_error)).await?;
-    view(ctx, &cart).await
+    let cart = change_existing(ctx, async |cart| cart.set_quantity(&line_id, quantity).map_err(cart_error)).await?;
+    view(ctx, &cart, false).await
 }
 
 /// `DELETE /api/v1/cart/lines/{line_id}`.
 pub async fn remove_line(ctx: &Context, line_id: &str) -> Outcome {
     let line_id = line(line_id)?;
-    let cart = change_existing(ctx, |cart| cart.remove_line(&line_id).map(drop).map_err(cart_error)).await?;
-    view(ctx, &cart).await
+    let cart = change_existing(ctx, async |cart| cart.remove_line(&line_id).map(drop).map_err(cart_error)).await?;
+    view(ctx, &cart, false).await
 }
 
 #[derive(Deserialize)]
@@ -121,48 +133,55 @@ struct CouponBody {
 }
 
 /// `POST /api/v1/cart/coupons`: kept only if it discounts this cart now; otherwise `BIZ_5001` with
-/// the reason. (It is checked again on every read: a coupon may expire while it sits in a cart.)
-pub async fn apply_coupon(ctx: &mut Context, body: &[u8]) -> Outcome {
+/// the reason. It is decided on the very cart it is written into (a concurrent change makes the
+/// store decide again), and checked again on every read: a coupon may expire while it sits in a cart.
+pub async fn apply_coupon(ctx: &Context, body: &[u8]) -> Outcome {
     let body: CouponBody = request::json(body)?;
     let code =
         CouponCode::parse(&body.code).map_err(|error| FieldErrors::single("code", error.reason()).to_api_error())?;
-    let mut candidate = match &ctx.session.owner {
-        Some(owner) => ctx.store.load(owner).await?.cart,
-        None => Cart::default(),
-    };
-    candidate.apply_coupon(code.clone()).map_err(cart_error)?;
-    let data = ctx.data.pricing(&candidate, None, ctx.session.user_id.as_deref()).await?;
-    let priced = price(&candidate, data.input(clock::now())).map_err(overflow)?;
-    let outcome = priced.coupons.iter().find(|outcome| match outcome {
-        CouponOutcome::Applied { code: applied, .. } | CouponOutcome::Rejected { code: applied, .. } => {
-            *applied == code
-        }
-    });
-    match outcome {
-        Some(CouponOutcome::Applied { .. }) => {}
-        Some(CouponOutcome::Rejected { reason, .. }) => {
-            return Err(ApiError::new(ErrorCode::CouponRejected, reason.to_string())
-                .with_details(serde_json::json!({ "code": code, "reason": reason.reason() })));
-        }
-        None => {
-            return Err(ApiError::new(ErrorCode::CouponRejected, "the cart is empty")
-                .with_details(serde_json::json!({ "code": code, "reason": "empty_cart" })));
-        }
+    let Some(owner) = &ctx.session.owner else { return Err(coupon_rejected(&code, "the cart is empty", "empty_cart")) };
+    let (data, user_id, request_key) = (&ctx.data, ctx.session.user_id.as_deref(), ctx.request_key.as_ref());
+    let (cart, priced_now) = ctx
+        .store
+        .update(owner, async |cart: &mut Cart| {
+            if remember(cart, request_key)? == Remembered::Again {
+                return Ok(None);
+            }
+            cart.apply_coupon(code.clone()).map_err(cart_error)?;
+            let pricing = data.pricing(cart, None, user_id).await?;
+            let priced = price(cart, pricing.input(clock::now())).map_err(overflow)?;
+            let outcome = priced.coupons.iter().find(|outcome| match outcome {
+                CouponOutcome::Applied { code: applied, .. } | CouponOutcome::Rejected { code: applied, .. } => {
+                    *applied == code
+                }
+            });
+            match outcome {
+                Some(CouponOutcome::Applied { .. }) => Ok(Some(priced)),
+                Some(CouponOutcome::Rejected { reason, .. }) => {
+                    Err(coupon_rejected(&code, &reason.to_string(), reason.reason()))
+                }
+                None => Err(coupon_rejected(&code, "the cart is empty", "empty_cart")),
+            }
+        })
+        .await?;
+    match priced_now {
+        Some(priced) => reply(ctx, &priced, false),
+        None => view(ctx, &cart, true).await,
     }
-    let owner = ctx.session.owner_for_write(&ctx.config)?;
-    let (cart, _) = ctx.store.update(&owner, |cart| cart.apply_coupon(code.clone()).map_err(cart_error)).await?;
-    if cart == candidate {
-        return respond::json_of(200, &priced);
-    }
-    view(ctx, &cart).await
+}
+
+fn coupon_rejected(code: &CouponCode, message: &str, reason: &str) -> ApiError {
+    ApiError::new(ErrorCode::CouponRejected, message)
+        .with_details(serde_json::json!({ "code": code, "reason": reason }))
 }
 
 /// `DELETE /api/v1/cart/coupons/{code}`.
 pub async fn remove_coupon(ctx: &Context, code: &str) -> Outcome {
     let not_found = || ApiError::new(ErrorCode::NotFound, "this coupon is not in the cart");
     let code = CouponCode::parse(code).map_err(|_| not_found())?;
-    let cart = change_existing(ctx, |cart| if cart.remove_coupon(&code) { Ok(()) } else { Err(not_found()) }).await?;
-    view(ctx, &cart).await
+    let cart =
+        change_existing(ctx, async |cart| if cart.remove_coupon(&code) { Ok(()) } else { Err(not_found()) }).await?;
+    view(ctx, &cart, false).await
 }
 
 #[derive(Deserialize)]
@@ -181,7 +200,7 @@ pub async fn choose_shipping(ctx: &Context, vendor_id: &str, body: &[u8]) -> Out
     if ctx.data.shipping_option_vendor(&option_id).await?.as_ref() != Some(&vendor_id) {
         return Err(not_found());
     }
-    let cart = change_existing(ctx, |cart| {
+    let cart = change_existing(ctx, async |cart| {
         if !cart.lines.iter().any(|line| line.vendor_id == vendor_id) {
             return Err(ApiError::new(ErrorCode::NotFound, "the cart has nothing from this vendor"));
         }
@@ -189,7 +208,7 @@ pub async fn choose_shipping(ctx: &Context, vendor_id: &str, body: &[u8]) -> Out
         Ok(())
     })
     .await?;
-    view(ctx, &cart).await
+    view(ctx, &cart, false).await
 }
 
 #[derive(Deserialize)]
@@ -222,12 +241,12 @@ pub async fn set_destination(ctx: &mut Context, body: &[u8]) -> Outcome {
     let owner = ctx.session.owner_for_write(&ctx.config)?;
     let (cart, _) = ctx
         .store
-        .update(&owner, |cart| {
+        .update(&owner, async |cart| {
             cart.destination = Some(destination.clone());
             Ok(())
         })
         .await?;
-    view(ctx, &cart).await
+    view(ctx, &cart, false).await
 }
 
 /// `GET /api/v1/vendor/shipping-options`: the calling vendor's own options.
@@ -285,7 +304,7 @@ pub async fn replace_vendor_options(data: &Data, vendor_id: &VendorId, body: &[u
 /// A change to a cart that must already exist: without one there is no line or coupon to touch.
 async fn change_existing(
     ctx: &Context,
-    change: impl FnMut(&mut Cart) -> Result<(), ApiError>,
+    change: impl AsyncFnMut(&mut Cart) -> Result<(), ApiError>,
 ) -> Result<Cart, ApiError> {
     let owner = ctx.session.owner.as_ref().ok_or_else(|| ApiError::new(ErrorCode::NotFound, "there is no cart yet"))?;
     Ok(ctx.store.update(owner, change).await?.0)
@@ -296,14 +315,49 @@ fn line(line_id: &str) -> Result<CartLineId, ApiError> {
     CartLineId::parse(line_id).map_err(|_| cart_error(CartError::LineNotFound))
 }
 
-async fn view(ctx: &Context, cart: &Cart) -> Outcome {
+async fn view(ctx: &Context, cart: &Cart, replayed: bool) -> Outcome {
     let data = ctx.data.pricing(cart, None, ctx.session.user_id.as_deref()).await?;
-    priced(cart, &data)
+    priced(ctx, cart, &data, replayed)
 }
 
-fn priced(cart: &Cart, data: &PricingData) -> Outcome {
+fn priced(ctx: &Context, cart: &Cart, data: &PricingData, replayed: bool) -> Outcome {
     let priced = price(cart, data.input(clock::now())).map_err(overflow)?;
-    respond::json_of(200, &priced)
+    reply(ctx, &priced, replayed)
+}
+
+/// The priced cart; after a login merge, also what the merge had to cap (`"merge"`, once). A
+/// replayed keyed request says so in `Idempotent-Replayed` (Stripe's header).
+fn reply(ctx: &Context, cart: &CartView, replayed: bool) -> Outcome {
+    #[derive(Serialize)]
+    struct Merge<'a> {
+        capped: &'a [MergeCap],
+    }
+    #[derive(Serialize)]
+    struct Reply<'a> {
+        #[serde(flatten)]
+        cart: &'a CartView,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        merge: Option<Merge<'a>>,
+    }
+    let merge = ctx.session.merge_caps.as_deref().map(|capped| Merge { capped });
+    let mut response = respond::json_of(200, &Reply { cart, merge })?;
+    if replayed {
+        response.headers_mut().set("idempotent-replayed", "true").map_err(respond::internal)?;
+    }
+    Ok(response)
+}
+
+/// Whether `cart` has already applied this keyed request (a reused key is refused).
+fn seen_before(cart: &Cart, request_key: Option<&KeyedRequest>) -> Result<bool, ApiError> {
+    Ok(remember(&mut cart.clone(), request_key)? == Remembered::Again)
+}
+
+/// Records the keyed request in the cart about to be written; without a key every request is new.
+fn remember(cart: &mut Cart, request_key: Option<&KeyedRequest>) -> Result<Remembered, ApiError> {
+    match request_key {
+        Some(request_key) => cart.remember(request_key.clone()).map_err(|_| idempotency_key_reused()),
+        None => Ok(Remembered::First),
+    }
 }
 
 /// Another shopper's line is as unknown as a made-up one (404); every limit is `BIZ_5002`.

@@ -3,7 +3,9 @@
 //! ones: the gateway forwards them unchanged.
 
 use shared::api::{ApiError, ErrorCode};
+use shared::cart::KeyedRequest;
 use shared::catalog::VendorId;
+use shared::idempotency::{IdempotencyKey, request_fingerprint};
 use worker::{Env, Method, Request, Response, Result};
 use worker_platform::forwarded::Principal;
 use worker_platform::{request as body, respond};
@@ -114,13 +116,14 @@ async fn route(
     };
     let store = Store::new(&config);
     let session = Session::open(request, &config, &store, &data).await?;
-    let mut ctx = Context { config, store, data, session };
+    let request_key = keyed_request(request, &method, &path, &body)?;
+    let mut ctx = Context { config, store, data, session, request_key };
     let outcome = match endpoint {
         CartEndpoint::Cart => handlers::show(&ctx).await,
         CartEndpoint::Lines => handlers::add_line(&mut ctx, &body).await,
         CartEndpoint::Line(id) if method == Method::Patch => handlers::set_quantity(&ctx, id, &body).await,
         CartEndpoint::Line(id) => handlers::remove_line(&ctx, id).await,
-        CartEndpoint::Coupons => handlers::apply_coupon(&mut ctx, &body).await,
+        CartEndpoint::Coupons => handlers::apply_coupon(&ctx, &body).await,
         CartEndpoint::Coupon(code) => handlers::remove_coupon(&ctx, code).await,
         CartEndpoint::Shipping(vendor) => handlers::choose_shipping(&ctx, vendor, &body).await,
         CartEndpoint::Destination => handlers::set_destination(&mut ctx, &body).await,
@@ -130,4 +133,21 @@ async fn route(
     }
     *cookie = ctx.session.cookie.take();
     outcome
+}
+
+/// A POST's `Idempotency-Key` (DESIGN §8), fingerprinted with the path and the body, so the same key
+/// sent to another endpoint or with another body is a reuse, not a retry.
+fn keyed_request(
+    request: &Request,
+    method: &Method,
+    path: &str,
+    body: &[u8],
+) -> Result<Option<KeyedRequest>, ApiError> {
+    let header = request.headers().get(IdempotencyKey::HEADER).ok().flatten();
+    let (Method::Post, Some(header)) = (method, header) else { return Ok(None) };
+    let key = IdempotencyKey::parse(&header).map_err(|errors| errors.to_api_error())?;
+    // A body that is not JSON is refused by the handler before anything is written.
+    let body: serde_json::Value = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+    let fingerprint = request_fingerprint(&serde_json::json!({ "path": path, "body": body }));
+    Ok(Some(KeyedRequest { key: key.as_str().to_owned(), fingerprint }))
 }

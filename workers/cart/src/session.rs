@@ -7,7 +7,7 @@
 
 use shared::api::ApiError;
 use shared::cart::owner::{clear_cookie, cookie_value, set_cookie};
-use shared::cart::{CartOwner, GuestCartId, merge};
+use shared::cart::{Cart, CartOwner, GuestCartId, MergeCap, merge};
 use shared::catalog::VariantId;
 use worker::Request;
 use worker_platform::forwarded::{HEADER_USER_ID, Principal};
@@ -15,10 +15,7 @@ use worker_platform::{clock, random};
 
 use crate::config::Config;
 use crate::data::Data;
-use crate::store::{Store, Write, Written};
-
-/// At most this many merge attempts; each lost race means the account's cart changed meanwhile.
-const MERGE_ATTEMPTS: usize = 16;
+use crate::store::{Store, Write, Written, until_written};
 
 pub struct Session {
     /// `None`: a guest without a (valid) cookie; a write creates their cart.
@@ -26,6 +23,8 @@ pub struct Session {
     pub user_id: Option<String>,
     /// A `Set-Cookie` value the response must carry.
     pub cookie: Option<String>,
+    /// Set when this request merged a guest cart: what could not be kept whole (shown once).
+    pub merge_caps: Option<Vec<MergeCap>>,
 }
 
 impl Session {
@@ -43,15 +42,16 @@ impl Session {
         match (principal, guest) {
             (Some(principal), guest) => {
                 let account = CartOwner::Account(principal.user_id.clone());
-                let mut cookie = None;
+                let (mut cookie, mut merge_caps) = (None, None);
                 if let Some(guest) = guest {
-                    merge_guest(store, data, &account, &CartOwner::Guest(guest)).await?;
+                    merge_caps = merge_guest(store, data, &account, &CartOwner::Guest(guest)).await?;
                     cookie = Some(clear_cookie(config.secure_cookies));
                 }
-                Ok(Self { owner: Some(account), user_id: Some(principal.user_id), cookie })
+                Ok(Self { owner: Some(account), user_id: Some(principal.user_id), cookie, merge_caps })
             }
-            (None, Some(guest)) => Ok(Self { owner: Some(CartOwner::Guest(guest)), user_id: None, cookie: None }),
-            (None, None) => Ok(Self { owner: None, user_id: None, cookie: None }),
+            (None, guest) => {
+                Ok(Self { owner: guest.map(CartOwner::Guest), user_id: None, cookie: None, merge_caps: None })
+            }
         }
     }
 
@@ -81,13 +81,19 @@ impl Session {
     }
 }
 
-/// Moves the guest's cart into the account's and deletes it, in one compare-and-set over both keys.
-async fn merge_guest(store: &Store, data: &Data, account: &CartOwner, guest: &CartOwner) -> Result<(), ApiError> {
-    for _ in 0..MERGE_ATTEMPTS {
+/// Moves the guest's cart into the account's and deletes it, in one compare-and-set over both keys;
+/// answers what had to be capped or left out (`None`: there was nothing to merge).
+async fn merge_guest(
+    store: &Store,
+    data: &Data,
+    account: &CartOwner,
+    guest: &CartOwner,
+) -> Result<Option<Vec<MergeCap>>, ApiError> {
+    until_written(async || {
         let guest_read = store.load(guest).await?;
-        if guest_read.cart == shared::cart::Cart::default() {
+        if guest_read.cart == Cart::default() {
             // Nothing to merge (already merged, expired, or never written).
-            return Ok(());
+            return Ok(Some(None));
         }
         let account_read = store.load(account).await?;
         let ids: Vec<VariantId> =
@@ -100,12 +106,10 @@ async fn merge_guest(store: &Store, data: &Data, account: &CartOwner, guest: &Ca
             Write { owner: account, read: &account_read, cart: Some(&merged.cart) },
             Write { owner: guest, read: &guest_read, cart: None },
         ];
-        if let Written::Yes = store.write(&writes).await? {
-            return Ok(());
-        }
-    }
-    Err(ApiError::new(
-        shared::api::ErrorCode::Conflict,
-        "the cart is being changed by too many requests at once; try again",
-    ))
+        Ok(match store.write(&writes).await? {
+            Written::Yes => Some(Some(merged.capped)),
+            Written::Lost(_) => None,
+        })
+    })
+    .await
 }

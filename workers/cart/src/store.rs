@@ -7,7 +7,7 @@
 //! is then recomputed on the fresh cart. A refusal means another write to the same cart succeeded in
 //! between, so `MAX_ATTEMPTS` bounds the writers racing on one cart, not the load on the platform:
 //! 50 parallel "add 1" finish in at most 50 attempts each. One shopper's cart past 64 simultaneous
-//! writers gets `RES_4003` (try again).
+//! writers gets `RES_4003` (try again). The merge on login uses the same loop over two keys.
 
 use serde::Serialize;
 use shared::api::{ApiError, ErrorCode};
@@ -59,11 +59,12 @@ impl Store {
     }
 
     /// Applies `change` to the owner's cart atomically (see the module note); `change` runs on the
-    /// freshest cart each attempt and its error aborts without writing.
+    /// freshest cart each attempt (it may read the catalog to decide) and its error aborts without
+    /// writing, so what is written was always decided on exactly the cart it replaces.
     pub async fn update<T>(
         &self,
         owner: &CartOwner,
-        change: impl FnMut(&mut Cart) -> Result<T, ApiError>,
+        change: impl AsyncFnMut(&mut Cart) -> Result<T, ApiError>,
     ) -> Result<(Cart, T), ApiError> {
         let read = self.load(owner).await?;
         self.update_from(owner, read, change).await
@@ -74,20 +75,20 @@ impl Store {
         &self,
         owner: &CartOwner,
         mut read: Snapshot,
-        mut change: impl FnMut(&mut Cart) -> Result<T, ApiError>,
+        mut change: impl AsyncFnMut(&mut Cart) -> Result<T, ApiError>,
     ) -> Result<(Cart, T), ApiError> {
-        for attempt in 0..MAX_ATTEMPTS {
+        until_written(async || {
             let mut cart = read.cart.clone();
-            let outcome = change(&mut cart)?;
+            let outcome = change(&mut cart).await?;
             match self.write(&[Write { owner, read: &read, cart: Some(&cart) }]).await? {
-                Written::Yes => return Ok((cart, outcome)),
-                Written::Lost(current) => read = Snapshot::decode(owner, current)?,
+                Written::Yes => Ok(Some((cart, outcome))),
+                Written::Lost(current) => {
+                    read = Snapshot::decode(owner, current)?;
+                    Ok(None)
+                }
             }
-            let window_ms = 1u64 << attempt.min(MAX_BACKOFF_EXPONENT);
-            let wait = u64::from(u16::from_le_bytes(random::bytes().unwrap_or_default())) % window_ms;
-            worker::Delay::from(std::time::Duration::from_millis(wait)).await;
-        }
-        Err(ApiError::new(ErrorCode::Conflict, "the cart is being changed by too many requests at once; try again"))
+        })
+        .await
     }
 
     /// One compare-and-set over every key in `writes`: all written, or none.
@@ -113,6 +114,20 @@ impl Store {
     }
 }
 
+/// Runs `attempt` until it lands its compare-and-set (`Some`), backing off after each lost race
+/// (`None`); gives up with `RES_4003` after `MAX_ATTEMPTS`.
+pub async fn until_written<T>(mut attempt: impl AsyncFnMut() -> Result<Option<T>, ApiError>) -> Result<T, ApiError> {
+    for attempt_number in 0..MAX_ATTEMPTS {
+        if let Some(done) = attempt().await? {
+            return Ok(done);
+        }
+        let window_ms = 1u64 << attempt_number.min(MAX_BACKOFF_EXPONENT);
+        let wait = u64::from(u16::from_le_bytes(random::bytes().unwrap_or_default())) % window_ms;
+        worker::Delay::from(std::time::Duration::from_millis(wait)).await;
+    }
+    Err(ApiError::new(ErrorCode::Conflict, "the cart is being changed by too many requests at once; try again"))
+}
+
 pub enum Written {
     Yes,
     /// Another write came first: the first key's `[version, body]` now.
@@ -121,7 +136,7 @@ pub enum Written {
 
 impl Snapshot {
     /// From `[version, body]`; an absent or empty body is an empty cart.
-    fn decode(owner: &CartOwner, fields: Vec<RedisValue>) -> Result<Self, ApiError> {
+    pub fn decode(owner: &CartOwner, fields: Vec<RedisValue>) -> Result<Self, ApiError> {
         let mut fields = fields.into_iter().map(RedisValue::into_string);
         let (version, body) = (fields.next().flatten(), fields.next().flatten().filter(|body| !body.is_empty()));
         let cart = match &body {

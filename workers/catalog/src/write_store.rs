@@ -7,9 +7,10 @@
 use shared::catalog::write::{allowed_sources, constraint_error, refused_transition};
 use shared::catalog::{AdminVendorQuery, VariantOptions};
 use shared::catalog::{
-    IdempotencyKey, Moderation, NewProduct, NewVariant, NewVendor, Position, ProductId, ProductPatch, ProductStatus,
-    SortKey, VariantId, VariantPatch, Vendor, VendorId, VendorListQuery, VendorProduct,
+    Moderation, NewProduct, NewVariant, NewVendor, Position, ProductId, ProductPatch, ProductStatus, SortKey,
+    VariantId, VariantPatch, Vendor, VendorId, VendorListQuery, VendorProduct,
 };
+use shared::idempotency::IdempotencyKey;
 use shared::neon::{BatchOptions, NeonClient, NeonError, Query, QueryResult};
 use shared::transport::ReqwestTransport;
 

@@ -4,11 +4,12 @@
 
 use serde::de::DeserializeOwned;
 use shared::api::{ApiError, ErrorCode};
-use shared::catalog::write::{MAX_BODY_BYTES, idempotency_key_reused, request_fingerprint};
+use shared::catalog::write::MAX_BODY_BYTES;
 use shared::catalog::{
-    CreateProductInput, IdempotencyKey, ModerationInput, NewVendorInput, ProductId, ProductPatch, ProductPatchInput,
-    VariantId, VariantInput, VariantPatchInput, VendorId,
+    CreateProductInput, ModerationInput, NewVendorInput, ProductId, ProductPatch, ProductPatchInput, VariantId,
+    VariantInput, VariantPatchInput, VendorId,
 };
+use shared::idempotency::{IdempotencyKey, idempotency_key_reused, request_fingerprint};
 use worker::Request;
 use worker_platform::request::{json, read_body};
 use worker_platform::{clock, random};

@@ -223,15 +223,6 @@ fn the_admin_vendor_list_pages_by_id() {
 }
 
 #[test]
-fn idempotency_keys_are_printable_and_bounded() {
-    assert!(IdempotencyKey::parse("order-7f3a").is_ok());
-    for bad in ["", "has space", "é", &"k".repeat(MAX_IDEMPOTENCY_KEY_CHARS + 1)] {
-        assert_eq!(IdempotencyKey::parse(bad).unwrap_err().reason_for("idempotency-key"), Some("invalid"), "{bad}");
-    }
-    assert_eq!(idempotency_key_reused().status(), 422);
-}
-
-#[test]
 fn constraint_names_map_to_stable_codes() {
     assert_eq!(constraint_error("products_category_id_fkey").unwrap().code, ErrorCode::ValidationFailed);
     let taken = constraint_error("variants_vendor_id_sku_key").unwrap();
@@ -246,17 +237,6 @@ fn constraint_names_map_to_stable_codes() {
 }
 
 proptest! {
-    #[test]
-    fn the_fingerprint_ignores_key_order_and_spacing(a in 0i64..1_000_000, title in "[a-z ]{1,20}") {
-        let one: serde_json::Value =
-            serde_json::from_str(&format!(r#"{{"title":"{title}","n":{a}}}"#)).unwrap();
-        let two: serde_json::Value =
-            serde_json::from_str(&format!(r#"{{ "n" : {a},  "title" : "{title}" }}"#)).unwrap();
-        prop_assert_eq!(request_fingerprint(&one), request_fingerprint(&two));
-        let other: serde_json::Value = serde_json::from_str(&format!(r#"{{"title":"{title}","n":{}}}"#, a + 1)).unwrap();
-        prop_assert_ne!(request_fingerprint(&one), request_fingerprint(&other));
-    }
-
     #[test]
     fn alternatives_are_valid_slugs_ending_in_the_id(text in "\\PC{1,120}") {
         let id = ProductId::parse("prod_01JC0000000000000000ABCDEF").unwrap();
