@@ -1,10 +1,26 @@
 //! Prefixed ULIDs (`req_01J…`, `prod_01J…`): sortable by creation time, typed at a glance.
 //! Time and randomness come from the caller, because each runtime gets them differently.
 
+use sha2::{Digest, Sha256};
 use ulid::Ulid;
 
 /// The ULID's 80 random bits.
 pub type Entropy = [u8; 10];
+
+/// Entropy that is a function of `parts`: an id derived from another (an order from its group and
+/// vendor) comes out the same on every retry, so writing it again is a no-op, not a duplicate.
+pub fn derived_entropy(parts: &[&str]) -> Entropy {
+    let mut hash = Sha256::new();
+    for part in parts {
+        // Length-prefixed, so ("ab", "c") and ("a", "bc") differ.
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part.as_bytes());
+    }
+    let digest = hash.finalize();
+    let mut entropy = [0u8; 10];
+    entropy.copy_from_slice(&digest[..10]);
+    entropy
+}
 
 pub fn new_id(prefix: &str, unix_ms: u64, entropy: Entropy) -> String {
     let mut random = [0u8; 16];
@@ -47,6 +63,13 @@ mod tests {
         fn generated_ids_are_acceptable_request_ids(t in 0u64..(1 << 47), e: [u8; 10]) {
             prop_assert!(is_acceptable_request_id(&new_id("req", t, e)));
         }
+    }
+
+    #[test]
+    fn derived_entropy_is_stable_and_separates_its_parts() {
+        assert_eq!(derived_entropy(&["ogrp_1", "ven_1"]), derived_entropy(&["ogrp_1", "ven_1"]));
+        assert_ne!(derived_entropy(&["ogrp_1", "ven_1"]), derived_entropy(&["ogrp_1", "ven_2"]));
+        assert_ne!(derived_entropy(&["ab", "c"]), derived_entropy(&["a", "bc"]));
     }
 
     #[test]
