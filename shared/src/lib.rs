@@ -10,6 +10,8 @@ pub mod identity;
 pub mod ids;
 pub mod neon;
 pub(crate) mod newtype;
+pub mod orders;
+pub mod payments;
 pub mod ratelimit;
 pub mod transport;
 pub mod upstash;

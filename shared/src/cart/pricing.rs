@@ -310,7 +310,7 @@ fn discount(
 
 /// Splits `amount` (at most `Σ weights`, all non-negative) in proportion to `weights`, by largest
 /// remainder: the shares sum to `amount` exactly and none exceeds its weight.
-fn allocate(amount: i64, weights: &[i64]) -> Vec<i64> {
+pub(crate) fn allocate(amount: i64, weights: &[i64]) -> Vec<i64> {
     let total: i128 = weights.iter().map(|w| i128::from(*w)).sum();
     if total == 0 {
         return vec![0; weights.len()];

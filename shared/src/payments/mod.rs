@@ -1,0 +1,19 @@
+//! The payments domain (issue 6), pure: commission frozen per order line, the split of a paid
+//! order group between vendors and the platform, the double-entry ledger and payouts.
+//!
+//! No clock, no I/O: the `payments` component passes in the rules, the stored entries and the time.
+
+pub mod commission;
+pub mod ids;
+pub mod ledger;
+pub mod payout;
+pub mod split;
+
+pub use commission::{CommissionLine, CommissionRules, RuleSource, assess};
+pub use ids::{JournalId, LedgerEntryId, PaymentId, PayoutId, RefundId};
+pub use ledger::{
+    Account, Journal, JournalKind, LedgerError, Posting, Reversal, commission_frozen, payment_captured, refund,
+    reversal,
+};
+pub use payout::{HoldPeriod, HoldPeriodError, PayableEntry, PayoutPlan, payout_journal, plan_payouts};
+pub use split::{Split, SplitError, VendorSplit, split};
