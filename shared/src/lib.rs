@@ -13,6 +13,7 @@ pub(crate) mod newtype;
 pub mod orders;
 pub mod payments;
 pub mod ratelimit;
+pub mod saga;
 pub mod transport;
 pub mod upstash;
 pub mod webhook;

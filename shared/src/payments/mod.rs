@@ -10,7 +10,7 @@ pub mod payout;
 pub mod split;
 
 pub use commission::{CommissionLine, CommissionRules, RuleSource, assess};
-pub use ids::{JournalId, LedgerEntryId, PaymentId, PayoutId, RefundId};
+pub use ids::{JournalId, LedgerEntryId, PaymentId, PayoutId, PspReference, PspReferenceError, RefundId};
 pub use ledger::{
     Account, Journal, JournalKind, LedgerError, Posting, Reversal, commission_frozen, payment_captured, refund,
     reversal,
