@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::ids::{BuyerId, OrderGroupId, OrderId};
+use crate::api::{ApiError, ErrorCode};
 use crate::cart::{
     BasisPoints, CartView, Coupon, CouponCode, CouponOutcome, CouponScope, CouponUsage, Destination, LineFlag,
     ShippingOptionId, Totals, VendorView,
@@ -94,6 +95,39 @@ impl Reason for CheckoutRefusal {
             CheckoutRefusal::CouponUnknown(_) => "coupon_unknown",
             CheckoutRefusal::Amount(_) => "amount_overflow",
         }
+    }
+}
+
+impl CheckoutRefusal {
+    /// The response: short stock is `BIZ_5003` like in the cart, a changed total a conflict (the
+    /// shopper re-reads the cart), what the shopper must still choose a validation failure;
+    /// `details.reason` is the stable name. An overflow or unknown coupon is our fault.
+    pub fn to_api_error(&self) -> ApiError {
+        let code = match self {
+            CheckoutRefusal::LineNeedsAttention {
+                flag: LineFlag::OutOfStock | LineFlag::InsufficientStock { .. },
+                ..
+            } => ErrorCode::OutOfStock,
+            CheckoutRefusal::TotalChanged { .. } => ErrorCode::Conflict,
+            CheckoutRefusal::CouponUnknown(_) | CheckoutRefusal::Amount(_) => {
+                return ApiError::new(ErrorCode::Internal, "internal error");
+            }
+            _ => ErrorCode::ValidationFailed,
+        };
+        let mut details = serde_json::json!({ "reason": self.reason() });
+        match self {
+            CheckoutRefusal::LineNeedsAttention { variant_id, flag } => {
+                details["variant_id"] = serde_json::json!(variant_id);
+                details["flag"] = serde_json::json!(flag);
+            }
+            CheckoutRefusal::ShippingNotChosen { vendor_id } => details["vendor_id"] = serde_json::json!(vendor_id),
+            CheckoutRefusal::TotalChanged { expected, actual } => {
+                details["expected"] = serde_json::json!(expected);
+                details["actual"] = serde_json::json!(actual);
+            }
+            _ => {}
+        }
+        ApiError::new(code, self.to_string()).with_details(details)
     }
 }
 
@@ -270,6 +304,26 @@ mod tests {
 
         let view = world.price_cart(&crate::cart::Cart::default());
         assert_eq!(world.checkout(&view), Err(CheckoutRefusal::EmptyCart));
+    }
+
+    #[test]
+    fn refusals_answer_with_stable_codes_and_reasons() {
+        let short = CheckoutRefusal::LineNeedsAttention {
+            variant_id: fixtures::variant(1),
+            flag: LineFlag::InsufficientStock { available: Quantity::new(1).unwrap() },
+        };
+        let error = short.to_api_error();
+        assert_eq!((error.code, error.status()), (ErrorCode::OutOfStock, 409));
+        let details = error.details.unwrap();
+        assert_eq!(details["reason"], "line_needs_attention");
+        assert_eq!(details["flag"]["code"], "insufficient_stock");
+        let changed = CheckoutRefusal::TotalChanged { expected: fixtures::eur(100), actual: fixtures::eur(120) };
+        let error = changed.to_api_error();
+        assert_eq!(error.code, ErrorCode::Conflict);
+        assert_eq!(error.details.unwrap()["actual"]["amount_minor"], 120);
+        assert_eq!(CheckoutRefusal::NoDestination.to_api_error().code, ErrorCode::ValidationFailed);
+        let overflow = CheckoutRefusal::Amount(MoneyError::Overflow).to_api_error();
+        assert_eq!((overflow.code, overflow.details), (ErrorCode::Internal, None));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::ids::BuyerId;
+use crate::api::{ApiError, ErrorCode};
 use crate::catalog::money::MoneyError;
 use crate::catalog::validation::Reason;
 use crate::catalog::{Money, VendorId};
@@ -203,6 +204,30 @@ impl Reason for TransitionError {
             TransitionError::RefundExceedsPaid { .. } => "refund_exceeds_paid",
             TransitionError::Amount(_) => "amount_overflow",
         }
+    }
+}
+
+impl TransitionError {
+    /// The response: a move the order's state does not allow is a conflict, a move the actor may
+    /// not make is forbidden (another vendor's order should already be a 404 by the vendor filter),
+    /// a bad refund amount a validation failure; `details.reason` is the stable name.
+    pub fn to_api_error(&self) -> ApiError {
+        let code = match self {
+            TransitionError::NotAllowed { .. } => ErrorCode::Conflict,
+            TransitionError::Forbidden { .. } => ErrorCode::Forbidden,
+            TransitionError::InvalidRefund | TransitionError::RefundExceedsPaid { .. } => ErrorCode::ValidationFailed,
+            TransitionError::Amount(_) => return ApiError::new(ErrorCode::Internal, "internal error"),
+        };
+        let mut details = serde_json::json!({ "reason": self.reason() });
+        match self {
+            TransitionError::NotAllowed { from, action } => {
+                details["status"] = serde_json::json!(from);
+                details["action"] = serde_json::json!(action);
+            }
+            TransitionError::RefundExceedsPaid { refundable } => details["refundable"] = serde_json::json!(refundable),
+            _ => {}
+        }
+        ApiError::new(code, self.to_string()).with_details(details)
     }
 }
 
@@ -441,6 +466,21 @@ mod tests {
             order().apply(&Actor::System, OrderAction::Refund { amount: eur(1) }),
             Err(TransitionError::NotAllowed { .. })
         ));
+    }
+
+    #[test]
+    fn refusals_answer_with_stable_codes() {
+        let shipped_after_cancel = TransitionError::NotAllowed { from: OrderStatus::Cancelled, action: "ship" };
+        let error = shipped_after_cancel.to_api_error();
+        assert_eq!((error.code, error.status()), (ErrorCode::Conflict, 409));
+        assert_eq!(
+            error.details.unwrap(),
+            serde_json::json!({"reason": "transition_not_allowed", "status": "cancelled", "action": "ship"})
+        );
+        assert_eq!(TransitionError::Forbidden { action: "ship" }.to_api_error().status(), 403);
+        let too_much = TransitionError::RefundExceedsPaid { refundable: eur(3500) }.to_api_error();
+        assert_eq!(too_much.code, ErrorCode::ValidationFailed);
+        assert_eq!(too_much.details.unwrap()["refundable"]["amount_minor"], 3500);
     }
 
     #[test]

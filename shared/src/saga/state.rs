@@ -11,13 +11,18 @@
 //! at any point leaves a state that `resume` continues: the step runs again under the same
 //! idempotency key, or its compensation does.
 //!
+//! A report the saga is not waiting for is `SagaError::Stale` and changes nothing: a duplicate
+//! webhook, a runner that outlived its lease, or a success webhook that beat the `CreatePayment`
+//! report (answer the provider non-2xx so it redelivers, or let the next poll find the success).
+//!
 //! Failure rules:
 //! - a refusal (out of stock, card declined) compensates at once;
 //! - a transient error or timeout is retried with backoff up to the step's budget, then
 //!   compensates; before the pivot, also when the retry would fall past the deadline;
 //! - past the deadline, a saga that has not been paid compensates: it never waits for the provider
 //!   again and never starts another pre-payment step (it only lets a step still in flight finish
-//!   its lease, so the undo does not race it);
+//!   its lease, so the undo does not race it). A success webhook that lands after the deadline but
+//!   before a sweep noticed is taken: the money is real and the reservation outlasts the deadline;
 //! - compensations run for every step that was attempted and has one, in reverse order, each until
 //!   it succeeds once; a compensation out of retries is abandoned (the saga ends `failed` and
 //!   `needs_operator()`), the others still run.
@@ -29,6 +34,8 @@ use thiserror::Error;
 
 use super::ids::SagaId;
 use super::step::{COMPENSATION_RETRY_MS, Compensation, MAX_COMPENSATION_ATTEMPTS, Step, StepKey};
+use crate::events::EventId;
+use crate::ids::{derived_entropy, new_id};
 use crate::orders::{OrderGroup, OrderGroupId};
 use crate::payments::{CommissionLine, PaymentId, PspReference};
 
@@ -531,5 +538,12 @@ impl SagaState {
     /// Given to `inventory.reserve`.
     pub fn reservation_expires_at_ms(&self) -> i64 {
         self.started_at_ms.saturating_add(self.timing.reservation_ttl_ms)
+    }
+
+    /// The id of the group's `OrderPlaced` outbox event: the same on every retry of `ConfirmOrders`.
+    pub fn order_placed_event_id(&self) -> EventId {
+        let group = self.group_id();
+        let id = new_id("evt", group.timestamp_ms(), derived_entropy(&[group.as_str(), "order_placed"]));
+        EventId::parse(id).unwrap_or_else(|_| unreachable!("a prefixed ULID is a valid event id"))
     }
 }

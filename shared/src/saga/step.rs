@@ -47,8 +47,9 @@ pub enum Compensation {
     CancelOrders,
     /// `inventory.release(group id)`; a reservation already consumed has its units put back.
     ReleaseStock,
-    /// Cancel the payment intent; if it already succeeded, refund it in full (and record the refund
-    /// journals if the capture was recorded).
+    /// Mark our payment voided (so a `CreatePayment` still running past its lease does not create
+    /// the intent after all), then cancel the intent; if it already succeeded, refund it in full
+    /// (with the refund journals if the capture was recorded).
     VoidPayment,
 }
 

@@ -97,6 +97,9 @@ fn the_happy_path_runs_every_step_once_and_completes() {
     assert_eq!(state.reservation_expires_at_ms(), T0 + 15 * 60_000);
     assert_eq!(state.deadline_ms(), T0 + 12 * 60_000);
     assert_eq!(state.resume(now + 1), Action::Done { status: SagaStatus::Completed });
+    assert_eq!(state.order_placed_event_id(), state.clone().order_placed_event_id());
+    assert!(state.order_placed_event_id().as_str().starts_with("evt_"));
+    assert_eq!(state.payment_id(), crate::payments::PaymentId::for_group(&id.group_id()));
 }
 
 #[test]
