@@ -67,8 +67,8 @@ mod tests {
 
     #[test]
     fn derived_entropy_is_stable_and_separates_its_parts() {
-        assert_eq!(derived_entropy(&["ogrp_1", "ven_1"]), derived_entropy(&["ogrp_1", "ven_1"]));
-        assert_ne!(derived_entropy(&["ogrp_1", "ven_1"]), derived_entropy(&["ogrp_1", "ven_2"]));
+        assert_eq!(derived_entropy(&["grp_1", "ven_1"]), derived_entropy(&["grp_1", "ven_1"]));
+        assert_ne!(derived_entropy(&["grp_1", "ven_1"]), derived_entropy(&["grp_1", "ven_2"]));
         assert_ne!(derived_entropy(&["ab", "c"]), derived_entropy(&["a", "bc"]));
     }
 

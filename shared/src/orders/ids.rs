@@ -11,9 +11,9 @@ prefixed_id!(
     "usr"
 );
 prefixed_id!(
-    /// `ogrp_…`: one checkout: everything a buyer paid for at once.
+    /// `grp_…`: one checkout: everything a buyer paid for at once.
     OrderGroupId,
-    "ogrp"
+    "grp"
 );
 prefixed_id!(
     /// `ord_…`: the part of an order group one vendor fulfils.

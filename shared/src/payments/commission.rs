@@ -3,8 +3,9 @@
 //!
 //! Rules: a platform default rate, overridden per category, overridden per vendor. Precedence is
 //! **vendor > category > default**: a vendor's negotiated rate is a contract with that vendor
-//! and holds whatever it sells; a category rate prices a kind of goods for everyone else. The
-//! category is the product's own (no inheritance from parent categories).
+//! and holds whatever it sells; a category rate prices a kind of goods for everyone else. Among
+//! categories the nearest wins: the product's own, then its parent, and so on up (the order
+//! `payments.resolve_commission` uses too).
 //!
 //! Base: the line's goods after the vendor's own coupon (the price the vendor sold at), before a
 //! platform coupon (the platform funds that, see `split`); shipping and tax carry no commission.
@@ -41,12 +42,13 @@ pub struct CommissionRules {
 }
 
 impl CommissionRules {
-    /// The rate for goods of `category` sold by `vendor`: vendor > category > default.
-    pub fn rate_for(&self, vendor: &VendorId, category: Option<&CategoryId>) -> (BasisPoints, RuleSource) {
+    /// The rate for goods in `categories` (the product's own first, then its ancestors) sold by
+    /// `vendor`: vendor > nearest category > default.
+    pub fn rate_for(&self, vendor: &VendorId, categories: &[CategoryId]) -> (BasisPoints, RuleSource) {
         if let Some(rate) = self.by_vendor.get(vendor) {
             return (*rate, RuleSource::Vendor);
         }
-        if let Some(rate) = category.and_then(|category| self.by_category.get(category)) {
+        if let Some(rate) = categories.iter().find_map(|category| self.by_category.get(category)) {
             return (*rate, RuleSource::Category);
         }
         (self.default, RuleSource::Default)
@@ -59,6 +61,8 @@ pub struct CommissionLine {
     pub order_id: OrderId,
     pub vendor_id: VendorId,
     pub variant_id: VariantId,
+    /// The product's own category at the sale, if it had one.
+    pub category_id: Option<CategoryId>,
     pub rate: BasisPoints,
     pub source: RuleSource,
     /// The line's goods less its share of the vendor's coupon.
@@ -69,22 +73,25 @@ pub struct CommissionLine {
 }
 
 /// Commission for every line of `group`. `categories` maps the group's products to their category
-/// at the time of sale (a product without one pays the vendor's or the default rate).
+/// and its ancestors, nearest first, at the time of sale (a product without one pays the vendor's
+/// or the default rate).
 pub fn assess(
     group: &OrderGroup,
     rules: &CommissionRules,
-    categories: &BTreeMap<ProductId, CategoryId>,
+    categories: &BTreeMap<ProductId, Vec<CategoryId>>,
 ) -> Result<Vec<CommissionLine>, MoneyError> {
     let mut lines = Vec::new();
     for order in &group.orders {
         let bases = line_bases(order)?;
         for (line, base) in order.lines.iter().zip(bases) {
-            let (rate, source) = rules.rate_for(&order.vendor_id, categories.get(&line.product_id));
+            let path = categories.get(&line.product_id).map_or(&[][..], Vec::as_slice);
+            let (rate, source) = rules.rate_for(&order.vendor_id, path);
             let commission = rate.of(base)?;
             lines.push(CommissionLine {
                 order_id: order.id.clone(),
                 vendor_id: order.vendor_id.clone(),
                 variant_id: line.variant_id.clone(),
+                category_id: path.first().cloned(),
                 rate,
                 source,
                 base,
@@ -137,10 +144,14 @@ mod tests {
     #[test]
     fn a_vendor_rate_beats_a_category_rate_which_beats_the_default() {
         let rules = rules();
-        assert_eq!(rules.rate_for(&vendor(1), None), (bp(1000), RuleSource::Default));
-        assert_eq!(rules.rate_for(&vendor(1), Some(&category(9))), (bp(1000), RuleSource::Default));
-        assert_eq!(rules.rate_for(&vendor(1), Some(&category(1))), (bp(1500), RuleSource::Category));
-        assert_eq!(rules.rate_for(&vendor(2), Some(&category(1))), (bp(500), RuleSource::Vendor));
+        assert_eq!(rules.rate_for(&vendor(1), &[]), (bp(1000), RuleSource::Default));
+        assert_eq!(rules.rate_for(&vendor(1), &[category(9)]), (bp(1000), RuleSource::Default));
+        assert_eq!(rules.rate_for(&vendor(1), &[category(1)]), (bp(1500), RuleSource::Category));
+        assert_eq!(rules.rate_for(&vendor(2), &[category(1)]), (bp(500), RuleSource::Vendor));
+        // A subcategory without its own rate takes its parent's; its own rate is nearer.
+        assert_eq!(rules.rate_for(&vendor(1), &[category(7), category(1)]), (bp(1500), RuleSource::Category));
+        let nearer = CommissionRules { by_category: [(category(1), bp(1500)), (category(7), bp(800))].into(), ..rules };
+        assert_eq!(nearer.rate_for(&vendor(1), &[category(7), category(1)]), (bp(800), RuleSource::Category));
     }
 
     #[test]
@@ -151,11 +162,12 @@ mod tests {
             .platform_percent_coupon("EVERYONE", 1000);
         let cart = world.cart(&[(1, 1, 1, 3000), (2, 1, 1, 1000), (3, 2, 1, 2025)], &["SHOP1", "EVERYONE"]);
         let group = world.checkout(&world.price_cart(&cart)).unwrap();
-        let categories = [(fixtures::product(1), category(1))].into();
+        let categories = [(fixtures::product(1), vec![category(1)])].into();
         let lines = assess(&group, &rules(), &categories).unwrap();
         assert_eq!(lines.len(), 3);
         // Shop 1's 1000 off is shared 3:1 over its lines; the platform coupon does not lower the base.
         assert_eq!((lines[0].base, lines[0].rate, lines[0].source), (eur(2250), bp(1500), RuleSource::Category));
+        assert_eq!((&lines[0].category_id, &lines[1].category_id), (&Some(category(1)), &None));
         assert_eq!(lines[0].commission, eur(338), "15 % of 2250 = 337.5, to the even 338");
         assert_eq!((lines[1].base, lines[1].commission), (eur(750), eur(75)));
         // Shop 2's negotiated 5 %: 101.25 → 101.
@@ -174,7 +186,8 @@ mod tests {
                 by_category: [(category(1), bp(override_bp))].into(),
                 by_vendor: [(vendor(1), bp(override_bp))].into(),
             };
-            let categories = [(fixtures::product(1), category(1)), (fixtures::product(2), category(1))].into();
+            let categories =
+                [(fixtures::product(1), vec![category(1)]), (fixtures::product(2), vec![category(2), category(1)])].into();
             let lines = assess(&group, &rules, &categories).unwrap();
             prop_assert_eq!(lines.len(), group.orders.iter().map(|order| order.lines.len()).sum::<usize>());
             for line in &lines {

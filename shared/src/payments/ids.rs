@@ -1,5 +1,5 @@
-//! Payment-side ids. Journals and their entries are derived from what they record (a group's
-//! capture, a refund, a payout), so writing a journal again after a crash is a no-op.
+//! Payment-side ids. The payment's is derived from its order group's, so creating it again after
+//! a crash names the same row.
 
 use crate::catalog::ids::prefixed_id;
 use crate::ids::derived_entropy;
@@ -16,39 +16,15 @@ prefixed_id!(
     "rfd"
 );
 prefixed_id!(
-    /// `pout_…`: one payout of a vendor's balance.
+    /// `pyo_…`: one payout of a vendor's balance.
     PayoutId,
-    "pout"
-);
-prefixed_id!(
-    /// `jrnl_…`: one balanced ledger journal.
-    JournalId,
-    "jrnl"
-);
-prefixed_id!(
-    /// `lent_…`: one posting of a journal.
-    LedgerEntryId,
-    "lent"
+    "pyo"
 );
 
 impl PaymentId {
     /// An order group is paid once.
     pub fn for_group(group: &OrderGroupId) -> Self {
         Self::generate(group.timestamp_ms(), derived_entropy(&[group.as_str(), "payment"]))
-    }
-}
-
-impl JournalId {
-    /// The journal recording `what` (`"captured"`, `"commission"`, `"refund"`…) of `parent`.
-    pub(crate) fn derived(parent: &str, parent_ms: u64, what: &str) -> Self {
-        Self::generate(parent_ms, derived_entropy(&[parent, what]))
-    }
-}
-
-impl LedgerEntryId {
-    /// The `index`th posting of `journal`.
-    pub fn of(journal: &JournalId, index: usize) -> Self {
-        Self::generate(journal.timestamp_ms(), derived_entropy(&[journal.as_str(), &index.to_string()]))
     }
 }
 
@@ -82,13 +58,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn derived_ids_are_stable() {
+    fn a_groups_payment_id_is_stable() {
         let group = OrderGroupId::generate(1_763_700_000_000, [1; 10]);
         assert_eq!(PaymentId::for_group(&group), PaymentId::for_group(&group));
+        assert_ne!(
+            PaymentId::for_group(&group),
+            PaymentId::for_group(&OrderGroupId::generate(1_763_700_000_000, [2; 10]))
+        );
         assert_eq!(PaymentId::for_group(&group).timestamp_ms(), 1_763_700_000_000);
-        let journal = JournalId::derived(group.as_str(), group.timestamp_ms(), "captured");
-        assert_ne!(journal, JournalId::derived(group.as_str(), group.timestamp_ms(), "commission"));
-        assert_ne!(LedgerEntryId::of(&journal, 0), LedgerEntryId::of(&journal, 1));
     }
 
     #[test]

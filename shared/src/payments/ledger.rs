@@ -1,88 +1,92 @@
 //! The double-entry ledger (DESIGN §3): every movement of money is a journal of postings that sum
 //! to zero. Amounts are signed: a debit is positive, a credit negative.
 //!
-//! Accounts:
-//! - `psp_balance` (asset): the money the payment provider holds for the platform; buyers' payments
-//!   come in here, refunds and payouts go out of it.
-//! - `vendor_payable:<vendor>` (liability): what the platform owes a vendor; a credit balance.
-//! - `platform_revenue` (income): commission earned.
+//! Accounts (the `payments.ledger_entries.account` values):
+//! - `psp_clearing` (asset): the money the payment provider holds for the platform; buyers'
+//!   payments come in here, refunds and payouts go out of it.
+//! - `vendor_payable` (liability, one per vendor): what the platform owes a vendor; a credit balance.
+//! - `platform_commission` (income): commission earned.
 //! - `platform_promotions` (expense): platform coupons, paid to vendors on the buyer's behalf.
 //!
-//! Refunds and payouts are journals, not accounts: each moves money out of `psp_balance` against
-//! the payable and revenue it settles, so an account of their own would only mirror it. The
-//! provider's own fees are not booked here.
+//! Refunds and payouts are journals, not accounts: each moves money out of `psp_clearing` against
+//! the payable and income it settles, so an account of their own would only mirror it. The
+//! provider's fees are not booked here.
 //!
-//! Journal and entry ids derive from what they record (a group's capture, a refund, a payout), so a
-//! retried write inserts the same rows and `ON CONFLICT DO NOTHING` makes it a no-op.
+//! A journal is identified by what it records, `(kind, reference)`: one `payment` per payment, one
+//! `refund` per refund, one `payout` per payout. Posting it again is a no-op (`payments.post_journal`).
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::ids::{JournalId, LedgerEntryId, PayoutId, RefundId};
+use super::ids::{PaymentId, PayoutId, RefundId};
 use super::split::{Split, VendorSplit};
 use crate::catalog::money::MoneyError;
-use crate::catalog::{Currency, IdError, Money, VendorId};
-use crate::orders::{OrderGroupId, OrderId};
+use crate::catalog::{Currency, Money, VendorId};
+use crate::orders::OrderId;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Account {
-    PspBalance,
+    PspClearing,
     VendorPayable(VendorId),
-    PlatformRevenue,
+    PlatformCommission,
     PlatformPromotions,
 }
 
-const VENDOR_PAYABLE: &str = "vendor_payable:";
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum AccountError {
+    #[error("unknown account {0:?}")]
+    Unknown(String),
+    /// `vendor_payable` names its vendor; no other account does.
+    #[error("vendor_payable needs a vendor id, and only it")]
+    Vendor,
+}
 
 impl Account {
-    /// The `account` column: `psp_balance`, `vendor_payable:ven_…`, …
-    pub fn key(&self) -> String {
+    /// The `account` column.
+    pub fn name(&self) -> &'static str {
         match self {
-            Account::PspBalance => "psp_balance".to_owned(),
-            Account::VendorPayable(vendor) => format!("{VENDOR_PAYABLE}{vendor}"),
-            Account::PlatformRevenue => "platform_revenue".to_owned(),
-            Account::PlatformPromotions => "platform_promotions".to_owned(),
+            Account::PspClearing => "psp_clearing",
+            Account::VendorPayable(_) => "vendor_payable",
+            Account::PlatformCommission => "platform_commission",
+            Account::PlatformPromotions => "platform_promotions",
         }
     }
 
-    pub fn parse(key: &str) -> Result<Self, IdError> {
-        match key {
-            "psp_balance" => Ok(Account::PspBalance),
-            "platform_revenue" => Ok(Account::PlatformRevenue),
-            "platform_promotions" => Ok(Account::PlatformPromotions),
-            _ => key
-                .strip_prefix(VENDOR_PAYABLE)
-                .ok_or(IdError::Invalid)
-                .and_then(VendorId::parse)
-                .map(Account::VendorPayable),
+    /// The `vendor_id` column.
+    pub fn vendor_id(&self) -> Option<&VendorId> {
+        match self {
+            Account::VendorPayable(vendor) => Some(vendor),
+            _ => None,
         }
+    }
+
+    pub fn parse(name: &str, vendor_id: Option<VendorId>) -> Result<Self, AccountError> {
+        let account = match name {
+            "psp_clearing" => Account::PspClearing,
+            "platform_commission" => Account::PlatformCommission,
+            "platform_promotions" => Account::PlatformPromotions,
+            "vendor_payable" => return vendor_id.map(Account::VendorPayable).ok_or(AccountError::Vendor),
+            other => return Err(AccountError::Unknown(other.to_owned())),
+        };
+        if vendor_id.is_some() { Err(AccountError::Vendor) } else { Ok(account) }
     }
 }
 
 impl fmt::Display for Account {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.key())
+        match self {
+            Account::VendorPayable(vendor) => write!(f, "vendor_payable:{vendor}"),
+            other => f.write_str(other.name()),
+        }
     }
 }
 
-impl TryFrom<String> for Account {
-    type Error = IdError;
-
-    fn try_from(key: String) -> Result<Self, Self::Error> {
-        Account::parse(&key)
-    }
-}
-
-impl From<Account> for String {
-    fn from(account: Account) -> Self {
-        account.key()
-    }
-}
-
+/// One line of a journal. As JSON it is one element of `payments.post_journal`'s entries:
+/// `{"account":"vendor_payable","vendor_id":"ven_…","order_id":"ord_…","amount_minor":-9000,"currency":"EUR"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "PostingRow", try_from = "PostingRow")]
 pub struct Posting {
     pub account: Account,
     /// Debit positive, credit negative.
@@ -91,17 +95,48 @@ pub struct Posting {
     pub order_id: Option<OrderId>,
 }
 
-/// What a journal records; its id is derived from this.
+#[derive(Serialize, Deserialize)]
+struct PostingRow {
+    account: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    vendor_id: Option<VendorId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    order_id: Option<OrderId>,
+    amount_minor: i64,
+    currency: Currency,
+}
+
+impl From<Posting> for PostingRow {
+    fn from(posting: Posting) -> Self {
+        PostingRow {
+            account: posting.account.name().to_owned(),
+            vendor_id: posting.account.vendor_id().cloned(),
+            order_id: posting.order_id,
+            amount_minor: posting.amount.amount_minor,
+            currency: posting.amount.currency,
+        }
+    }
+}
+
+impl TryFrom<PostingRow> for Posting {
+    type Error = AccountError;
+
+    fn try_from(row: PostingRow) -> Result<Self, Self::Error> {
+        Ok(Posting {
+            account: Account::parse(&row.account, row.vendor_id)?,
+            amount: Money::new(row.amount_minor, row.currency),
+            order_id: row.order_id,
+        })
+    }
+}
+
+/// What a journal records: `kind` and `reference` are the journal's unique key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JournalKind {
-    /// The buyer's payment arrived: owed to vendors in full, less the platform's promotions.
-    PaymentCaptured {
-        group_id: OrderGroupId,
-    },
-    /// The commission frozen on the group's lines moves from the vendors to the platform.
-    CommissionFrozen {
-        group_id: OrderGroupId,
+    /// The buyer's payment arrived, and the commission frozen on its lines was taken.
+    Payment {
+        payment_id: PaymentId,
     },
     Refund {
         refund_id: RefundId,
@@ -114,20 +149,21 @@ pub enum JournalKind {
 }
 
 impl JournalKind {
-    fn journal_id(&self) -> JournalId {
+    /// The `kind` column.
+    pub fn name(&self) -> &'static str {
         match self {
-            JournalKind::PaymentCaptured { group_id } => {
-                JournalId::derived(group_id.as_str(), group_id.timestamp_ms(), "captured")
-            }
-            JournalKind::CommissionFrozen { group_id } => {
-                JournalId::derived(group_id.as_str(), group_id.timestamp_ms(), "commission")
-            }
-            JournalKind::Refund { refund_id, .. } => {
-                JournalId::derived(refund_id.as_str(), refund_id.timestamp_ms(), "refund")
-            }
-            JournalKind::Payout { payout_id, .. } => {
-                JournalId::derived(payout_id.as_str(), payout_id.timestamp_ms(), "payout")
-            }
+            JournalKind::Payment { .. } => "payment",
+            JournalKind::Refund { .. } => "refund",
+            JournalKind::Payout { .. } => "payout",
+        }
+    }
+
+    /// The `reference` column: the id of the payment, refund or payout.
+    pub fn reference(&self) -> &str {
+        match self {
+            JournalKind::Payment { payment_id } => payment_id.as_str(),
+            JournalKind::Refund { refund_id, .. } => refund_id.as_str(),
+            JournalKind::Payout { payout_id, .. } => payout_id.as_str(),
         }
     }
 }
@@ -142,6 +178,8 @@ pub enum LedgerError {
     InvalidRefund,
     #[error("at most {refundable} of this order can still be refunded")]
     RefundExceedsCharged { refundable: Money },
+    #[error("a payout must be more than zero")]
+    InvalidPayout,
     #[error("an amount overflows")]
     Amount(#[from] MoneyError),
 }
@@ -150,15 +188,14 @@ pub enum LedgerError {
 /// `Journal` that exists sums to zero.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Journal {
-    id: JournalId,
     kind: JournalKind,
     currency: Currency,
     postings: Vec<Posting>,
 }
 
 impl Journal {
-    /// Zero postings are dropped (a free order moves no money, and that is not an error); the
-    /// rest must be in `currency` and sum to zero.
+    /// Zero postings are dropped (the ledger stores none; a free order moves no money, and that
+    /// is not an error); the rest must be in `currency` and sum to zero.
     pub fn new(kind: JournalKind, currency: Currency, postings: Vec<Posting>) -> Result<Journal, LedgerError> {
         let postings: Vec<Posting> = postings.into_iter().filter(|posting| posting.amount.amount_minor != 0).collect();
         if postings.iter().any(|posting| posting.amount.currency != currency) {
@@ -168,11 +205,7 @@ impl Journal {
         if sum != 0 {
             return Err(LedgerError::Unbalanced(sum));
         }
-        Ok(Journal { id: kind.journal_id(), kind, currency, postings })
-    }
-
-    pub fn id(&self) -> &JournalId {
-        &self.id
+        Ok(Journal { kind, currency, postings })
     }
 
     pub fn kind(&self) -> &JournalKind {
@@ -183,13 +216,10 @@ impl Journal {
         self.currency
     }
 
+    /// As a JSON array, `payments.post_journal`'s `p_entries`. Empty for a journal that moves
+    /// nothing: skip posting it.
     pub fn postings(&self) -> &[Posting] {
         &self.postings
-    }
-
-    /// The rows to insert: each posting with its derived id.
-    pub fn entries(&self) -> impl Iterator<Item = (LedgerEntryId, &Posting)> {
-        self.postings.iter().enumerate().map(|(index, posting)| (LedgerEntryId::of(&self.id, index), posting))
     }
 }
 
@@ -201,26 +231,20 @@ fn negate(amount: Money) -> Result<Money, MoneyError> {
     Money::zero(amount.currency).checked_sub(amount)
 }
 
-/// The payment arrived: cash in; each vendor is owed its payable plus its commission (taken in
-/// the next journal); the platform's promotions are its expense.
-pub fn payment_captured(split: &Split) -> Result<Journal, LedgerError> {
-    let mut postings = vec![Posting { account: Account::PspBalance, amount: split.charged, order_id: None }];
+/// The payment of a group arrived: cash in; each vendor is owed its goods, shipping and tax
+/// (`payable + commission`) and the platform's promotions are its expense; then the commission
+/// frozen on the lines moves from each vendor's payable to the platform's income.
+pub fn payment(payment_id: &PaymentId, split: &Split) -> Result<Journal, LedgerError> {
+    let mut postings = vec![Posting { account: Account::PspClearing, amount: split.charged, order_id: None }];
     for vendor in &split.vendors {
+        let payable = Account::VendorPayable(vendor.vendor_id.clone());
         let owed = vendor.payable.checked_add(vendor.commission)?;
-        postings.push(posting(Account::VendorPayable(vendor.vendor_id.clone()), negate(owed)?, &vendor.order_id));
+        postings.push(posting(payable.clone(), negate(owed)?, &vendor.order_id));
         postings.push(posting(Account::PlatformPromotions, vendor.platform_discount, &vendor.order_id));
+        postings.push(posting(payable, vendor.commission, &vendor.order_id));
+        postings.push(posting(Account::PlatformCommission, negate(vendor.commission)?, &vendor.order_id));
     }
-    Journal::new(JournalKind::PaymentCaptured { group_id: split.group_id.clone() }, split.charged.currency, postings)
-}
-
-/// The commission frozen on the lines: from each vendor's payable to the platform's revenue.
-pub fn commission_frozen(split: &Split) -> Result<Journal, LedgerError> {
-    let mut postings = Vec::with_capacity(split.vendors.len() * 2);
-    for vendor in &split.vendors {
-        postings.push(posting(Account::VendorPayable(vendor.vendor_id.clone()), vendor.commission, &vendor.order_id));
-        postings.push(posting(Account::PlatformRevenue, negate(vendor.commission)?, &vendor.order_id));
-    }
-    Journal::new(JournalKind::CommissionFrozen { group_id: split.group_id.clone() }, split.charged.currency, postings)
+    Journal::new(JournalKind::Payment { payment_id: payment_id.clone() }, split.charged.currency, postings)
 }
 
 /// What a refund takes back from each party, proportionally to the part of the order refunded.
@@ -228,7 +252,7 @@ pub fn commission_frozen(split: &Split) -> Result<Journal, LedgerError> {
 pub struct Reversal {
     /// Given back to the buyer.
     pub refunded: Money,
-    /// Commission the platform gives up.
+    /// Commission the platform gives back (`payments.refunds.commission_reversed_minor`).
     pub commission: Money,
     /// Promotion the platform no longer pays.
     pub platform_discount: Money,
@@ -253,7 +277,7 @@ pub fn reversal(order: &VendorSplit, refunded_before: Money, amount: Money) -> R
     let after = refunded_before.checked_add(amount)?;
     let reversed = |share: Money| -> Result<Money, LedgerError> {
         let portion = |refunded: Money| {
-            // charged > 0 here: amount > 0 fits under it.
+            // charged > 0 here: a positive amount fits under it.
             let exact = i128::from(share.amount_minor) * i128::from(refunded.amount_minor);
             i64::try_from(exact.div_euclid(i128::from(order.charged.amount_minor))).map_err(|_| MoneyError::Overflow)
         };
@@ -276,9 +300,9 @@ pub fn refund(
     let back = reversal(order, refunded_before, amount)?;
     let id = &order.order_id;
     let postings = vec![
-        Posting { account: Account::PspBalance, amount: negate(back.refunded)?, order_id: Some(id.clone()) },
+        posting(Account::PspClearing, negate(back.refunded)?, id),
         posting(Account::VendorPayable(order.vendor_id.clone()), back.vendor, id),
-        posting(Account::PlatformRevenue, back.commission, id),
+        posting(Account::PlatformCommission, back.commission, id),
         posting(Account::PlatformPromotions, negate(back.platform_discount)?, id),
     ];
     Journal::new(
@@ -286,6 +310,20 @@ pub fn refund(
         order.charged.currency,
         postings,
     )
+}
+
+/// Paying `amount` out to a vendor: its payable settled, cash out (the same postings
+/// `payments.request_payout` writes). No order: a later payout never counts it as owed.
+pub fn payout(payout_id: &PayoutId, vendor_id: &VendorId, amount: Money) -> Result<Journal, LedgerError> {
+    if amount.amount_minor <= 0 {
+        return Err(LedgerError::InvalidPayout);
+    }
+    let postings = vec![
+        Posting { account: Account::VendorPayable(vendor_id.clone()), amount, order_id: None },
+        Posting { account: Account::PspClearing, amount: negate(amount)?, order_id: None },
+    ];
+    let kind = JournalKind::Payout { payout_id: payout_id.clone(), vendor_id: vendor_id.clone() };
+    Journal::new(kind, amount.currency, postings)
 }
 
 #[cfg(test)]
@@ -310,6 +348,10 @@ mod tests {
         split(group, &assess(group, &rules(bp), &BTreeMap::new()).unwrap()).unwrap()
     }
 
+    fn paid(split: &Split) -> Journal {
+        payment(&PaymentId::for_group(&split.group_id), split).unwrap()
+    }
+
     fn balances<'a>(journals: impl IntoIterator<Item = &'a Journal>) -> BTreeMap<Account, i64> {
         let mut balances = BTreeMap::new();
         for journal in journals {
@@ -327,58 +369,58 @@ mod tests {
     }
 
     #[test]
-    fn accounts_have_stable_keys() {
-        let payable = Account::VendorPayable(vendor(1));
-        assert_eq!(payable.key(), "vendor_payable:ven_01JC0000000000000000000001");
-        for account in [Account::PspBalance, Account::PlatformRevenue, Account::PlatformPromotions, payable] {
-            assert_eq!(Account::parse(&account.key()), Ok(account.clone()));
-            assert_eq!(serde_json::to_value(&account).unwrap(), serde_json::json!(account.key()));
-        }
-        assert!(Account::parse("vendor_payable:prod_01JC0000000000000000000001").is_err());
-        assert!(Account::parse("cash").is_err());
+    fn postings_are_the_rows_post_journal_takes() {
+        let order = OrderId::generate(1_763_700_000_000, [1; 10]);
+        let payable = Posting { account: Account::VendorPayable(vendor(1)), amount: eur(-9000), order_id: Some(order) };
+        let json = serde_json::to_value(&payable).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"account": "vendor_payable", "vendor_id": vendor(1), "order_id": payable.order_id,
+                "amount_minor": -9000, "currency": "EUR"})
+        );
+        assert_eq!(serde_json::from_value::<Posting>(json).unwrap(), payable);
+        let cash = Posting { account: Account::PspClearing, amount: eur(9000), order_id: None };
+        assert_eq!(
+            serde_json::to_value(&cash).unwrap(),
+            serde_json::json!({"account": "psp_clearing", "amount_minor": 9000, "currency": "EUR"})
+        );
+        assert_eq!(Account::parse("vendor_payable", None), Err(AccountError::Vendor));
+        assert_eq!(Account::parse("psp_clearing", Some(vendor(1))), Err(AccountError::Vendor));
+        assert_eq!(Account::parse("cash", None), Err(AccountError::Unknown("cash".into())));
+        assert_eq!(Account::VendorPayable(vendor(1)).to_string(), "vendor_payable:ven_01JC0000000000000000000001");
     }
 
     #[test]
     fn a_journal_that_does_not_balance_cannot_exist() {
-        let kind = JournalKind::CommissionFrozen { group_id: crate::orders::OrderGroupId::generate(1, [1; 10]) };
-        let unbalanced = vec![
-            Posting { account: Account::PspBalance, amount: eur(100), order_id: None },
-            Posting { account: Account::PlatformRevenue, amount: eur(-99), order_id: None },
-        ];
+        let kind = JournalKind::Payout { payout_id: PayoutId::generate(1, [1; 10]), vendor_id: vendor(1) };
+        let line = |account, minor| Posting { account, amount: eur(minor), order_id: None };
+        let unbalanced = vec![line(Account::PspClearing, 100), line(Account::PlatformCommission, -99)];
         assert_eq!(Journal::new(kind.clone(), Currency::EUR, unbalanced), Err(LedgerError::Unbalanced(1)));
-        let mixed = vec![
-            Posting { account: Account::PspBalance, amount: eur(100), order_id: None },
-            Posting {
-                account: Account::PlatformRevenue,
-                amount: Money::new(-100, Currency::parse("USD").unwrap()),
-                order_id: None,
-            },
-        ];
+        let usd = Posting {
+            account: Account::PlatformCommission,
+            amount: Money::new(-100, Currency::parse("USD").unwrap()),
+            order_id: None,
+        };
+        let mixed = vec![line(Account::PspClearing, 100), usd];
         assert_eq!(Journal::new(kind.clone(), Currency::EUR, mixed), Err(LedgerError::MixedCurrencies));
-        let free = Journal::new(
-            kind,
-            Currency::EUR,
-            vec![Posting { account: Account::PspBalance, amount: eur(0), order_id: None }],
-        );
-        assert!(free.unwrap().postings().is_empty(), "a free order moves nothing");
+        let free = Journal::new(kind, Currency::EUR, vec![line(Account::PspClearing, 0)]).unwrap();
+        assert!(free.postings().is_empty(), "a free order moves nothing");
+        assert_eq!(payout(&PayoutId::generate(1, [1; 10]), &vendor(1), eur(0)), Err(LedgerError::InvalidPayout));
     }
 
     #[test]
-    fn capture_and_commission_leave_the_vendor_owed_its_payable() {
+    fn the_payment_leaves_the_vendor_owed_its_payable_and_the_platform_its_commission() {
         let split = example();
-        let vendor_split = &split.vendors[0];
-        let captured = payment_captured(&split).unwrap();
-        let commission = commission_frozen(&split).unwrap();
-        let balances = balances([&captured, &commission]);
-        assert_eq!(balances[&Account::PspBalance], split.charged.amount_minor);
-        assert_eq!(balances[&Account::VendorPayable(vendor(1))], -vendor_split.payable.amount_minor);
-        assert_eq!(balances[&Account::PlatformRevenue], -1_200);
+        let journal = paid(&split);
+        assert_eq!(
+            (journal.kind().name(), journal.kind().reference()),
+            ("payment", PaymentId::for_group(&split.group_id).as_str())
+        );
+        let balances = balances([&journal]);
+        assert_eq!(balances[&Account::PspClearing], split.charged.amount_minor);
+        assert_eq!(balances[&Account::VendorPayable(vendor(1))], -split.vendors[0].payable.amount_minor);
+        assert_eq!(balances[&Account::PlatformCommission], -1_200);
         assert_eq!(balances[&Account::PlatformPromotions], 1_000);
-        // Written twice (a retried step), it is the same journal with the same entry ids.
-        assert_eq!(payment_captured(&split).unwrap().id(), captured.id());
-        let ids: Vec<_> = captured.entries().map(|(id, _)| id).collect();
-        assert_eq!(ids, payment_captured(&split).unwrap().entries().map(|(id, _)| id).collect::<Vec<_>>());
-        assert_ne!(captured.id(), commission.id());
     }
 
     #[test]
@@ -386,7 +428,7 @@ mod tests {
         let split = example();
         let order = &split.vendors[0];
         let charged = order.charged.amount_minor;
-        let mut journals = vec![payment_captured(&split).unwrap(), commission_frozen(&split).unwrap()];
+        let mut journals = vec![paid(&split)];
         let mut refunded = eur(0);
         for (n, part) in [1, 3_333, charged - 3_334].into_iter().enumerate() {
             let id = RefundId::generate(1_763_700_000_000, [n as u8; 10]);
@@ -409,17 +451,16 @@ mod tests {
             parts in prop::collection::vec(1u32..=100, 1..6),
         ) {
             let split = split_of(&group, bp);
-            let mut journals = vec![payment_captured(&split).unwrap(), commission_frozen(&split).unwrap()];
+            let mut journals = vec![paid(&split)];
             for (v, order) in split.vendors.iter().enumerate() {
-                // Refund the order in parts (weights `parts`), then whatever is left.
+                // Refund the order in parts (weights `parts`), the last part whatever is left.
                 let charged = order.charged.amount_minor;
                 let weight: i64 = parts.iter().map(|p| i64::from(*p)).sum();
                 let mut refunded = eur(0);
                 let (mut commission_back, mut promotion_back) = (0, 0);
                 for (n, part) in parts.iter().enumerate() {
-                    let amount = charged * i64::from(*part) / weight;
                     let last = n == parts.len() - 1;
-                    let amount = if last { charged - refunded.amount_minor } else { amount };
+                    let amount = if last { charged - refunded.amount_minor } else { charged * i64::from(*part) / weight };
                     if amount <= 0 { continue; }
                     let back = reversal(order, refunded, eur(amount)).unwrap();
                     commission_back += back.commission.amount_minor;
@@ -438,13 +479,14 @@ mod tests {
             for journal in &journals {
                 prop_assert_eq!(journal.postings().iter().map(|p| p.amount.amount_minor).sum::<i64>(), 0);
             }
-            // Everything charged was refunded: every account is back to zero, except what a free
-            // (zero-total) order still owes: its vendor's promotion-funded payable.
+            // Everything charged was refunded: cash is back to zero, and vendors are owed nothing
+            // but what a free (zero-total) order still owes them: its platform-funded payable.
             let balances = balances(&journals);
-            let unrefundable: i64 = split.vendors.iter().filter(|v| v.charged.amount_minor == 0)
-                .map(|v| v.payable.amount_minor).sum();
-            prop_assert_eq!(balances.get(&Account::PspBalance).copied().unwrap_or(0), 0);
-            let payables: i64 = balances.iter().filter(|(a, _)| matches!(a, Account::VendorPayable(_))).map(|(_, b)| *b).sum();
+            let unrefundable: i64 =
+                split.vendors.iter().filter(|v| v.charged.amount_minor == 0).map(|v| v.payable.amount_minor).sum();
+            prop_assert_eq!(balances.get(&Account::PspClearing).copied().unwrap_or(0), 0);
+            let payables: i64 =
+                balances.iter().filter(|(a, _)| matches!(a, Account::VendorPayable(_))).map(|(_, b)| *b).sum();
             prop_assert_eq!(payables, -unrefundable);
         }
     }

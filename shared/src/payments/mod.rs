@@ -10,10 +10,9 @@ pub mod payout;
 pub mod split;
 
 pub use commission::{CommissionLine, CommissionRules, RuleSource, assess};
-pub use ids::{JournalId, LedgerEntryId, PaymentId, PayoutId, PspReference, PspReferenceError, RefundId};
+pub use ids::{PaymentId, PayoutId, PspReference, PspReferenceError, RefundId};
 pub use ledger::{
-    Account, Journal, JournalKind, LedgerError, Posting, Reversal, commission_frozen, payment_captured, refund,
-    reversal,
+    Account, AccountError, Journal, JournalKind, LedgerError, Posting, Reversal, payment, payout, refund, reversal,
 };
-pub use payout::{HoldPeriod, HoldPeriodError, PayableEntry, PayoutPlan, payout_journal, plan_payouts};
+pub use payout::{HoldPeriod, HoldPeriodError, PayableEntry, available_for_payout};
 pub use split::{Split, SplitError, VendorSplit, split};

@@ -2,21 +2,19 @@
 //! become payable once the order was delivered at least a hold period ago (escrow-like: returns
 //! and disputes come out of the held money, not the vendor's next sale).
 //!
-//! A payout takes every eligible entry not yet paid out, credits and debits alike (a refund after
-//! an earlier payout lowers the next one), and pays their sum if it is positive. Otherwise it pays
-//! nothing and leaves the entries for later. Each entry is marked with the payout that paid it, so
-//! none is paid twice.
+//! What can be paid is the vendor's balance less what its unreleased orders still owe: a refund
+//! after an earlier payout lowers the next one, and a balance in the red pays nothing. The payout
+//! itself is a journal (`ledger::payout`, or `payments.request_payout`, which checks the balance
+//! in the same statement).
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::ids::{LedgerEntryId, PayoutId};
-use super::ledger::{Account, Journal, JournalKind, LedgerError, Posting};
 use crate::catalog::money::MoneyError;
 use crate::catalog::validation::Reason;
-use crate::catalog::{Currency, Money, VendorId};
+use crate::catalog::{Currency, Money};
 use crate::orders::OrderId;
 
 /// The platform's default hold after delivery. Shops selling to EU consumers may want 14 days,
@@ -75,76 +73,61 @@ impl From<HoldPeriod> for u16 {
     }
 }
 
-/// One `vendor_payable` posting of the vendor, as stored.
+/// One `vendor_payable` entry of the vendor, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PayableEntry {
-    pub id: LedgerEntryId,
-    /// `None` for the payouts' own postings, which are never paid again.
+    /// `None` for payouts (and anything else not tied to an order).
     pub order_id: Option<OrderId>,
     /// As posted: credits (owed to the vendor) are negative.
     pub amount: Money,
-    /// Set once a payout covered it.
-    pub paid_out_by: Option<PayoutId>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PayoutPlan {
-    pub vendor_id: VendorId,
-    /// More than zero.
-    pub amount: Money,
-    /// The entries this payout settles: mark them `paid_out_by` in the same transaction.
-    pub entries: Vec<LedgerEntryId>,
-}
-
-/// What `vendor` can be paid now, one plan per currency with a positive balance. `delivered_at_ms`
-/// holds the delivery time of the vendor's delivered orders (UTC unix ms); entries of orders not
-/// there (not delivered, cancelled) are held.
-pub fn plan_payouts(
-    vendor_id: &VendorId,
+/// What `vendor`'s entries allow paying out now, per currency, only amounts above zero.
+/// `delivered_at_ms` holds the delivery time (UTC unix ms) of the vendor's delivered orders;
+/// orders not in it (not delivered yet, cancelled) are held.
+///
+/// `available = balance − held`: the balance is everything owed (payouts already taken off, as
+/// they are debits); held is what the orders not yet released still owe, each counted only if
+/// positive. The ledger stays append-only: a payout's own debit is what stops the same money being
+/// paid twice, so nothing is marked.
+pub fn available_for_payout(
     entries: &[PayableEntry],
     delivered_at_ms: &BTreeMap<OrderId, i64>,
     now_ms: i64,
     hold: HoldPeriod,
-) -> Result<Vec<PayoutPlan>, MoneyError> {
+) -> Result<Vec<Money>, MoneyError> {
     let released = |order: &OrderId| {
         delivered_at_ms.get(order).is_some_and(|at| at.checked_add(hold.as_ms()).is_some_and(|until| until <= now_ms))
     };
-    let mut by_currency: BTreeMap<Currency, (Money, Vec<LedgerEntryId>)> = BTreeMap::new();
+    let mut balance: BTreeMap<Currency, i64> = BTreeMap::new();
+    let mut unreleased: BTreeMap<(Currency, &OrderId), i64> = BTreeMap::new();
     for entry in entries {
-        if entry.paid_out_by.is_some() || !entry.order_id.as_ref().is_some_and(released) {
-            continue;
-        }
         let currency = entry.amount.currency;
-        let (owed, ids) = by_currency.entry(currency).or_insert_with(|| (Money::zero(currency), Vec::new()));
-        *owed = owed.checked_sub(entry.amount)?;
-        ids.push(entry.id.clone());
+        let owed = balance.entry(currency).or_default();
+        *owed = owed.checked_sub(entry.amount.amount_minor).ok_or(MoneyError::Overflow)?;
+        if let Some(order) = entry.order_id.as_ref().filter(|order| !released(order)) {
+            let held = unreleased.entry((currency, order)).or_default();
+            *held = held.checked_sub(entry.amount.amount_minor).ok_or(MoneyError::Overflow)?;
+        }
     }
-    Ok(by_currency
-        .into_values()
-        .filter(|(owed, _)| owed.amount_minor > 0)
-        .map(|(amount, entries)| PayoutPlan { vendor_id: vendor_id.clone(), amount, entries })
+    for ((currency, _), held) in unreleased {
+        if let Some(owed) = balance.get_mut(&currency) {
+            *owed = owed.checked_sub(held.max(0)).ok_or(MoneyError::Overflow)?;
+        }
+    }
+    Ok(balance
+        .into_iter()
+        .filter(|(_, available)| *available > 0)
+        .map(|(currency, minor)| Money::new(minor, currency))
         .collect())
-}
-
-/// The payout's journal: the vendor's payable settled, cash out of the provider balance. Its own
-/// `vendor_payable` posting has no order, so no later payout counts it.
-pub fn payout_journal(payout_id: &PayoutId, plan: &PayoutPlan) -> Result<Journal, LedgerError> {
-    let postings = vec![
-        Posting { account: Account::VendorPayable(plan.vendor_id.clone()), amount: plan.amount, order_id: None },
-        Posting {
-            account: Account::PspBalance,
-            amount: Money::zero(plan.amount.currency).checked_sub(plan.amount)?,
-            order_id: None,
-        },
-    ];
-    let kind = JournalKind::Payout { payout_id: payout_id.clone(), vendor_id: plan.vendor_id.clone() };
-    Journal::new(kind, plan.amount.currency, postings)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::orders::fixtures::{eur, vendor};
+    use crate::payments::ids::PayoutId;
+    use crate::payments::ledger::payout;
     use proptest::prelude::*;
 
     const NOW: i64 = 1_763_700_000_000;
@@ -153,13 +136,8 @@ mod tests {
         OrderId::generate(NOW as u64, [n; 10])
     }
 
-    fn entry(n: u8, order_n: Option<u8>, minor: i64) -> PayableEntry {
-        PayableEntry {
-            id: LedgerEntryId::generate(NOW as u64, [n; 10]),
-            order_id: order_n.map(order),
-            amount: eur(minor),
-            paid_out_by: None,
-        }
+    fn entry(order_n: Option<u8>, minor: i64) -> PayableEntry {
+        PayableEntry { order_id: order_n.map(order), amount: eur(minor) }
     }
 
     #[test]
@@ -174,71 +152,88 @@ mod tests {
     #[test]
     fn pays_orders_delivered_before_the_hold_and_nets_their_refunds() {
         let hold = HoldPeriod::days(7).unwrap();
-        // Order 1 delivered 8 days ago (10.00 owed, 3.00 refunded); order 2 delivered 6 days ago.
+        // Order 1 delivered 8 days ago (10.00 owed, 3.00 refunded); order 2 delivered 6 days ago;
+        // order 3 not delivered.
         let delivered = [(order(1), NOW - 8 * DAY_MS), (order(2), NOW - 6 * DAY_MS)].into();
-        let entries =
-            [entry(1, Some(1), -1_000), entry(2, Some(1), 300), entry(3, Some(2), -5_000), entry(4, Some(3), -70)];
-        let plans = plan_payouts(&vendor(1), &entries, &delivered, NOW, hold).unwrap();
-        assert_eq!(plans.len(), 1);
-        assert_eq!(plans[0].amount, eur(700));
-        assert_eq!(plans[0].entries, vec![entries[0].id.clone(), entries[1].id.clone()]);
-        // Exactly at the end of the hold, order 2 is released too.
-        let later = plan_payouts(&vendor(1), &entries, &delivered, NOW + DAY_MS, hold).unwrap();
-        assert_eq!(later[0].amount, eur(5_700));
-        let journal = payout_journal(&PayoutId::generate(NOW as u64, [1; 10]), &plans[0]).unwrap();
-        assert_eq!(journal.postings()[0].amount, eur(700));
-        assert_eq!(journal.postings()[1].amount, eur(-700));
+        let mut entries =
+            vec![entry(Some(1), -1_000), entry(Some(1), 300), entry(Some(2), -5_000), entry(Some(3), -70)];
+        assert_eq!(available_for_payout(&entries, &delivered, NOW, hold), Ok(vec![eur(700)]));
+        // Paid out: the payout's debit takes it off; nothing is paid twice.
+        entries.extend(
+            payout(&PayoutId::generate(NOW as u64, [1; 10]), &vendor(1), eur(700))
+                .unwrap()
+                .postings()
+                .iter()
+                .filter(|posting| posting.account.vendor_id().is_some())
+                .map(|posting| PayableEntry { order_id: posting.order_id.clone(), amount: posting.amount }),
+        );
+        assert_eq!(available_for_payout(&entries, &delivered, NOW, hold), Ok(vec![]));
+        // Exactly at the end of its hold, order 2 is released too.
+        assert_eq!(available_for_payout(&entries, &delivered, NOW + DAY_MS, hold), Ok(vec![eur(5_000)]));
     }
 
     #[test]
-    fn a_balance_in_the_red_pays_nothing_and_keeps_its_entries_for_later() {
-        let delivered = [(order(1), NOW - 30 * DAY_MS)].into();
-        let entries = [entry(1, Some(1), 400)];
-        assert_eq!(plan_payouts(&vendor(1), &entries, &delivered, NOW, HoldPeriod::default()), Ok(vec![]));
-        let payout_posting = entry(2, None, 999);
-        assert_eq!(plan_payouts(&vendor(1), &[payout_posting], &delivered, NOW, HoldPeriod::default()), Ok(vec![]));
+    fn a_refund_after_a_payout_is_recovered_from_the_next_one() {
+        let delivered = [(order(1), NOW - 30 * DAY_MS), (order(2), NOW - 30 * DAY_MS)].into();
+        let hold = HoldPeriod::default();
+        // Order 1 was paid out (10.00), then refunded 4.00; order 2 owes 3.00: 3.00 − 4.00 < 0.
+        let entries = [entry(Some(1), -1_000), entry(None, 1_000), entry(Some(1), 400), entry(Some(2), -300)];
+        assert_eq!(available_for_payout(&entries, &delivered, NOW, hold), Ok(vec![]));
+        let more = [&entries[..], &[entry(Some(2), -500)]].concat();
+        assert_eq!(available_for_payout(&more, &delivered, NOW, hold), Ok(vec![eur(400)]));
     }
 
     proptest! {
-        /// Paying out repeatedly as time passes and refunds arrive: never negative, no entry twice,
-        /// only released orders, and in the end everything released is paid.
+        /// Sales, refunds, deliveries and payouts in any order: every payout is positive, never pays
+        /// money of an order still held, never pays the same money twice, and once everything is
+        /// released the vendor has been paid all it is owed.
         #[test]
-        fn payouts_are_positive_and_never_pay_an_entry_twice(
-            raw in prop::collection::vec((0u8..6, -5_000i64..20_000), 1..30),
-            delivered_days_ago in prop::collection::vec(prop::option::of(0i64..20), 6),
-            ticks in prop::collection::vec(0i64..4, 1..6),
+        fn payouts_never_pay_held_or_already_paid_money(
+            sales in prop::collection::vec((1i64..20_000, prop::option::of(0i64..20), 0u32..=100), 1..8),
+            ticks in prop::collection::vec(0i64..4, 1..8),
         ) {
             let hold = HoldPeriod::days(7).unwrap();
-            let delivered: BTreeMap<OrderId, i64> = delivered_days_ago.iter().enumerate()
-                .filter_map(|(n, ago)| ago.map(|ago| (order(n as u8), NOW - ago * DAY_MS))).collect();
-            let mut entries: Vec<PayableEntry> = raw.iter().enumerate()
-                .map(|(i, (n, minor))| entry(i as u8, Some(*n), *minor)).collect();
+            let mut entries: Vec<PayableEntry> = Vec::new();
+            let mut delivered: BTreeMap<OrderId, i64> = BTreeMap::new();
             let mut now = NOW;
             let mut paid = 0i64;
+            let released_owed = |entries: &[PayableEntry], delivered: &BTreeMap<OrderId, i64>, now: i64| -> i64 {
+                entries.iter()
+                    .filter(|e| e.order_id.as_ref().is_some_and(|o| delivered.get(o).is_some_and(|at| at + hold.as_ms() <= now)))
+                    .map(|e| -e.amount.amount_minor).sum()
+            };
             for (t, tick) in ticks.iter().enumerate() {
-                now += tick * DAY_MS;
-                for plan in plan_payouts(&vendor(1), &entries, &delivered, now, hold).unwrap() {
-                    prop_assert!(plan.amount.amount_minor > 0);
-                    let payout = PayoutId::generate(now as u64, [t as u8; 10]);
-                    prop_assert_eq!(payout_journal(&payout, &plan).unwrap().postings().iter().map(|p| p.amount.amount_minor).sum::<i64>(), 0);
-                    let mut covered = 0;
-                    for entry in entries.iter_mut().filter(|e| plan.entries.contains(&e.id)) {
-                        prop_assert!(entry.paid_out_by.is_none(), "paid twice");
-                        let released = delivered.get(entry.order_id.as_ref().unwrap()).is_some_and(|at| at + hold.as_ms() <= now);
-                        prop_assert!(released);
-                        covered -= entry.amount.amount_minor;
-                        entry.paid_out_by = Some(payout.clone());
+                // Each tick sells the orders, delivers some, refunds a part of some.
+                for (n, (owed, delivered_on_tick, refund_percent)) in sales.iter().enumerate() {
+                    let id = order(n as u8);
+                    if t == n % ticks.len() {
+                        entries.push(PayableEntry { order_id: Some(id.clone()), amount: eur(-owed) });
                     }
-                    prop_assert_eq!(covered, plan.amount.amount_minor);
-                    paid += plan.amount.amount_minor;
+                    if *delivered_on_tick == Some(t as i64) && entries.iter().any(|e| e.order_id.as_ref() == Some(&id)) {
+                        delivered.entry(id.clone()).or_insert(now);
+                    }
+                    if t == ticks.len() - 1 && *refund_percent > 0 && entries.iter().any(|e| e.order_id.as_ref() == Some(&id)) {
+                        entries.push(PayableEntry { order_id: Some(id), amount: eur(owed * i64::from(*refund_percent) / 100) });
+                    }
                 }
+                now += tick * DAY_MS;
+                for amount in available_for_payout(&entries, &delivered, now, hold).unwrap() {
+                    prop_assert!(amount.amount_minor > 0);
+                    paid += amount.amount_minor;
+                    entries.push(PayableEntry { order_id: None, amount });
+                    prop_assert!(paid <= released_owed(&entries, &delivered, now), "paid held money");
+                }
+                prop_assert_eq!(available_for_payout(&entries, &delivered, now, hold).unwrap(), vec![], "paid twice");
             }
-            // What is left unpaid among released orders nets to zero or less (owed by the vendor).
-            let left: i64 = entries.iter()
-                .filter(|e| e.paid_out_by.is_none() && delivered.get(e.order_id.as_ref().unwrap()).is_some_and(|at| at + hold.as_ms() <= now))
+            // Far later, every delivered order is released: the vendor is paid everything it is owed.
+            let later = now + 30 * DAY_MS;
+            let owed = released_owed(&entries, &delivered, later) - paid;
+            let last: i64 = available_for_payout(&entries, &delivered, later, hold).unwrap().iter().map(|m| m.amount_minor).sum();
+            let held: i64 = entries.iter()
+                .filter(|e| e.order_id.as_ref().is_some_and(|o| !delivered.contains_key(o)))
                 .map(|e| -e.amount.amount_minor).sum();
-            prop_assert!(left <= 0);
-            prop_assert!(paid >= 0);
+            prop_assert!(held >= 0);
+            prop_assert_eq!(last, owed.max(0));
         }
     }
 }

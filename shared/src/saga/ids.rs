@@ -6,9 +6,9 @@ use crate::ids::derived_entropy;
 use crate::orders::OrderGroupId;
 
 prefixed_id!(
-    /// `saga_…`: one checkout attempt, made when `POST /checkout` first sees its idempotency key.
+    /// `sga_…`: one checkout attempt, made when `POST /checkout` first sees its idempotency key.
     SagaId,
-    "saga"
+    "sga"
 );
 
 impl SagaId {

@@ -31,7 +31,8 @@ pub enum Step {
     AwaitPayment,
     /// `inventory.consume(group id)`. Refused if the reservation is gone and the stock with it.
     ConsumeStock,
-    /// The `PaymentCaptured` and `CommissionFrozen` journals of the group's split.
+    /// The group's `payment` journal (`payments::payment` of its split): the capture and the
+    /// commission frozen on its lines.
     RecordLedger,
     /// Orders `pending → confirmed` and the `OrderPlaced` outbox row, in one batch.
     ConfirmOrders,
@@ -147,8 +148,8 @@ pub const MAX_COMPENSATION_ATTEMPTS: u32 = COMPENSATION_RETRY_MS.len() as u32 + 
 pub const MAX_PAYMENT_POLLS: u32 = 100;
 
 /// The idempotency key of one step (or its compensation) of one saga: the same on every attempt,
-/// so the provider and the SQL functions recognise a retry. `saga_…:create_payment`,
-/// `saga_…:create_payment:undo`. Shorter than Stripe's 255-character limit.
+/// so the provider and the SQL functions recognise a retry. `sga_…:create_payment`,
+/// `sga_…:create_payment:undo`. Shorter than Stripe's 255-character limit.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct StepKey(String);
@@ -227,17 +228,17 @@ mod tests {
 
     #[test]
     fn step_keys_are_stable_and_distinct() {
-        let saga = SagaId::parse("saga_01JC00000000000000000000A1").unwrap();
+        let saga = SagaId::parse("sga_01JC00000000000000000000A1").unwrap();
         let key = StepKey::forward(&saga, Step::CreatePayment);
-        assert_eq!(key.as_str(), "saga_01JC00000000000000000000A1:create_payment");
+        assert_eq!(key.as_str(), "sga_01JC00000000000000000000A1:create_payment");
         assert_eq!(StepKey::parse(key.as_str()), Ok(key.clone()));
         let undo = StepKey::undo(&saga, Step::CreatePayment);
-        assert_eq!(undo.as_str(), "saga_01JC00000000000000000000A1:create_payment:undo");
+        assert_eq!(undo.as_str(), "sga_01JC00000000000000000000A1:create_payment:undo");
         assert_eq!(StepKey::parse(undo.as_str()), Ok(undo));
         for bad in [
-            "saga_01JC00000000000000000000A1:pay",
+            "sga_01JC00000000000000000000A1:pay",
             "x:create_payment",
-            "saga_01JC00000000000000000000A1:snapshot_cart:undo",
+            "sga_01JC00000000000000000000A1:snapshot_cart:undo",
         ] {
             assert_eq!(StepKey::parse(bad), Err(StepKeyError), "{bad}");
         }
