@@ -2,8 +2,7 @@
 //!
 //! ```text
 //! pending ─confirm→ confirmed ─process→ processing ─ship→ shipped ─deliver→ delivered ─complete→ completed
-//!    │                 │  └──────────ship──────────────↗
-//!    └────cancel───────┴──────cancel───────┘  (never once shipped)
+//!    └──────────────────┴──────────────────────┴─cancel→ cancelled  (never once shipped)
 //! ```
 //! Refunds move money, not the order: a paid order can be refunded in parts while it is
 //! fulfilled; once everything is refunded it is `refunded` (or stays `cancelled`), and nothing more
@@ -290,7 +289,7 @@ impl OrderState {
             (Pending, OrderAction::Confirm) => Ok(OrderState { status: Confirmed, paid: true, ..self.clone() }),
             (Confirmed, OrderAction::Confirm) => to(Confirmed),
             (Confirmed | Processing, OrderAction::StartProcessing) => to(Processing),
-            (Confirmed | Processing | Shipped, OrderAction::Ship(shipment)) => {
+            (Processing | Shipped, OrderAction::Ship(shipment)) => {
                 Ok(OrderState { status: Shipped, shipment: Some(shipment), ..self.clone() })
             }
             (Shipped | Delivered, OrderAction::Deliver) => to(Delivered),
@@ -399,8 +398,14 @@ mod tests {
             Err(TransitionError::NotAllowed { from: OrderStatus::Cancelled, action: "ship" })
         );
         assert_eq!(cancelled.refund_due(), Ok(Some(eur(5000))), "it was paid");
-        let shipped =
-            run(order(), &[(Actor::System, OrderAction::Confirm), (shop.clone(), OrderAction::Ship(shipment("X1")))]);
+        let shipped = run(
+            order(),
+            &[
+                (Actor::System, OrderAction::Confirm),
+                (shop.clone(), OrderAction::StartProcessing),
+                (shop.clone(), OrderAction::Ship(shipment("X1"))),
+            ],
+        );
         assert!(matches!(
             shipped.apply(&Actor::PlatformAdmin, OrderAction::Cancel),
             Err(TransitionError::NotAllowed { .. })
@@ -458,7 +463,9 @@ mod tests {
             Err(TransitionError::RefundExceedsPaid { refundable: eur(3500) })
         );
         assert_eq!(part.apply(&shop, OrderAction::Refund { amount: eur(0) }), Err(TransitionError::InvalidRefund));
-        let shipped = part.apply(&shop, OrderAction::Ship(shipment("X"))).unwrap();
+        assert!(matches!(part.apply(&shop, OrderAction::Ship(shipment("X"))), Err(TransitionError::NotAllowed { .. })));
+        let processing = part.apply(&shop, OrderAction::StartProcessing).unwrap();
+        let shipped = processing.apply(&shop, OrderAction::Ship(shipment("X"))).unwrap();
         let all = shipped.apply(&Actor::PlatformAdmin, OrderAction::Refund { amount: eur(3500) }).unwrap();
         assert_eq!(all.status, OrderStatus::Refunded);
         assert!(matches!(all.apply(&shop, OrderAction::Deliver), Err(TransitionError::NotAllowed { .. })));
@@ -560,7 +567,7 @@ mod tests {
                 (from, to),
                 (Pending, Confirmed)
                     | (Confirmed, Processing)
-                    | (Confirmed | Processing, Shipped)
+                    | (Processing, Shipped)
                     | (Shipped, Delivered)
                     | (Delivered, Completed)
                     | (Pending | Confirmed | Processing, Cancelled)
