@@ -498,7 +498,7 @@ CREATE FUNCTION inventory.set_on_hand(
 RETURNS inventory.stock LANGUAGE plpgsql AS $$
 DECLARE
     location text := p_location_id;
-    current inventory.stock%ROWTYPE;
+    counted inventory.stock%ROWTYPE;
 BEGIN
     IF NOT EXISTS (
         SELECT 1 FROM catalog.checkout_variants v WHERE v.variant_id = p_variant_id AND v.vendor_id = p_vendor_id
@@ -514,19 +514,19 @@ BEGIN
     INSERT INTO inventory.stock (variant_id, location_id, vendor_id, on_hand)
     VALUES (p_variant_id, location, p_vendor_id, 0)
     ON CONFLICT (variant_id, location_id) DO NOTHING;
-    SELECT * INTO current FROM inventory.stock s
+    SELECT * INTO counted FROM inventory.stock s
     WHERE s.variant_id = p_variant_id AND s.location_id = location FOR UPDATE;
-    IF p_on_hand < current.reserved THEN
-        RAISE EXCEPTION 'variant % has % reserved; on hand cannot be set to %', p_variant_id, current.reserved, p_on_hand
+    IF p_on_hand < counted.reserved THEN
+        RAISE EXCEPTION 'variant % has % reserved; on hand cannot be set to %', p_variant_id, counted.reserved, p_on_hand
             USING ERRCODE = 'IV006';
     END IF;
-    IF p_on_hand <> current.on_hand THEN
+    IF p_on_hand <> counted.on_hand THEN
         UPDATE inventory.stock s SET on_hand = p_on_hand
         WHERE s.variant_id = p_variant_id AND s.location_id = location
-        RETURNING * INTO current;
+        RETURNING * INTO counted;
     END IF;
     PERFORM inventory.attribute('', NULL);
-    RETURN current;
+    RETURN counted;
 END
 $$;
 

@@ -254,7 +254,8 @@ CREATE CONSTRAINT TRIGGER order_lines_totals AFTER INSERT ON orders.order_lines
 -- The checkout saga of one group (DESIGN §9), persisted after every step so a crash is resumed or
 -- compensated by the sweep. `state` is the step data (reservation reference, payment id, what has
 -- been compensated); `version` rises on every update, so a writer saves with
--- `WHERE id = $1 AND version = $2` and a zero-row answer means someone else moved it first.
+-- `WHERE id = $1 AND version = $2` (clearing locked_until) and a zero-row answer means someone else
+-- moved it first.
 CREATE TABLE orders.sagas (
     id              text COLLATE "C" PRIMARY KEY CHECK (id ~ '^sga_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     group_id        text COLLATE "C" NOT NULL UNIQUE REFERENCES orders.order_groups (id),
@@ -267,11 +268,14 @@ CREATE TABLE orders.sagas (
     state           jsonb            NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(state) = 'object'),
     version         bigint           NOT NULL DEFAULT 1,
     attempts        integer          NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    -- When the sweep should next look (the request driving it sets this a little ahead, as a lease);
-    -- NULL once finished.
+    -- When the sweep should next look (a retry's backoff); NULL once finished.
     next_attempt_at timestamptz,
     -- Past it a running saga is compensated (e.g. the buyer never paid).
     deadline        timestamptz      NOT NULL,
+    -- Whoever works on the saga holds it until then: the request that drives a checkout sets it a
+    -- little ahead, a sweeper's claim sets it, and a save clears it. A holder that dies just lets
+    -- it lapse. Kept apart from next_attempt_at, so an overdue saga is not claimed twice.
+    locked_until    timestamptz,
     last_error      text,
     created_at      timestamptz      NOT NULL DEFAULT now(),
     updated_at      timestamptz      NOT NULL DEFAULT now(),
@@ -290,16 +294,17 @@ $$;
 CREATE TRIGGER sagas_touched BEFORE UPDATE ON orders.sagas
     FOR EACH ROW EXECUTE FUNCTION orders.saga_touched();
 
--- The saga sweep: hands up to `p_limit` sagas that are due (or running past their deadline) to one
--- sweeper, leasing them for `p_lease` (the same SKIP LOCKED claim as the outbox). The rows come back
--- with their new `version` for the sweeper's compare-and-set saves.
+-- The saga sweep: hands up to `p_limit` sagas that are due (or running past their deadline) and
+-- not held to one sweeper, holding them for `p_lease` (the same SKIP LOCKED claim as the outbox).
+-- The rows come back with their new `version` for the sweeper's compare-and-set saves.
 CREATE FUNCTION orders.claim_sagas(p_limit integer, p_lease interval) RETURNS SETOF orders.sagas
 LANGUAGE sql AS $$
     UPDATE orders.sagas s
-    SET attempts = s.attempts + 1, next_attempt_at = now() + p_lease
+    SET attempts = s.attempts + 1, locked_until = now() + p_lease
     FROM (
         SELECT id FROM orders.sagas
-        WHERE next_attempt_at <= now() OR (status = 'running' AND deadline <= now())
+        WHERE (next_attempt_at <= now() OR (status = 'running' AND deadline <= now()))
+          AND (locked_until IS NULL OR locked_until <= now())
         ORDER BY least(next_attempt_at, deadline), id
         LIMIT least(greatest(p_limit, 0), 1000)
         FOR UPDATE SKIP LOCKED
