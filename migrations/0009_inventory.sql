@@ -22,10 +22,9 @@
 -- Errors a caller maps to an API answer carry their own SQLSTATE (class IV):
 --   IV001 insufficient stock (DETAIL: JSON array of {variant_id, requested, available})
 --   IV002 a reservation reference reused with other items
---   IV003 nothing held to consume (unknown reference, or released / expired)
---   IV004 a consumed reservation cannot be released
---   IV005 a variant that is not this vendor's
---   IV006 on hand would drop below what is reserved
+--   IV003 nothing held to consume (unknown reference, or released / expired / restocked)
+--   IV004 a variant that is not this vendor's
+--   IV005 on hand would drop below what is reserved
 -- Malformed arguments are 22023 (invalid_parameter_value).
 
 -- A prefixed ULID in shared::ids::new_id's format (`prefix_` + 26 Crockford base-32 characters:
@@ -112,8 +111,9 @@ CREATE TABLE inventory.reservations (
     vendor_id   text COLLATE "C" NOT NULL,
     quantity    integer          NOT NULL CHECK (quantity > 0),
     expires_at  timestamptz      NOT NULL,
+    -- active → released | expired | consumed; consumed → restocked (a paid checkout undone).
     status      text             NOT NULL DEFAULT 'active'
-                                 CHECK (status IN ('active', 'released', 'consumed', 'expired')),
+                                 CHECK (status IN ('active', 'released', 'consumed', 'expired', 'restocked')),
     created_at  timestamptz      NOT NULL DEFAULT now(),
     -- When it left `active`.
     settled_at  timestamptz,
@@ -133,7 +133,8 @@ CREATE TABLE inventory.movements (
     location_id    text COLLATE "C" NOT NULL,
     vendor_id      text COLLATE "C" NOT NULL,
     kind           text             NOT NULL
-                                    CHECK (kind IN ('adopt', 'set', 'reserve', 'release', 'expire', 'consume', 'manual')),
+                                    CHECK (kind IN ('adopt', 'set', 'reserve', 'release', 'expire', 'consume', 'restock',
+                                                    'manual')),
     -- The reservation reference, or what the caller named (e.g. a stock count's id).
     reference      text,
     on_hand_delta  integer          NOT NULL,
@@ -292,27 +293,32 @@ BEGIN
 END
 $$;
 
--- Moves every active reservation of `p_reference` to `p_status` ('released', 'expired' or
--- 'consumed') and gives its stock back (or, when consumed, takes it off the shelf). The caller holds
--- the reference's lock.
-CREATE FUNCTION inventory.settle(p_reference text, p_status text) RETURNS void LANGUAGE plpgsql AS $$
+-- Moves the reference's reservations in `p_from` to `p_to` and changes their stock rows to match:
+--   active → released | expired   reserved goes back to available;
+--   active → consumed             reserved leaves the shelf (on hand and reserved both drop);
+--   consumed → restocked          the units come back on the shelf.
+-- The caller holds the reference's lock.
+CREATE FUNCTION inventory.settle(p_reference text, p_from text, p_to text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM inventory.attribute(
-        CASE p_status WHEN 'released' THEN 'release' WHEN 'expired' THEN 'expire' ELSE 'consume' END, p_reference);
+        CASE p_to WHEN 'released' THEN 'release' WHEN 'expired' THEN 'expire' WHEN 'consumed' THEN 'consume'
+                  ELSE 'restock' END,
+        p_reference);
     PERFORM 1 FROM inventory.stock s
     WHERE (s.variant_id, s.location_id) IN (
         SELECT r.variant_id, r.location_id FROM inventory.reservations r
-        WHERE r.reference = p_reference AND r.status = 'active')
+        WHERE r.reference = p_reference AND r.status = p_from)
     ORDER BY s.variant_id, s.location_id
     FOR UPDATE;
     WITH settled AS (
-        UPDATE inventory.reservations r SET status = p_status, settled_at = now()
-        WHERE r.reference = p_reference AND r.status = 'active'
+        UPDATE inventory.reservations r SET status = p_to, settled_at = now()
+        WHERE r.reference = p_reference AND r.status = p_from
         RETURNING r.variant_id, r.location_id, r.quantity
     )
     UPDATE inventory.stock s
-    SET reserved = s.reserved - settled.quantity,
-        on_hand = s.on_hand - CASE WHEN p_status = 'consumed' THEN settled.quantity ELSE 0 END
+    SET reserved = s.reserved - CASE WHEN p_from = 'active' THEN settled.quantity ELSE 0 END,
+        on_hand = s.on_hand + CASE p_to WHEN 'consumed' THEN -settled.quantity
+                                        WHEN 'restocked' THEN settled.quantity ELSE 0 END
     FROM settled
     WHERE s.variant_id = settled.variant_id AND s.location_id = settled.location_id;
     PERFORM inventory.attribute('', NULL);
@@ -409,16 +415,15 @@ BEGIN
 END
 $$;
 
--- Gives the reference's held stock back (a checkout that failed or was abandoned). Idempotent: a
--- released or expired reference, or an unknown one, changes nothing. A consumed one raises IV004:
--- its goods have left, so returning them is a restock, not a release. Answers the reference's rows.
+-- Undoes the reference (the checkout saga's compensation): held stock goes back to available, and
+-- stock a paid checkout already consumed goes back on the shelf (`restocked`: the checkout was
+-- undone before anything shipped). Idempotent: a released, expired or restocked reference, or an
+-- unknown one, changes nothing. Answers the reference's rows.
 CREATE FUNCTION inventory.release(p_reference text) RETURNS SETOF inventory.reservations LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_advisory_xact_lock(inventory.reference_lock_key(p_reference));
-    IF EXISTS (SELECT 1 FROM inventory.reservations r WHERE r.reference = p_reference AND r.status = 'consumed') THEN
-        RAISE EXCEPTION 'reservation % was consumed and cannot be released', p_reference USING ERRCODE = 'IV004';
-    END IF;
-    PERFORM inventory.settle(p_reference, 'released');
+    PERFORM inventory.settle(p_reference, 'active', 'released');
+    PERFORM inventory.settle(p_reference, 'consumed', 'restocked');
     RETURN QUERY SELECT * FROM inventory.reservations r WHERE r.reference = p_reference
         ORDER BY r.variant_id, r.location_id;
 END
@@ -426,8 +431,9 @@ $$;
 
 -- Takes the reference's held stock off the shelf (the checkout was paid). Idempotent: a consumed
 -- reference changes nothing. Raises IV003 when nothing is held: an unknown reference, or one
--- released or expired (its stock may be sold to someone else by now, so the order cannot be filled
--- from it). A reservation past its expiry that no sweep has expired yet is still held, and consumed.
+-- released, expired or restocked (its stock may be sold to someone else by now, so the order cannot
+-- be filled from it). A reservation past its expiry that no sweep has expired yet is still held,
+-- and consumed.
 CREATE FUNCTION inventory.consume(p_reference text) RETURNS SETOF inventory.reservations LANGUAGE plpgsql AS $$
 DECLARE
     lost text;
@@ -437,11 +443,11 @@ BEGIN
         RAISE EXCEPTION 'no reservation % to consume', p_reference USING ERRCODE = 'IV003';
     END IF;
     SELECT r.status INTO lost FROM inventory.reservations r
-    WHERE r.reference = p_reference AND r.status IN ('released', 'expired') LIMIT 1;
+    WHERE r.reference = p_reference AND r.status IN ('released', 'expired', 'restocked') LIMIT 1;
     IF lost IS NOT NULL THEN
         RAISE EXCEPTION 'reservation % is no longer held (%)', p_reference, lost USING ERRCODE = 'IV003';
     END IF;
-    PERFORM inventory.settle(p_reference, 'consumed');
+    PERFORM inventory.settle(p_reference, 'active', 'consumed');
     RETURN QUERY SELECT * FROM inventory.reservations r WHERE r.reference = p_reference
         ORDER BY r.variant_id, r.location_id;
 END
@@ -482,7 +488,7 @@ BEGIN
     ORDER BY s.variant_id, s.location_id
     FOR UPDATE;
     FOREACH candidate IN ARRAY chosen LOOP
-        PERFORM inventory.settle(candidate, 'expired');
+        PERFORM inventory.settle(candidate, 'active', 'expired');
     END LOOP;
     RETURN QUERY SELECT * FROM inventory.reservations r WHERE r.reference = ANY (chosen)
         ORDER BY r.reference, r.variant_id, r.location_id;
@@ -490,8 +496,8 @@ END
 $$;
 
 -- The vendor's stock count: sets what is on the shelf at a location (NULL: the vendor's default,
--- created when missing). Raises IV005 when the variant is not this vendor's (checked through
--- catalog.checkout_variants) and IV006 when it would fall below what is reserved. Setting the same
+-- created when missing). Raises IV004 when the variant is not this vendor's (checked through
+-- catalog.checkout_variants) and IV005 when it would fall below what is reserved. Setting the same
 -- number again changes nothing. `p_reference` names the count in the movement (may be NULL).
 CREATE FUNCTION inventory.set_on_hand(
     p_vendor_id text, p_variant_id text, p_location_id text, p_on_hand integer, p_reference text)
@@ -503,12 +509,12 @@ BEGIN
     IF NOT EXISTS (
         SELECT 1 FROM catalog.checkout_variants v WHERE v.variant_id = p_variant_id AND v.vendor_id = p_vendor_id
     ) THEN
-        RAISE EXCEPTION 'variant % is not one of vendor %''s', p_variant_id, p_vendor_id USING ERRCODE = 'IV005';
+        RAISE EXCEPTION 'variant % is not one of vendor %''s', p_variant_id, p_vendor_id USING ERRCODE = 'IV004';
     END IF;
     IF location IS NULL THEN
         location := inventory.default_location(p_vendor_id);
     ELSIF NOT EXISTS (SELECT 1 FROM inventory.locations l WHERE l.id = location AND l.vendor_id = p_vendor_id) THEN
-        RAISE EXCEPTION 'location % is not one of vendor %''s', location, p_vendor_id USING ERRCODE = 'IV005';
+        RAISE EXCEPTION 'location % is not one of vendor %''s', location, p_vendor_id USING ERRCODE = 'IV004';
     END IF;
     PERFORM inventory.attribute('set', p_reference);
     INSERT INTO inventory.stock (variant_id, location_id, vendor_id, on_hand)
@@ -518,7 +524,7 @@ BEGIN
     WHERE s.variant_id = p_variant_id AND s.location_id = location FOR UPDATE;
     IF p_on_hand < counted.reserved THEN
         RAISE EXCEPTION 'variant % has % reserved; on hand cannot be set to %', p_variant_id, counted.reserved, p_on_hand
-            USING ERRCODE = 'IV006';
+            USING ERRCODE = 'IV005';
     END IF;
     IF p_on_hand <> counted.on_hand THEN
         UPDATE inventory.stock s SET on_hand = p_on_hand

@@ -2,6 +2,8 @@
 -- lines with the commission frozen at the sale, a timeline, the checkout saga's persisted state,
 -- the buyers' Idempotency-Keys (DESIGN §8) and the outbox (DESIGN §5). Money is bigint minor units
 -- in the group's currency; every order and line of a group shares it (composite foreign keys).
+-- Rows mirror shared::orders (OrderGroup, Order, OrderLine, OrderStatus) and shared::saga
+-- (SagaState); ids are theirs (`ogrp_`, `ord_`, `saga_`).
 --
 -- Errors a caller maps to an API answer carry their own SQLSTATE (class OR):
 --   OR001 an order status change the lifecycle does not allow
@@ -9,7 +11,7 @@
 --   OR003 an order line changed after it was written (only the commission freeze may fill it in)
 
 CREATE TABLE orders.order_groups (
-    id               text COLLATE "C" PRIMARY KEY CHECK (id ~ '^grp_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    id               text COLLATE "C" PRIMARY KEY CHECK (id ~ '^ogrp_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     buyer_id         text COLLATE "C" NOT NULL CHECK (buyer_id ~ '^usr_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     currency         char(3)          NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
     -- Sums of the orders' columns (checked at commit); total = subtotal − discount + shipping + tax.
@@ -20,11 +22,14 @@ CREATE TABLE orders.order_groups (
     total_minor      bigint           NOT NULL,
     -- pending while the saga runs; confirmed once paid; cancelled when compensated.
     status           text             NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'confirmed', 'cancelled')),
-    -- The buyer's Idempotency-Key of the checkout request: one group per key, whatever the retries.
-    idempotency_key  text             NOT NULL CHECK (char_length(idempotency_key) BETWEEN 1 AND 255),
-    -- Redeemed through cart.redeem_coupons (0012) under this group's id.
-    coupon_codes     text[]           NOT NULL DEFAULT '{}',
-    shipping_address jsonb            NOT NULL CHECK (jsonb_typeof(shipping_address) = 'object'),
+    -- The buyer's Idempotency-Key of the checkout request (shared::idempotency::IdempotencyKey):
+    -- one group per key, whatever the retries.
+    idempotency_key  text             NOT NULL CHECK (idempotency_key ~ '^[!-~]{1,255}$'),
+    -- shared::orders::AppliedCoupon list; redeemed through cart.redeem_coupons (0012) under this
+    -- group's id.
+    coupons          jsonb            NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(coupons) = 'array'),
+    -- shared::cart::Destination: where it ships.
+    destination      jsonb            NOT NULL CHECK (jsonb_typeof(destination) = 'object'),
     created_at       timestamptz      NOT NULL DEFAULT now(),
     updated_at       timestamptz      NOT NULL DEFAULT now(),
     CHECK (total_minor = subtotal_minor - discount_minor + shipping_minor + tax_minor),
@@ -35,30 +40,37 @@ CREATE TABLE orders.order_groups (
 CREATE INDEX order_groups_buyer_idx ON orders.order_groups (buyer_id, created_at DESC, id DESC);
 
 CREATE TABLE orders.orders (
-    id                 text COLLATE "C" PRIMARY KEY CHECK (id ~ '^ord_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
-    group_id           text COLLATE "C" NOT NULL,
-    buyer_id           text COLLATE "C" NOT NULL,
-    vendor_id          text COLLATE "C" NOT NULL CHECK (vendor_id ~ '^ven_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
-    currency           char(3)          NOT NULL,
+    id                      text COLLATE "C" PRIMARY KEY CHECK (id ~ '^ord_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    group_id                text COLLATE "C" NOT NULL,
+    buyer_id                text COLLATE "C" NOT NULL,
+    vendor_id               text COLLATE "C" NOT NULL CHECK (vendor_id ~ '^ven_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    currency                char(3)          NOT NULL,
     -- The lifecycle (DESIGN §9), enforced by orders.order_status_guard.
-    status             text             NOT NULL DEFAULT 'pending' CHECK (status IN (
-                           'pending', 'confirmed', 'processing', 'shipped', 'delivered', 'completed',
-                           'cancelled', 'refunded')),
-    -- subtotal = Σ lines (checked at commit); total = subtotal − discount + shipping + tax.
-    subtotal_minor     bigint           NOT NULL CHECK (subtotal_minor >= 0),
-    discount_minor     bigint           NOT NULL DEFAULT 0 CHECK (discount_minor BETWEEN 0 AND subtotal_minor),
-    shipping_minor     bigint           NOT NULL DEFAULT 0 CHECK (shipping_minor >= 0),
-    tax_minor          bigint           NOT NULL DEFAULT 0 CHECK (tax_minor >= 0),
-    total_minor        bigint           NOT NULL,
+    status                  text             NOT NULL DEFAULT 'pending' CHECK (status IN (
+                                             'pending', 'confirmed', 'processing', 'shipped', 'delivered', 'completed',
+                                             'cancelled', 'refunded')),
+    -- subtotal = Σ lines (checked at commit); total = subtotal − discount + shipping + tax;
+    -- discount = the vendor's own coupon + this order's share of a platform coupon.
+    subtotal_minor          bigint           NOT NULL CHECK (subtotal_minor >= 0),
+    discount_minor          bigint           NOT NULL DEFAULT 0 CHECK (discount_minor BETWEEN 0 AND subtotal_minor),
+    vendor_discount_minor   bigint           NOT NULL DEFAULT 0 CHECK (vendor_discount_minor >= 0),
+    platform_discount_minor bigint           NOT NULL DEFAULT 0 CHECK (platform_discount_minor >= 0),
+    shipping_minor          bigint           NOT NULL DEFAULT 0 CHECK (shipping_minor >= 0),
+    tax_rate_bp             integer          NOT NULL DEFAULT 0 CHECK (tax_rate_bp BETWEEN 0 AND 10000),
+    tax_minor               bigint           NOT NULL DEFAULT 0 CHECK (tax_minor >= 0),
+    total_minor             bigint           NOT NULL,
     -- Partial refunds add up here; a full refund moves the order to `refunded`.
-    refunded_minor     bigint           NOT NULL DEFAULT 0 CHECK (refunded_minor >= 0),
+    refunded_minor          bigint           NOT NULL DEFAULT 0 CHECK (refunded_minor >= 0),
     -- The vendor's option the buyer chose (cart.shipping_options), kept as text: options change.
-    shipping_option_id text COLLATE "C",
-    carrier            text             CHECK (char_length(carrier) BETWEEN 1 AND 80),
-    tracking_number    text             CHECK (char_length(tracking_number) BETWEEN 1 AND 120),
-    created_at         timestamptz      NOT NULL DEFAULT now(),
-    updated_at         timestamptz      NOT NULL DEFAULT now(),
+    shipping_option_id      text COLLATE "C",
+    -- shared::orders::Shipment (MAX_SHIPMENT_TEXT characters each).
+    carrier                 text             CHECK (char_length(carrier) BETWEEN 1 AND 64),
+    tracking_number         text             CHECK (char_length(tracking_number) BETWEEN 1 AND 64),
+    created_at              timestamptz      NOT NULL DEFAULT now(),
+    updated_at              timestamptz      NOT NULL DEFAULT now(),
     CHECK (total_minor = subtotal_minor - discount_minor + shipping_minor + tax_minor),
+    CHECK (discount_minor = vendor_discount_minor + platform_discount_minor),
+    CHECK ((carrier IS NULL) = (tracking_number IS NULL)),
     CHECK (refunded_minor <= total_minor),
     -- One order per vendor per checkout.
     UNIQUE (group_id, vendor_id),
@@ -71,9 +83,10 @@ CREATE INDEX orders_vendor_idx ON orders.orders (vendor_id, created_at DESC, id 
 CREATE INDEX orders_vendor_status_idx ON orders.orders (vendor_id, status, created_at DESC, id DESC);
 CREATE INDEX orders_buyer_idx ON orders.orders (buyer_id, created_at DESC, id DESC);
 
--- What was bought, as it was at the sale: a later catalog edit changes none of it.
+-- What was bought, as it was at the sale: a later catalog edit changes none of it. Title, SKU,
+-- options and category come from catalog.checkout_variants in the insert itself
+-- (`INSERT … SELECT … FROM unnest($…) JOIN catalog.checkout_variants …`).
 CREATE TABLE orders.order_lines (
-    id                     text COLLATE "C" PRIMARY KEY CHECK (id ~ '^oli_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     order_id               text COLLATE "C" NOT NULL,
     vendor_id              text COLLATE "C" NOT NULL,
     currency               char(3)          NOT NULL,
@@ -87,18 +100,20 @@ CREATE TABLE orders.order_lines (
     quantity               integer          NOT NULL CHECK (quantity BETWEEN 1 AND 1000000),
     unit_price_minor       bigint           NOT NULL CHECK (unit_price_minor >= 0),
     subtotal_minor         bigint           NOT NULL,
-    -- Frozen when the payment succeeds (DESIGN §3): the rule that applied and what it came to. All
-    -- NULL before, all set after, and never changed again (orders.order_line_guard); refunds
-    -- reverse them in the ledger.
-    commission_rule_id     text COLLATE "C" CHECK (commission_rule_id ~ '^cmr_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    -- The commission frozen at the sale (DESIGN §3, shared::payments::CommissionLine): the rate,
+    -- which rule set it, the base it applies to (the goods after the vendor's own coupon) and the
+    -- amount. All NULL or all set (checkout writes them with the line), and never changed again
+    -- (orders.order_line_guard); refunds reverse them in the ledger.
     commission_rate_bp     integer          CHECK (commission_rate_bp BETWEEN 0 AND 10000),
-    commission_fixed_minor bigint           CHECK (commission_fixed_minor >= 0),
-    commission_minor       bigint           CHECK (commission_minor BETWEEN 0 AND subtotal_minor),
+    commission_source      text             CHECK (commission_source IN ('vendor', 'category', 'default')),
+    commission_base_minor  bigint           CHECK (commission_base_minor BETWEEN 0 AND subtotal_minor),
+    commission_minor       bigint           CHECK (commission_minor BETWEEN 0 AND commission_base_minor),
+    vendor_share_minor     bigint           GENERATED ALWAYS AS (commission_base_minor - commission_minor) STORED,
     commission_frozen_at   timestamptz,
+    PRIMARY KEY (order_id, variant_id),
     CHECK (subtotal_minor = quantity * unit_price_minor),
-    CHECK (num_nulls(commission_rule_id, commission_rate_bp, commission_fixed_minor, commission_minor, commission_frozen_at)
-           IN (0, 5)),
-    UNIQUE (order_id, variant_id),
+    CHECK (num_nulls(commission_rate_bp, commission_source, commission_base_minor, commission_minor,
+                     commission_frozen_at) IN (0, 5)),
     FOREIGN KEY (order_id, vendor_id, currency) REFERENCES orders.orders (id, vendor_id, currency)
 );
 
@@ -120,15 +135,16 @@ CREATE TABLE orders.order_events (
 );
 CREATE INDEX order_events_order_idx ON orders.order_events (order_id, created_at, id);
 
--- The lifecycle (DESIGN §9): pending → confirmed → processing → shipped → delivered → completed;
--- cancelled before shipping; refunded once paid. Anything else raises OR001, so a late or repeated
--- request cannot, say, confirm a cancelled order. Callers update with `WHERE status = …` and read
--- zero rows as "already moved".
+-- The lifecycle (DESIGN §9, shared::orders::OrderState::apply): pending → confirmed → processing →
+-- shipped → delivered → completed, shipping straight from confirmed too; cancelled before
+-- shipping; refunded (in full) once paid. Anything else raises OR001, so a late or repeated request
+-- cannot, say, confirm a cancelled order. Callers update with `WHERE status = …` and read zero rows
+-- as "already moved".
 CREATE FUNCTION orders.order_status_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.status IS DISTINCT FROM OLD.status AND (OLD.status, NEW.status) NOT IN (
         ('pending', 'confirmed'), ('pending', 'cancelled'),
-        ('confirmed', 'processing'), ('confirmed', 'cancelled'), ('confirmed', 'refunded'),
+        ('confirmed', 'processing'), ('confirmed', 'shipped'), ('confirmed', 'cancelled'), ('confirmed', 'refunded'),
         ('processing', 'shipped'), ('processing', 'cancelled'), ('processing', 'refunded'),
         ('shipped', 'delivered'), ('shipped', 'refunded'),
         ('delivered', 'completed'), ('delivered', 'refunded'),
@@ -174,17 +190,19 @@ $$;
 CREATE TRIGGER order_groups_touched BEFORE UPDATE ON orders.order_groups
     FOR EACH ROW EXECUTE FUNCTION orders.group_touched();
 
--- Lines are written once. The one later change allowed is the commission freeze, which fills the
--- five commission columns from NULL; after it nothing changes. Anything else raises OR003.
+-- Lines are written once. The one later change allowed is a commission freeze of a line written
+-- without one, which fills the commission columns from NULL; after it nothing changes. Anything
+-- else raises OR003.
 CREATE FUNCTION orders.order_line_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF OLD.commission_frozen_at IS NOT NULL
-       OR (NEW.id, NEW.order_id, NEW.vendor_id, NEW.currency, NEW.variant_id, NEW.product_id, NEW.category_id,
+       OR (NEW.order_id, NEW.vendor_id, NEW.currency, NEW.variant_id, NEW.product_id, NEW.category_id,
            NEW.title, NEW.sku, NEW.options, NEW.quantity, NEW.unit_price_minor, NEW.subtotal_minor)
           IS DISTINCT FROM
-          (OLD.id, OLD.order_id, OLD.vendor_id, OLD.currency, OLD.variant_id, OLD.product_id, OLD.category_id,
+          (OLD.order_id, OLD.vendor_id, OLD.currency, OLD.variant_id, OLD.product_id, OLD.category_id,
            OLD.title, OLD.sku, OLD.options, OLD.quantity, OLD.unit_price_minor, OLD.subtotal_minor) THEN
-        RAISE EXCEPTION 'order line % was written at the sale and cannot change', OLD.id USING ERRCODE = 'OR003';
+        RAISE EXCEPTION 'order line % of order % was written at the sale and cannot change', OLD.variant_id, OLD.order_id
+            USING ERRCODE = 'OR003';
     END IF;
     RETURN NEW;
 END
@@ -192,9 +210,9 @@ $$;
 CREATE TRIGGER order_lines_guard BEFORE UPDATE ON orders.order_lines
     FOR EACH ROW EXECUTE FUNCTION orders.order_line_guard();
 
--- Checked at commit, so a checkout writes its group, orders and lines in any order in one batch:
--- a group has orders and its money columns are their sums; an order has lines and its subtotal is
--- theirs. Raises OR002 naming what does not add up.
+-- Checked at commit, so one batch writes the group first and then the orders and lines that make
+-- its totals: a group has orders and its money columns are their sums; an order has lines and its
+-- subtotal is theirs. Raises OR002 naming what does not add up.
 CREATE FUNCTION orders.check_group_totals() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     checked_group text;
@@ -251,42 +269,45 @@ CREATE CONSTRAINT TRIGGER orders_totals
 CREATE CONSTRAINT TRIGGER order_lines_totals AFTER INSERT ON orders.order_lines
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION orders.check_group_totals();
 
--- The checkout saga of one group (DESIGN §9), persisted after every step so a crash is resumed or
--- compensated by the sweep. `state` is the step data (reservation reference, payment id, what has
--- been compensated); `version` rises on every update, so a writer saves with
--- `WHERE id = $1 AND version = $2` (clearing locked_until) and a zero-row answer means someone else
--- moved it first.
+-- The checkout saga (DESIGN §9): shared::saga::SagaState as JSON in `state`, with what the sweep
+-- needs in columns. The saga exists before its group (the group id is derived from the saga's),
+-- so `group_id` is not a foreign key. `revision` is the state's own: a runner saves with
+-- `WHERE id = $1 AND revision = $2` (setting the new revision, clearing locked_until), and a
+-- zero-row answer means another runner (request, webhook, sweep) moved it first.
 CREATE TABLE orders.sagas (
-    id              text COLLATE "C" PRIMARY KEY CHECK (id ~ '^sga_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
-    group_id        text COLLATE "C" NOT NULL UNIQUE REFERENCES orders.order_groups (id),
+    id              text COLLATE "C" PRIMARY KEY CHECK (id ~ '^saga_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    group_id        text COLLATE "C" NOT NULL UNIQUE CHECK (group_id ~ '^ogrp_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    buyer_id        text COLLATE "C" NOT NULL CHECK (buyer_id ~ '^usr_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     kind            text             NOT NULL DEFAULT 'checkout' CHECK (kind IN ('checkout')),
-    -- running forward; compensating after a failure or the deadline; then completed, compensated,
-    -- or failed (a compensation that cannot finish: a human looks).
+    -- shared::saga::SagaStatus.
     status          text             NOT NULL DEFAULT 'running'
-                                     CHECK (status IN ('running', 'compensating', 'completed', 'compensated', 'failed')),
+                                     CHECK (status IN ('running', 'awaiting', 'compensating', 'completed', 'failed')),
+    -- The forward step running or next (shared::saga::Step).
     step            text             NOT NULL CHECK (step ~ '^[a-z][a-z_]{0,63}$'),
-    state           jsonb            NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(state) = 'object'),
-    version         bigint           NOT NULL DEFAULT 1,
-    attempts        integer          NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    -- When the sweep should next look (a retry's backoff); NULL once finished.
+    state           jsonb            NOT NULL CHECK (jsonb_typeof(state) = 'object'),
+    revision        bigint           NOT NULL DEFAULT 0 CHECK (revision >= 0),
+    -- When to look at the saga again; NULL once final.
     next_attempt_at timestamptz,
-    -- Past it a running saga is compensated (e.g. the buyer never paid).
+    -- The payment must succeed before it; past it a running or awaiting saga is compensated.
     deadline        timestamptz      NOT NULL,
-    -- Whoever works on the saga holds it until then: the request that drives a checkout sets it a
-    -- little ahead, a sweeper's claim sets it, and a save clears it. A holder that dies just lets
-    -- it lapse. Kept apart from next_attempt_at, so an overdue saga is not claimed twice.
+    -- Whoever works on the saga holds it until then: the request driving a checkout sets it a
+    -- little ahead, a sweeper's claim sets it, a save clears it, and a holder that dies lets it
+    -- lapse. Apart from next_attempt_at, so an overdue saga is not claimed twice.
     locked_until    timestamptz,
-    last_error      text,
+    -- How often the sweep took it up.
+    claims          integer          NOT NULL DEFAULT 0 CHECK (claims >= 0),
     created_at      timestamptz      NOT NULL DEFAULT now(),
     updated_at      timestamptz      NOT NULL DEFAULT now(),
-    CHECK ((status IN ('running', 'compensating')) = (next_attempt_at IS NOT NULL))
+    CHECK (status NOT IN ('completed', 'failed') OR next_attempt_at IS NULL)
 );
 CREATE INDEX sagas_due_idx ON orders.sagas (next_attempt_at) WHERE next_attempt_at IS NOT NULL;
-CREATE INDEX sagas_deadline_idx ON orders.sagas (deadline) WHERE status = 'running';
+CREATE INDEX sagas_deadline_idx ON orders.sagas (deadline) WHERE status IN ('running', 'awaiting');
 
 CREATE FUNCTION orders.saga_touched() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.version := OLD.version + 1;
+    IF (NEW.group_id, NEW.buyer_id, NEW.kind) IS DISTINCT FROM (OLD.group_id, OLD.buyer_id, OLD.kind) THEN
+        RAISE EXCEPTION 'saga % keeps its group, buyer and kind', OLD.id USING ERRCODE = 'check_violation';
+    END IF;
     NEW.updated_at := now();
     RETURN NEW;
 END
@@ -294,16 +315,16 @@ $$;
 CREATE TRIGGER sagas_touched BEFORE UPDATE ON orders.sagas
     FOR EACH ROW EXECUTE FUNCTION orders.saga_touched();
 
--- The saga sweep: hands up to `p_limit` sagas that are due (or running past their deadline) and
--- not held to one sweeper, holding them for `p_lease` (the same SKIP LOCKED claim as the outbox).
--- The rows come back with their new `version` for the sweeper's compare-and-set saves.
+-- The saga sweep: hands up to `p_limit` sagas that are due (or running or awaiting past their
+-- deadline) and not held to one sweeper, holding them for `p_lease` (the same SKIP LOCKED claim as
+-- the outbox). The rows come back with their `revision` for the sweeper's compare-and-set saves.
 CREATE FUNCTION orders.claim_sagas(p_limit integer, p_lease interval) RETURNS SETOF orders.sagas
 LANGUAGE sql AS $$
     UPDATE orders.sagas s
-    SET attempts = s.attempts + 1, locked_until = now() + p_lease
+    SET claims = s.claims + 1, locked_until = now() + p_lease
     FROM (
         SELECT id FROM orders.sagas
-        WHERE (next_attempt_at <= now() OR (status = 'running' AND deadline <= now()))
+        WHERE (next_attempt_at <= now() OR (status IN ('running', 'awaiting') AND deadline <= now()))
           AND (locked_until IS NULL OR locked_until <= now())
         ORDER BY least(next_attempt_at, deadline), id
         LIMIT least(greatest(p_limit, 0), 1000)
@@ -319,14 +340,15 @@ $$;
 -- body).
 CREATE TABLE orders.idempotency_keys (
     buyer_id        text COLLATE "C" NOT NULL CHECK (buyer_id ~ '^usr_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
-    key             text             NOT NULL CHECK (char_length(key) BETWEEN 1 AND 255),
+    -- shared::idempotency::IdempotencyKey: printable ASCII, 1 to 255 characters.
+    key             text             NOT NULL CHECK (key ~ '^[!-~]{1,255}$'),
     request_hash    text             NOT NULL CHECK (request_hash ~ '^[0-9a-f]{64}$'),
     -- 2xx and 4xx answers are stored and replayed; after a 5xx the key is abandoned (deleted) so
     -- the buyer can retry with it.
     response_status smallint         CHECK (response_status BETWEEN 200 AND 499),
     -- Exactly the bytes first answered (JSON text).
     response_body   text,
-    -- What the request created (the order group), for support.
+    -- What the request created (the checkout's saga), for support.
     resource_id     text COLLATE "C",
     created_at      timestamptz      NOT NULL DEFAULT now(),
     completed_at    timestamptz,

@@ -316,7 +316,7 @@ async fn a_reservation_takes_every_item_or_none_and_names_the_short_variants() {
     let neon = neon().await;
     let shop = shop(&neon, &[5, 2, 1]).await;
     let [plenty, scarce, single] = [&shop.variants[0], &shop.variants[1], &shop.variants[2]];
-    let reference = id("grp");
+    let reference = id("ogrp");
 
     let error = refused(reserve(&neon, &reference, &items(&[(plenty, 3), (scarce, 3), (single, 2)])).await, "IV001");
     assert!(error.message.contains(scarce.as_str()) && error.message.contains(single.as_str()), "{}", error.message);
@@ -342,7 +342,7 @@ async fn a_reservation_takes_every_item_or_none_and_names_the_short_variants() {
     assert_eq!(stock(&neon, scarce).await, (2, 2));
     // A variant inventory does not know is short, with nothing available.
     let unknown = id("var");
-    let error = refused(reserve(&neon, &id("grp"), &items(&[(&unknown, 1)])).await, "IV001");
+    let error = refused(reserve(&neon, &id("ogrp"), &items(&[(&unknown, 1)])).await, "IV001");
     assert!(error.message.contains(&format!("{unknown} (requested 1, available 0)")), "{}", error.message);
 }
 
@@ -360,12 +360,12 @@ async fn malformed_reservation_requests_are_refused_before_anything_is_held() {
         json!([{ "variant_id": variant, "quantity": "1" }]),
         json!([{ "variant_id": "prod_x", "quantity": 1 }]),
     ] {
-        refused(reserve(&neon, &id("grp"), &bad).await, "22023");
+        refused(reserve(&neon, &id("ogrp"), &bad).await, "22023");
     }
     let in_the_past = exec(
         &neon,
         "SELECT * FROM inventory.reserve($1, $2::jsonb, now() - interval '1 second')",
-        &[&id("grp"), &items(&[(variant, 1)])],
+        &[&id("ogrp"), &items(&[(variant, 1)])],
     )
     .await;
     refused(in_the_past, "22023");
@@ -380,7 +380,7 @@ async fn a_hundred_concurrent_single_unit_reserves_of_ten_units_succeed_exactly_
     let mut tasks = JoinSet::new();
     for _ in 0..100 {
         let (neon, variant) = (neon.clone(), variant.clone());
-        tasks.spawn(async move { reserve(&neon, &id("grp"), &items(&[(&variant, 1)])).await });
+        tasks.spawn(async move { reserve(&neon, &id("ogrp"), &items(&[(&variant, 1)])).await });
     }
     let (mut held, mut short) = (0, 0);
     while let Some(joined) = tasks.join_next().await {
@@ -416,7 +416,7 @@ async fn overlapping_concurrent_reserves_in_any_item_order_never_deadlock() {
         variants.rotate_left(n % 3);
         tasks.spawn(async move {
             let wanted: Vec<(&str, i64)> = variants.iter().map(|variant| (variant.as_str(), 1)).collect();
-            let reference = id("grp");
+            let reference = id("ogrp");
             reserve(&neon, &reference, &items(&wanted)).await?;
             let settle =
                 if n % 2 == 0 { "SELECT * FROM inventory.release($1)" } else { "SELECT * FROM inventory.consume($1)" };
@@ -438,7 +438,7 @@ async fn reserving_again_under_the_same_reference_answers_the_first_reservation(
     let neon = neon().await;
     let shop = shop(&neon, &[10, 10]).await;
     let [first, second] = [&shop.variants[0], &shop.variants[1]];
-    let reference = id("grp");
+    let reference = id("ogrp");
     let wanted = items(&[(first, 2), (second, 1)]);
 
     let mut tasks = JoinSet::new();
@@ -480,7 +480,7 @@ async fn a_reservation_fills_from_the_default_location_first_then_the_others() {
     let set = "SELECT on_hand FROM inventory.set_on_hand($1, $2, $3, $4::integer, 'count-1')";
     sql(&neon, set, &[&shop.vendor, variant, &warehouse, &5]).await;
 
-    let reference = id("grp");
+    let reference = id("ogrp");
     let held = sql(
         &neon,
         "SELECT location_id, quantity FROM inventory.reserve($1, $2::jsonb, now() + interval '15 minutes') \
@@ -498,13 +498,13 @@ async fn a_reservation_fills_from_the_default_location_first_then_the_others() {
 }
 
 #[tokio::test]
-async fn release_and_consume_are_idempotent_and_refuse_each_other() {
+async fn release_consume_and_restock_are_idempotent() {
     let neon = neon().await;
     let shop = shop(&neon, &[10, 4]).await;
     let [first, second] = [&shop.variants[0], &shop.variants[1]];
     let wanted = items(&[(first, 3), (second, 4)]);
 
-    let released = id("grp");
+    let released = id("ogrp");
     reserve(&neon, &released, &wanted).await.expect("reserves");
     for _ in 0..2 {
         let rows = sql(&neon, "SELECT status FROM inventory.release($1)", &[&released]).await;
@@ -514,17 +514,23 @@ async fn release_and_consume_are_idempotent_and_refuse_each_other() {
     let error = refused(exec(&neon, "SELECT * FROM inventory.consume($1)", &[&released]).await, "IV003");
     assert!(error.message.contains("released"), "{}", error.message);
 
-    let consumed = id("grp");
+    let consumed = id("ogrp");
     reserve(&neon, &consumed, &wanted).await.expect("reserves again");
     for _ in 0..2 {
         let rows = sql(&neon, "SELECT status FROM inventory.consume($1)", &[&consumed]).await;
         assert_eq!(column::<String>(&rows, "status"), ["consumed", "consumed"]);
         assert_eq!((stock(&neon, first).await, stock(&neon, second).await), ((7, 0), (0, 0)));
     }
-    refused(exec(&neon, "SELECT * FROM inventory.release($1)", &[&consumed]).await, "IV004");
-    refused(exec(&neon, "SELECT * FROM inventory.consume($1)", &[&id("grp")]).await, "IV003");
+    // Undoing a paid checkout puts its units back on the shelf, once; it cannot be consumed again.
+    for _ in 0..2 {
+        let rows = sql(&neon, "SELECT status FROM inventory.release($1)", &[&consumed]).await;
+        assert_eq!(column::<String>(&rows, "status"), ["restocked", "restocked"]);
+        assert_eq!((stock(&neon, first).await, stock(&neon, second).await), ((10, 0), (4, 0)));
+    }
+    refused(exec(&neon, "SELECT * FROM inventory.consume($1)", &[&consumed]).await, "IV003");
+    refused(exec(&neon, "SELECT * FROM inventory.consume($1)", &[&id("ogrp")]).await, "IV003");
     // A compensation that runs before anything was reserved has nothing to do.
-    assert!(sql(&neon, "SELECT * FROM inventory.release($1)", &[&id("grp")]).await.is_empty());
+    assert!(sql(&neon, "SELECT * FROM inventory.release($1)", &[&id("ogrp")]).await.is_empty());
 
     let kinds = sql(
         &neon,
@@ -533,8 +539,8 @@ async fn release_and_consume_are_idempotent_and_refuse_each_other() {
     )
     .await;
     // One movement per stock row per change, none for the repeated calls.
-    assert_eq!(column::<String>(&kinds, "kind"), ["consume", "release", "reserve"]);
-    assert_eq!(column::<i64>(&kinds, "n"), [2, 2, 4]);
+    assert_eq!(column::<String>(&kinds, "kind"), ["consume", "release", "reserve", "restock"]);
+    assert_eq!(column::<i64>(&kinds, "n"), [2, 2, 4, 2]);
     for variant in [first, second] {
         assert_books_agree(&neon, variant).await;
     }
@@ -546,7 +552,7 @@ async fn expiry_gives_stock_back_once_and_then_refuses_to_consume() {
     let shop = shop(&neon, &[5]).await;
     let variant = &shop.variants[0];
     let soon = "SELECT * FROM inventory.reserve($1, $2::jsonb, now() + interval '2 seconds')";
-    let (expiring, lasting) = (id("grp"), id("grp"));
+    let (expiring, lasting) = (id("ogrp"), id("ogrp"));
     sql(&neon, soon, &[&expiring, &items(&[(variant, 2)])]).await;
     reserve(&neon, &lasting, &items(&[(variant, 1)])).await.expect("reserves");
 
@@ -574,7 +580,7 @@ async fn a_payment_racing_the_expiry_sweep_either_consumes_or_finds_it_expired()
     let shop = shop(&neon, &[20]).await;
     let variant = shop.variants[0].clone();
     let soon = "SELECT * FROM inventory.reserve($1, $2::jsonb, now() + interval '2 seconds')";
-    let references: Vec<String> = (0..20).map(|_| id("grp")).collect();
+    let references: Vec<String> = (0..20).map(|_| id("ogrp")).collect();
     for reference in &references {
         sql(&neon, soon, &[reference, &items(&[(&variant, 1)])]).await;
     }
@@ -627,10 +633,10 @@ async fn setting_on_hand_checks_the_vendor_and_never_drops_below_reserved() {
     let other = shop_vendor_only(&neon).await;
     let variant = &shop.variants[0];
     let set = "SELECT on_hand, version FROM inventory.set_on_hand($1, $2, NULL, $3::integer, 'count-7')";
-    reserve(&neon, &id("grp"), &items(&[(variant, 3)])).await.expect("reserves");
+    reserve(&neon, &id("ogrp"), &items(&[(variant, 3)])).await.expect("reserves");
 
-    refused(exec(&neon, set, &[&other, variant, &9]).await, "IV005");
-    let error = refused(exec(&neon, set, &[&shop.vendor, variant, &2]).await, "IV006");
+    refused(exec(&neon, set, &[&other, variant, &9]).await, "IV004");
+    let error = refused(exec(&neon, set, &[&shop.vendor, variant, &2]).await, "IV005");
     assert!(error.message.contains("3 reserved"), "{}", error.message);
     let row = sql(&neon, set, &[&shop.vendor, variant, &12]).await;
     let version: i64 = row.one().expect("one row").get("version").expect("version");
@@ -657,16 +663,16 @@ async fn crossing_the_low_stock_threshold_writes_one_event_each_time() {
     let alerts =
         "SELECT count(*) FROM inventory.outbox WHERE topic = 'inventory.low_stock' AND payload ->> 'variant_id' = $1";
 
-    let (first, second) = (id("grp"), id("grp"));
+    let (first, second) = (id("ogrp"), id("ogrp"));
     reserve(&neon, &first, &items(&[(variant, 1)])).await.expect("reserves");
     assert_eq!(one_i64(&neon, alerts, &[variant]).await, 0, "4 available is above the threshold");
     reserve(&neon, &second, &items(&[(variant, 1)])).await.expect("reserves");
     assert_eq!(one_i64(&neon, alerts, &[variant]).await, 1, "3 available is at the threshold");
-    reserve(&neon, &id("grp"), &items(&[(variant, 1)])).await.expect("reserves");
+    reserve(&neon, &id("ogrp"), &items(&[(variant, 1)])).await.expect("reserves");
     assert_eq!(one_i64(&neon, alerts, &[variant]).await, 1, "still low is not a new crossing");
     sql(&neon, "SELECT * FROM inventory.release($1)", &[&first]).await;
     sql(&neon, "SELECT * FROM inventory.release($1)", &[&second]).await;
-    reserve(&neon, &id("grp"), &items(&[(variant, 1)])).await.expect("reserves");
+    reserve(&neon, &id("ogrp"), &items(&[(variant, 1)])).await.expect("reserves");
     assert_eq!(one_i64(&neon, alerts, &[variant]).await, 2, "back above, then down again");
 
     let event = sql(
@@ -686,7 +692,7 @@ async fn every_availability_change_is_an_ordered_stock_changed_event_for_the_cat
     let neon = neon().await;
     let shop = shop(&neon, &[6]).await;
     let variant = &shop.variants[0];
-    let (kept, dropped) = (id("grp"), id("grp"));
+    let (kept, dropped) = (id("ogrp"), id("ogrp"));
     reserve(&neon, &kept, &items(&[(variant, 2)])).await.expect("reserves");
     reserve(&neon, &dropped, &items(&[(variant, 1)])).await.expect("reserves");
     sql(&neon, "SELECT * FROM inventory.release($1)", &[&dropped]).await;
@@ -779,21 +785,21 @@ async fn the_saga_sweep_claims_due_and_overdue_sagas_once_each() {
     // (status, next attempt, deadline, claimable)
     let cases = [
         ("running", "now() - interval '1 second'", "now() + interval '1 hour'", true),
-        ("running", "now() + interval '1 hour'", "now() - interval '1 second'", true),
+        ("awaiting", "now() + interval '1 hour'", "now() - interval '1 second'", true),
         ("compensating", "now() - interval '1 second'", "now() - interval '1 hour'", true),
+        ("compensating", "now() + interval '1 hour'", "now() - interval '1 hour'", false),
         ("running", "now() + interval '1 hour'", "now() + interval '1 hour'", false),
         ("completed", "NULL", "now() - interval '1 hour'", false),
     ];
     for (status, next, deadline, claimable) in cases {
-        let group = create_group(&neon, &buyer, &id("key"), &[(1, 500)]).await.expect("a group").group;
-        let saga = id("sga");
+        let saga = id("saga");
         sql(
             &neon,
             &format!(
-                "INSERT INTO orders.sagas (id, group_id, status, step, next_attempt_at, deadline) \
-                 VALUES ($1, $2, $3, 'reserve_stock', {next}, {deadline})"
+                "INSERT INTO orders.sagas (id, group_id, buyer_id, status, step, state, revision, next_attempt_at, \
+                 deadline) VALUES ($1, $2, $3, $4, 'reserve_stock', '{{}}', 4, {next}, {deadline})"
             ),
-            &[&saga, &group, &status],
+            &[&saga, &id("ogrp"), &buyer, &status],
         )
         .await;
         sagas.push((saga, claimable));
@@ -802,7 +808,8 @@ async fn the_saga_sweep_claims_due_and_overdue_sagas_once_each() {
     for _ in 0..4 {
         let neon = neon.clone();
         claimers.spawn(async move {
-            exec(&neon, "SELECT id, version, attempts FROM orders.claim_sagas(10, interval '1 minute')", &[]).await
+            let call = exec(&neon, "SELECT id, revision, claims FROM orders.claim_sagas(10, interval '1 minute')", &[]);
+            call.await
         });
     }
     let mut claimed = Vec::new();
@@ -810,8 +817,8 @@ async fn the_saga_sweep_claims_due_and_overdue_sagas_once_each() {
         let result = joined.expect("the claimer finishes").expect("a claim");
         for row in result.iter() {
             claimed.push(row.get::<String>("id").expect("id"));
-            assert_eq!(row.get::<i64>("version").expect("version"), 2);
-            assert_eq!(row.get::<i64>("attempts").expect("attempts"), 1);
+            assert_eq!(row.get::<i64>("revision").expect("revision"), 4, "a claim is not a change of state");
+            assert_eq!(row.get::<i64>("claims").expect("claims"), 1);
         }
     }
     let expected: BTreeSet<String> =
@@ -825,14 +832,15 @@ async fn the_saga_sweep_claims_due_and_overdue_sagas_once_each() {
         .await;
     assert_eq!(column::<String>(&sql(&neon, claim, &[]).await, "id"), [sagas[1].0.clone()]);
 
-    // A save with a stale version changes nothing; with the current one it moves the saga.
+    // A save with a stale revision changes nothing; with the current one it moves the saga.
     let (saga, _) = &sagas[0];
-    let save = "UPDATE orders.sagas SET step = 'create_payment', state = $3::jsonb, locked_until = NULL \
-                WHERE id = $1 AND version = $2 RETURNING version";
-    let state = json!({ "reservation": "grp" });
-    assert!(sql(&neon, save, &[saga, &1, &state]).await.is_empty());
-    let saved = sql(&neon, save, &[saga, &2, &state]).await;
-    assert_eq!(saved.one().expect("one row").get::<i64>("version").expect("version"), 3);
+    let save = "UPDATE orders.sagas SET step = 'create_payment', state = $3::jsonb, revision = $2 + 1, \
+                locked_until = NULL WHERE id = $1 AND revision = $2 RETURNING revision";
+    let state = json!({ "revision": 5 });
+    assert!(sql(&neon, save, &[saga, &3, &state]).await.is_empty());
+    let saved = sql(&neon, save, &[saga, &4, &state]).await;
+    assert_eq!(saved.one().expect("one row").get::<i64>("revision").expect("revision"), 5);
+    assert!(sql(&neon, save, &[saga, &4, &state]).await.is_empty(), "a second runner with the old revision");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -857,12 +865,12 @@ async fn create_group_with_total(
     lines: &[(i64, i64)],
     error: i64,
 ) -> Result<Created, NeonError> {
-    let group = id("grp");
+    let group = id("ogrp");
     let subtotal: i64 = lines.iter().map(|(quantity, price)| quantity * price).sum::<i64>() + error;
     // The group goes first, before the orders that make its totals: they are checked at commit.
     let mut queries = vec![Query::new(
         "INSERT INTO orders.order_groups (id, buyer_id, currency, subtotal_minor, total_minor, idempotency_key, \
-         shipping_address) VALUES ($1, $2, 'EUR', $3::bigint, $3::bigint, $4, '{\"country\":\"DE\"}')",
+         destination) VALUES ($1, $2, 'EUR', $3::bigint, $3::bigint, $4, '{\"country\":\"DE\"}')",
         &[&group, &buyer, &subtotal, &key],
     )];
     let mut orders = Vec::new();
@@ -875,10 +883,10 @@ async fn create_group_with_total(
             &[&order, &group, &buyer, &vendor, &line_total],
         ));
         queries.push(Query::new(
-            "INSERT INTO orders.order_lines (id, order_id, vendor_id, currency, variant_id, product_id, category_id, \
+            "INSERT INTO orders.order_lines (order_id, vendor_id, currency, variant_id, product_id, category_id, \
              title, sku, quantity, unit_price_minor, subtotal_minor) \
-             VALUES ($1, $2, $3, 'EUR', $4, $5, $6, 'Test product', 'SKU-1', $7::integer, $8::bigint, $9::bigint)",
-            &[&id("oli"), &order, &vendor, &id("var"), &id("prod"), &id("cat"), quantity, price, &line_total],
+             VALUES ($1, $2, 'EUR', $3, $4, $5, 'Test product', 'SKU-1', $6::integer, $7::bigint, $8::bigint)",
+            &[&order, &vendor, &id("var"), &id("prod"), &id("cat"), quantity, price, &line_total],
         ));
         orders.push(order);
     }
@@ -903,11 +911,11 @@ async fn an_order_group_whose_totals_do_not_add_up_is_refused_whole() {
     let order = &created.orders[0];
     let stray_line = exec(
         &neon,
-        "INSERT INTO orders.order_lines (id, order_id, vendor_id, currency, variant_id, product_id, category_id, \
+        "INSERT INTO orders.order_lines (order_id, vendor_id, currency, variant_id, product_id, category_id, \
          title, sku, quantity, unit_price_minor, subtotal_minor) \
-         SELECT $1, o.id, o.vendor_id, o.currency, $2, $3, $4, 'Extra', 'SKU-2', 1, 100, 100 \
-         FROM orders.orders o WHERE o.id = $5",
-        &[&id("oli"), &id("var"), &id("prod"), &id("cat"), order],
+         SELECT o.id, o.vendor_id, o.currency, $1, $2, $3, 'Extra', 'SKU-2', 1, 100, 100 \
+         FROM orders.orders o WHERE o.id = $4",
+        &[&id("var"), &id("prod"), &id("cat"), order],
     );
     let error = refused(stray_line.await, "OR002");
     assert!(error.message.contains("lines add up to 3100"), "{}", error.message);
@@ -957,6 +965,18 @@ async fn orders_follow_the_lifecycle_and_every_status_change_is_in_the_timeline(
         ["pending", "confirmed", "processing", "shipped", "delivered"]
     );
     assert_eq!(column::<String>(&timeline, "actor")[1..], [staff.clone(), staff.clone(), staff.clone(), staff]);
+
+    // A vendor may ship straight from confirmed; a shipped order is not cancelled any more.
+    let other = create_group(&neon, &id("usr"), &id("key"), &[(1, 500)]).await.expect("a group");
+    let ship = "UPDATE orders.orders SET status = $2, carrier = 'DHL', tracking_number = '00340434' WHERE id = $1";
+    sql(&neon, "UPDATE orders.orders SET status = 'confirmed' WHERE id = $1", &[&other.orders[0]]).await;
+    sql(&neon, ship, &[&other.orders[0], &"shipped"]).await;
+    refused(
+        exec(&neon, "UPDATE orders.orders SET status = 'cancelled' WHERE id = $1", &[&other.orders[0]]).await,
+        "OR001",
+    );
+    sql(&neon, "UPDATE orders.orders SET status = 'refunded', refunded_minor = 500 WHERE id = $1", &[&other.orders[0]])
+        .await;
 }
 
 #[tokio::test]
@@ -970,13 +990,22 @@ async fn order_lines_are_frozen_once_their_commission_is() {
         exec(&neon, "UPDATE orders.order_lines SET commission_minor = 300 WHERE order_id = $1", &[order]).await,
         "23514",
     );
-    let freeze = "UPDATE orders.order_lines SET commission_rule_id = $2, commission_rate_bp = 1000, \
-                  commission_fixed_minor = 0, commission_minor = 300, commission_frozen_at = now() WHERE order_id = $1";
-    sql(&neon, freeze, &[order, &id("cmr")]).await;
-    let error = refused(exec(&neon, freeze, &[order, &id("cmr")]).await, "OR003");
+    let freeze = "UPDATE orders.order_lines SET commission_rate_bp = $2::integer, commission_source = 'category', \
+                  commission_base_minor = 3000, commission_minor = $2::integer * 3000 / 10000, \
+                  commission_frozen_at = now() WHERE order_id = $1";
+    sql(&neon, freeze, &[order, &1000]).await;
+    let error = refused(exec(&neon, freeze, &[order, &500]).await, "OR003");
     assert!(error.message.contains("cannot change"), "{}", error.message);
-    let commission = "SELECT commission_minor FROM orders.order_lines WHERE order_id = $1";
-    assert_eq!(one_i64(&neon, commission, &[order]).await, 300);
+    let frozen =
+        sql(&neon, "SELECT commission_minor, vendor_share_minor FROM orders.order_lines WHERE order_id = $1", &[order])
+            .await;
+    let row = frozen.one().expect("one line");
+    assert_eq!((row.get::<i64>(0).expect("commission"), row.get::<i64>(1).expect("vendor share")), (300, 2700));
+    // More commission than the goods it is taken from is refused outright.
+    let created = create_group(&neon, &id("usr"), &id("key"), &[(1, 100)]).await.expect("a group");
+    let greedy = "UPDATE orders.order_lines SET commission_rate_bp = 10000, commission_source = 'vendor', \
+                  commission_base_minor = 100, commission_minor = 101, commission_frozen_at = now() WHERE order_id = $1";
+    refused(exec(&neon, greedy, &[&created.orders[0]]).await, "23514");
 }
 
 #[tokio::test]
@@ -1010,7 +1039,7 @@ async fn idempotency_keys_are_unique_per_buyer_and_replay_the_first_answer() {
 
     let complete = "SELECT orders.complete_idempotent_request($1, $2, $3::smallint, $4, $5)";
     let body = r#"{"order_group":{"id":"grp_1"}}"#;
-    let group = id("grp");
+    let group = id("ogrp");
     assert!(one_bool(&neon, complete, &[&alice, &key, &201, &body, &group]).await);
     assert!(!one_bool(&neon, complete, &[&alice, &key, &500, &"{}", &group]).await, "the first answer stands");
     let replay = sql(&neon, begin, &[&alice, &key, &hash]).await;
@@ -1054,7 +1083,7 @@ async fn a_coupons_last_use_goes_to_exactly_one_of_concurrent_checkouts() {
     for _ in 0..10 {
         let (neon, code) = (neon.clone(), code.clone());
         checkouts.spawn(async move {
-            let call = exec(&neon, redeem, &[&id("usr"), &id("grp"), &vec![code]]);
+            let call = exec(&neon, redeem, &[&id("usr"), &id("ogrp"), &vec![code]]);
             call.await
         });
     }
@@ -1082,60 +1111,76 @@ async fn a_coupons_last_use_goes_to_exactly_one_of_concurrent_checkouts() {
     assert_eq!(one_i64(&neon, "SELECT cart.release_coupons($1)", &[&group]).await, 1);
     assert_eq!(one_i64(&neon, "SELECT cart.release_coupons($1)", &[&group]).await, 0);
     let buyer = id("usr");
-    sql(&neon, redeem, &[&buyer, &id("grp"), &vec![code.clone()]]).await;
-    let again = exec(&neon, redeem, &[&buyer, &id("grp"), &vec![code.clone()]]).await;
+    sql(&neon, redeem, &[&buyer, &id("ogrp"), &vec![code.clone()]]).await;
+    let again = exec(&neon, redeem, &[&buyer, &id("ogrp"), &vec![code.clone()]]).await;
     assert!(refused(again, "CT001").message.contains("usage_limit_reached"));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Payments
 
-fn entry(account: &str, vendor: Option<&str>, amount: i64) -> Value {
-    json!({ "account": account, "vendor_id": vendor, "amount_minor": amount, "currency": "EUR" })
+fn posting(account: &str, order: Option<&str>, amount: i64) -> Value {
+    json!({ "account": account, "order_id": order, "amount_minor": amount, "currency": "EUR" })
 }
 
-const POST: &str = "SELECT payments.post_journal($1, $2, $3::jsonb, NULL)";
+fn payable(vendor: &str) -> String {
+    format!("vendor_payable:{vendor}")
+}
 
-/// Posts a payment of `amount` to `vendor` with a 10% commission.
-async fn pay_vendor(neon: &Neon, vendor: &str, amount: i64) -> String {
-    let reference = id("pay");
-    let entries = json!([
-        entry("psp_clearing", None, amount),
-        entry("vendor_payable", Some(vendor), -(amount - amount / 10)),
-        entry("platform_commission", None, -(amount / 10)),
+const POST: &str = "SELECT payments.post_journal($1, $2, $3, $4::jsonb, NULL)";
+
+/// A captured order of `vendor` for `amount` with 10% commission frozen, as the checkout records it
+/// (shared::payments::payment_captured and commission_frozen): the order's id.
+async fn sell(neon: &Neon, vendor: &str, amount: i64) -> String {
+    let (group, order) = (id("ogrp"), id("ord"));
+    let captured = json!([posting("psp_balance", None, amount), posting(&payable(vendor), Some(&order), -amount)]);
+    sql(neon, POST, &[&None::<&str>, &"payment_captured", &group, &captured]).await;
+    let commission = json!([
+        posting(&payable(vendor), Some(&order), amount / 10),
+        posting("platform_revenue", Some(&order), -(amount / 10)),
     ]);
-    let result = sql(neon, POST, &[&"payment", &reference, &entries]).await;
-    result.one().expect("one row").get(0).expect("the journal id")
+    sql(neon, POST, &[&None::<&str>, &"commission_frozen", &group, &commission]).await;
+    order
+}
+
+async fn payable_entries(neon: &Neon, order: &str) -> Vec<String> {
+    column(&sql(neon, "SELECT id FROM payments.payable_entries WHERE order_id = $1 ORDER BY id", &[&order]).await, "id")
+}
+
+async fn balance(neon: &Neon, vendor: &str) -> i64 {
+    let query = "SELECT coalesce(sum(balance_minor), 0)::bigint FROM payments.vendor_balances WHERE vendor_id = $1";
+    one_i64(neon, query, &[&vendor]).await
 }
 
 #[tokio::test]
 async fn a_journal_that_does_not_balance_is_refused_and_leaves_nothing() {
     let neon = neon().await;
     let vendor = id("ven");
-    let reference = id("pay");
-    let unbalanced = json!([entry("psp_clearing", None, 10000), entry("vendor_payable", Some(&vendor), -9000)]);
-    let error = refused(exec(&neon, POST, &[&"payment", &reference, &unbalanced]).await, "PY001");
+    let (group, order) = (id("ogrp"), id("ord"));
+    let none = None::<&str>;
+    let unbalanced = json!([posting("psp_balance", None, 10000), posting(&payable(&vendor), Some(&order), -9000)]);
+    let error = refused(exec(&neon, POST, &[&none, &"payment_captured", &group, &unbalanced]).await, "PY001");
     assert!(error.message.contains("EUR 1000"), "{}", error.message);
-    let single = json!([entry("psp_clearing", None, 10000)]);
-    refused(exec(&neon, POST, &[&"payment", &reference, &single]).await, "PY001");
-    // Written by hand, entry by entry, the check still runs at commit.
-    let journal = id("jrn");
+    let single = json!([posting("psp_balance", None, 10000)]);
+    refused(exec(&neon, POST, &[&none, &"payment_captured", &group, &single]).await, "PY001");
+    // Written by hand, posting by posting, the check still runs at commit.
+    let journal = id("jrnl");
     let by_hand = neon
         .batch(
             &[
                 Query::new(
                     "INSERT INTO payments.journals (id, kind, reference) VALUES ($1, 'adjustment', $2)",
-                    &[&journal, &reference],
+                    &[&journal, &group],
                 ),
                 Query::new(
                     "INSERT INTO payments.ledger_entries (id, journal_id, account, amount_minor, currency) \
-                     VALUES ($1, $2, 'psp_clearing', 500, 'EUR')",
-                    &[&id("led"), &journal],
+                     VALUES ($1, $2, 'psp_balance', 500, 'EUR')",
+                    &[&id("lent"), &journal],
                 ),
                 Query::new(
                     "INSERT INTO payments.ledger_entries (id, journal_id, account, amount_minor, currency) \
-                     VALUES ($1, $2, 'psp_fees', -400, 'EUR')",
-                    &[&id("led"), &journal],
+                     VALUES ($1, $2, 'platform_revenue', -400, 'EUR')",
+                    &[&id("lent"), &journal],
                 ),
             ],
             BatchOptions::default(),
@@ -1145,83 +1190,123 @@ async fn a_journal_that_does_not_balance_is_refused_and_leaves_nothing() {
     let empty_journal = exec(
         &neon,
         "INSERT INTO payments.journals (id, kind, reference) VALUES ($1, 'adjustment', $2)",
-        &[&id("jrn"), &reference],
+        &[&id("jrnl"), &group],
     )
     .await;
     refused(empty_journal, "PY001");
-    let left = "SELECT count(*) FROM payments.journals WHERE reference = $1";
-    assert_eq!(one_i64(&neon, left, &[&reference]).await, 0);
     // Balanced in each currency, not across them.
     let mixed = json!([
-        entry("psp_clearing", None, 100),
-        { "account": "platform_commission", "amount_minor": -100, "currency": "USD" },
+        posting("psp_balance", None, 100),
+        { "account": "platform_revenue", "amount_minor": -100, "currency": "USD" },
     ]);
-    refused(exec(&neon, POST, &[&"adjustment", &reference, &mixed]).await, "PY001");
+    refused(exec(&neon, POST, &[&none, &"adjustment", &group, &mixed]).await, "PY001");
+    let left = "SELECT count(*) FROM payments.journals WHERE reference = $1";
+    assert_eq!(one_i64(&neon, left, &[&group]).await, 0);
 
-    let balanced = json!([
-        entry("psp_clearing", None, 10000),
-        entry("vendor_payable", Some(&vendor), -9000),
-        entry("platform_commission", None, -1000),
+    // shared::payments derives the journal's and the postings' ids; posting again is a no-op.
+    let (journal, first, second) = (id("jrnl"), id("lent"), id("lent"));
+    let captured = json!([
+        { "id": first, "account": "psp_balance", "amount_minor": 10000, "currency": "EUR" },
+        { "id": second, "account": payable(&vendor), "order_id": order, "amount_minor": -10000, "currency": "EUR" },
     ]);
-    let first: String =
-        sql(&neon, POST, &[&"payment", &reference, &balanced]).await.one().expect("row").get(0).expect("id");
-    let again: String =
-        sql(&neon, POST, &[&"payment", &reference, &balanced]).await.one().expect("row").get(0).expect("id");
-    assert_eq!(first, again, "a replayed payment posted a second journal");
+    for _ in 0..2 {
+        let posted: String = sql(&neon, POST, &[&journal, &"payment_captured", &group, &captured])
+            .await
+            .one()
+            .expect("row")
+            .get(0)
+            .expect("id");
+        assert_eq!(posted, journal);
+    }
+    let entries =
+        sql(&neon, "SELECT id FROM payments.ledger_entries WHERE journal_id = $1 ORDER BY id", &[&journal]).await;
+    let mut expected = vec![first.clone(), second.clone()];
+    expected.sort();
+    assert_eq!(column::<String>(&entries, "id"), expected);
     let changed = json!([
-        entry("psp_clearing", None, 10000),
-        entry("vendor_payable", Some(&vendor), -9500),
-        entry("platform_commission", None, -500),
+        posting("psp_balance", None, 10000),
+        posting(&payable(&vendor), Some(&order), -9000),
+        posting("platform_revenue", Some(&order), -1000)
     ]);
-    refused(exec(&neon, POST, &[&"payment", &reference, &changed]).await, "PY003");
-    let balance = "SELECT balance_minor::bigint FROM payments.vendor_balances WHERE vendor_id = $1";
-    assert_eq!(one_i64(&neon, balance, &[&vendor]).await, 9000);
+    refused(exec(&neon, POST, &[&none, &"payment_captured", &group, &changed]).await, "PY003");
+    refused(exec(&neon, POST, &[&id("jrnl"), &"payment_captured", &group, &captured]).await, "PY003");
+    assert_eq!(balance(&neon, &vendor).await, 10000);
+    let payable_vendor =
+        "SELECT DISTINCT vendor_id FROM payments.ledger_entries WHERE journal_id = $1 AND vendor_id IS NOT NULL";
+    assert_eq!(column::<String>(&sql(&neon, payable_vendor, &[&journal]).await, "vendor_id"), [vendor.as_str()]);
     refused(
-        exec(&neon, "UPDATE payments.ledger_entries SET amount_minor = 1 WHERE journal_id = $1", &[&first]).await,
+        exec(&neon, "UPDATE payments.ledger_entries SET amount_minor = 1 WHERE journal_id = $1", &[&journal]).await,
         "PY006",
     );
-    refused(exec(&neon, "DELETE FROM payments.journals WHERE id = $1", &[&first]).await, "PY006");
+    refused(exec(&neon, "DELETE FROM payments.journals WHERE id = $1", &[&journal]).await, "PY006");
+    let unknown_account = json!([posting("psp_fees", None, 5), posting("psp_balance", None, -5)]);
+    refused(exec(&neon, POST, &[&none, &"adjustment", &id("ogrp"), &unknown_account]).await, "23514");
 }
 
 #[tokio::test]
-async fn payouts_never_exceed_the_vendor_balance_even_when_requested_together() {
+async fn a_payable_entry_is_paid_out_once_even_when_payouts_are_requested_together() {
     let neon = neon().await;
-    let vendor = id("ven");
-    pay_vendor(&neon, &vendor, 10000).await;
-    let request = "SELECT status FROM payments.request_payout($1, $2, 'EUR', $3::bigint)";
+    let (vendor, other_vendor) = (id("ven"), id("ven"));
+    let delivered = sell(&neon, &vendor, 10000).await;
+    let held = sell(&neon, &vendor, 5000).await;
+    let elsewhere = sell(&neon, &other_vendor, 2000).await;
+    assert_eq!(balance(&neon, &vendor).await, 13500);
+    let entries = payable_entries(&neon, &delivered).await;
+    let request = "SELECT id, amount_minor, status FROM payments.request_payout($1, $2, 'EUR', $3, NULL, NULL)";
+
     let mut requests = JoinSet::new();
     for _ in 0..5 {
-        let (neon, vendor) = (neon.clone(), vendor.clone());
+        let (neon, vendor, entries) = (neon.clone(), vendor.clone(), entries.clone());
         requests.spawn(async move {
-            let call = exec(&neon, request, &[&id("pyo"), &vendor, &4000]);
+            let call = exec(&neon, request, &[&id("pout"), &vendor, &entries]);
             call.await
         });
     }
-    let (mut paid, mut refusals) = (0, 0);
+    let mut paid = Vec::new();
     while let Some(joined) = requests.join_next().await {
         match joined.expect("the task finishes") {
-            Ok(_) => paid += 1,
+            Ok(result) => paid.push(result.one().expect("one payout").get::<i64>("amount_minor").expect("amount")),
             Err(error) => {
                 error_with(error, "PY005");
-                refusals += 1;
             }
         }
     }
-    assert_eq!((paid, refusals), (2, 3));
-    let balance = "SELECT balance_minor::bigint FROM payments.vendor_balances WHERE vendor_id = $1";
-    assert_eq!(one_i64(&neon, balance, &[&vendor]).await, 1000);
+    assert_eq!(paid, [9000], "the same entries were paid more than once");
+    assert_eq!(balance(&neon, &vendor).await, 4500);
 
-    // A repeated request answers the same payout; a failed payout gives the money back, once.
-    let payout = id("pyo");
-    sql(&neon, request, &[&payout, &vendor, &1000]).await;
-    sql(&neon, request, &[&payout, &vendor, &1000]).await;
-    assert_eq!(one_i64(&neon, balance, &[&vendor]).await, 0);
+    // Not the vendor's, a payout's own posting, or nothing owed: refused, nothing written.
+    let refusals: [(String, Vec<String>); 3] = [
+        (vendor.clone(), payable_entries(&neon, &elsewhere).await),
+        (vendor.clone(), [payable_entries(&neon, &held).await, entries.clone()].concat()),
+        (vendor.clone(), payable_entries(&neon, &held).await.into_iter().skip(1).collect()),
+    ];
+    for (who, listed) in &refusals {
+        let commission_only = listed.len() == 1;
+        let error = refused(exec(&neon, request, &[&id("pout"), who, listed]).await, "PY005");
+        assert!(!commission_only || error.message.contains("nothing is owed"), "{}", error.message);
+    }
+    assert_eq!(balance(&neon, &vendor).await, 4500);
+
+    // Ids from shared::payments; a repeated request answers the first payout.
+    let (payout, journal, postings) = (id("pout"), id("jrnl"), vec![id("lent"), id("lent")]);
+    let held_entries = payable_entries(&neon, &held).await;
+    let named = "SELECT id FROM payments.request_payout($1, $2, 'EUR', $3, $4, $5)";
+    for _ in 0..2 {
+        sql(&neon, named, &[&payout, &vendor, &held_entries, &journal, &postings]).await;
+    }
+    assert_eq!(balance(&neon, &vendor).await, 0);
+    let journal_of = "SELECT id FROM payments.journals WHERE kind = 'payout' AND reference = $1";
+    assert_eq!(column::<String>(&sql(&neon, journal_of, &[&payout]).await, "id"), [journal.as_str()]);
+
+    // A failed payout gives the money back once, and its entries can be paid again.
     let settle = "SELECT status FROM payments.settle_payout($1, 'failed', NULL, 'account closed')";
     for _ in 0..2 {
-        let settled = sql(&neon, settle, &[&payout]).await;
-        assert_eq!(column::<String>(&settled, "status"), ["failed"]);
-        assert_eq!(one_i64(&neon, balance, &[&vendor]).await, 1000);
+        assert_eq!(column::<String>(&sql(&neon, settle, &[&payout]).await, "status"), ["failed"]);
+        assert_eq!(balance(&neon, &vendor).await, 4500);
     }
+    let retry = sql(&neon, request, &[&id("pout"), &vendor, &held_entries]).await;
+    assert_eq!(retry.one().expect("one payout").get::<i64>("amount_minor").expect("amount"), 4500);
+    assert_eq!(balance(&neon, &vendor).await, 0);
 }
 
 #[tokio::test]
@@ -1231,7 +1316,7 @@ async fn refunds_never_exceed_the_payment_and_a_final_payment_status_stays_final
     sql(
         &neon,
         "INSERT INTO payments.payments (id, group_id, buyer_id, amount_minor, currency) VALUES ($1, $2, $3, 1000, 'EUR')",
-        &[&payment, &id("grp"), &id("usr")],
+        &[&payment, &id("ogrp"), &id("usr")],
     )
     .await;
     let refund = "INSERT INTO payments.refunds (id, payment_id, order_id, vendor_id, amount_minor, currency, reason) \
@@ -1265,40 +1350,46 @@ async fn refunds_never_exceed_the_payment_and_a_final_payment_status_stays_final
     }
     assert_eq!(granted, 3);
     // A failed refund frees its amount again.
-    sql(&neon, "UPDATE payments.refunds SET status = 'failed' WHERE id = (SELECT min(id) FROM payments.refunds WHERE payment_id = $1)", &[&payment]).await;
+    let fail_one = "UPDATE payments.refunds SET status = 'failed' \
+                    WHERE id = (SELECT min(id) FROM payments.refunds WHERE payment_id = $1)";
+    sql(&neon, fail_one, &[&payment]).await;
     sql(&neon, refund, &[&id("rfd"), &payment, &order, &vendor, &400]).await;
     refused(exec(&neon, refund, &[&id("rfd"), &payment, &order, &vendor, &1]).await, "PY004");
 }
 
 #[tokio::test]
-async fn commission_comes_from_the_vendor_rule_then_the_nearest_category_then_the_default() {
+async fn commission_comes_from_the_vendor_rule_then_the_products_category_then_the_default() {
     let neon = neon().await;
-    let (root, child, grandchild) = (id("cat"), id("cat"), id("cat"));
-    for (category, parent) in [(&root, None), (&child, Some(&root)), (&grandchild, Some(&child))] {
-        sql(
-            &neon,
-            "INSERT INTO catalog.categories (id, parent_id, slug, name) VALUES ($1, $2, lower(replace($1, '_', '-')), 'C')",
-            &[category, &parent],
-        )
-        .await;
+    let (parent, category) = (id("cat"), id("cat"));
+    for (id, parent) in [(&parent, None), (&category, Some(&parent))] {
+        let insert = "INSERT INTO catalog.categories (id, parent_id, slug, name) \
+                      VALUES ($1, $2, lower(replace($1, '_', '-')), 'C')";
+        sql(&neon, insert, &[id, &parent]).await;
     }
     let vendor = id("ven");
-    let resolve = "SELECT scope, rate_bp, fixed_minor FROM payments.resolve_commission($1, $2, $3, now())";
-    let resolved = |result: QueryResult| -> (String, i64, i64) {
+    let resolve = "SELECT scope, rate_bp FROM payments.resolve_commission($1, $2, now())";
+    let resolved = |result: QueryResult| -> (String, i64) {
         let row = result.one().expect("one rule");
-        (row.get("scope").expect("scope"), row.get("rate_bp").expect("rate"), row.get("fixed_minor").expect("fixed"))
+        (row.get("scope").expect("scope"), row.get("rate_bp").expect("rate"))
     };
-    let insert = "INSERT INTO payments.commission_rules (id, scope, category_id, vendor_id, rate_bp, fixed_minor, currency) \
-                  VALUES ($1, $2, $3, $4, $5::integer, $6::bigint, $7)";
-    assert_eq!(resolved(sql(&neon, resolve, &[&vendor, &grandchild, &"EUR"]).await), ("default".into(), 1000, 0));
-    sql(&neon, insert, &[&id("cmr"), &"category", &Some(&root), &None::<&str>, &800, &0, &None::<&str>]).await;
-    assert_eq!(resolved(sql(&neon, resolve, &[&vendor, &grandchild, &"EUR"]).await), ("category".into(), 800, 0));
-    sql(&neon, insert, &[&id("cmr"), &"category", &Some(&child), &None::<&str>, &600, &0, &None::<&str>]).await;
-    assert_eq!(resolved(sql(&neon, resolve, &[&vendor, &grandchild, &"EUR"]).await), ("category".into(), 600, 0));
-    assert_eq!(resolved(sql(&neon, resolve, &[&vendor, &root, &"EUR"]).await), ("category".into(), 800, 0));
-    // A fixed fee in another currency does not apply to this sale.
-    sql(&neon, insert, &[&id("cmr"), &"vendor", &None::<&str>, &Some(&vendor), &300, &25, &Some("USD")]).await;
-    assert_eq!(resolved(sql(&neon, resolve, &[&vendor, &grandchild, &"EUR"]).await), ("category".into(), 600, 0));
-    assert_eq!(resolved(sql(&neon, resolve, &[&vendor, &grandchild, &"USD"]).await), ("vendor".into(), 300, 25));
-    assert_eq!(resolved(sql(&neon, resolve, &[&id("ven"), &id("cat"), &"EUR"]).await), ("default".into(), 1000, 0));
+    let rule = "INSERT INTO payments.commission_rules (id, scope, category_id, vendor_id, rate_bp, valid_from, valid_until) \
+                VALUES ($1, $2, $3, $4, $5::integer, now() + $6::interval, now() + $7::interval)";
+    let none = None::<&str>;
+    assert_eq!(resolved(sql(&neon, resolve, &[&vendor, &category]).await), ("default".into(), 1000));
+    // The product's own category only: a rule on its parent is not inherited.
+    sql(&neon, rule, &[&id("cmr"), &"category", &Some(&parent), &none, &800, &"-1 day", &none]).await;
+    assert_eq!(resolved(sql(&neon, resolve, &[&vendor, &category]).await), ("default".into(), 1000));
+    sql(&neon, rule, &[&id("cmr"), &"category", &Some(&category), &none, &600, &"-1 day", &none]).await;
+    assert_eq!(resolved(sql(&neon, resolve, &[&vendor, &category]).await), ("category".into(), 600));
+    // A newer rule for the same category wins; one not yet in force or expired does not count.
+    sql(&neon, rule, &[&id("cmr"), &"category", &Some(&category), &none, &550, &"-1 hour", &none]).await;
+    sql(&neon, rule, &[&id("cmr"), &"category", &Some(&category), &none, &100, &"1 day", &none]).await;
+    assert_eq!(resolved(sql(&neon, resolve, &[&vendor, &category]).await), ("category".into(), 550));
+    sql(&neon, rule, &[&id("cmr"), &"vendor", &none, &Some(&vendor), &300, &"-2 day", &Some("-1 day")]).await;
+    assert_eq!(resolved(sql(&neon, resolve, &[&vendor, &category]).await), ("category".into(), 550));
+    sql(&neon, rule, &[&id("cmr"), &"vendor", &none, &Some(&vendor), &250, &"-1 minute", &none]).await;
+    assert_eq!(resolved(sql(&neon, resolve, &[&vendor, &category]).await), ("vendor".into(), 250));
+    assert_eq!(resolved(sql(&neon, resolve, &[&id("ven"), &id("cat")]).await), ("default".into(), 1000));
+    let in_force = "SELECT count(*) FROM payments.commission_rules_at(now()) WHERE category_id = $1 OR vendor_id = $2";
+    assert_eq!(one_i64(&neon, in_force, &[&category, &vendor]).await, 2);
 }
