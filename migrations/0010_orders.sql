@@ -3,7 +3,7 @@
 -- the buyers' Idempotency-Keys (DESIGN §8) and the outbox (DESIGN §5). Money is bigint minor units
 -- in the group's currency; every order and line of a group shares it (composite foreign keys).
 -- Rows mirror shared::orders (OrderGroup, Order, OrderLine, OrderStatus) and shared::saga
--- (SagaState); ids are theirs (`ogrp_`, `ord_`, `saga_`).
+-- (SagaState); ids are theirs (`grp_`, `ord_`, `sga_`).
 --
 -- Errors a caller maps to an API answer carry their own SQLSTATE (class OR):
 --   OR001 an order status change the lifecycle does not allow
@@ -11,7 +11,7 @@
 --   OR003 an order line changed after it was written (only the commission freeze may fill it in)
 
 CREATE TABLE orders.order_groups (
-    id               text COLLATE "C" PRIMARY KEY CHECK (id ~ '^ogrp_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    id               text COLLATE "C" PRIMARY KEY CHECK (id ~ '^grp_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     buyer_id         text COLLATE "C" NOT NULL CHECK (buyer_id ~ '^usr_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     currency         char(3)          NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
     -- Sums of the orders' columns (checked at commit); total = subtotal − discount + shipping + tax.
@@ -136,15 +136,14 @@ CREATE TABLE orders.order_events (
 CREATE INDEX order_events_order_idx ON orders.order_events (order_id, created_at, id);
 
 -- The lifecycle (DESIGN §9, shared::orders::OrderState::apply): pending → confirmed → processing →
--- shipped → delivered → completed, shipping straight from confirmed too; cancelled before
--- shipping; refunded (in full) once paid. Anything else raises OR001, so a late or repeated request
+-- shipped → delivered → completed; cancelled before shipping; refunded (in full) once paid. Anything else raises OR001, so a late or repeated request
 -- cannot, say, confirm a cancelled order. Callers update with `WHERE status = …` and read zero rows
 -- as "already moved".
 CREATE FUNCTION orders.order_status_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.status IS DISTINCT FROM OLD.status AND (OLD.status, NEW.status) NOT IN (
         ('pending', 'confirmed'), ('pending', 'cancelled'),
-        ('confirmed', 'processing'), ('confirmed', 'shipped'), ('confirmed', 'cancelled'), ('confirmed', 'refunded'),
+        ('confirmed', 'processing'), ('confirmed', 'cancelled'), ('confirmed', 'refunded'),
         ('processing', 'shipped'), ('processing', 'cancelled'), ('processing', 'refunded'),
         ('shipped', 'delivered'), ('shipped', 'refunded'),
         ('delivered', 'completed'), ('delivered', 'refunded'),
@@ -275,8 +274,8 @@ CREATE CONSTRAINT TRIGGER order_lines_totals AFTER INSERT ON orders.order_lines
 -- `WHERE id = $1 AND revision = $2` (setting the new revision, clearing locked_until), and a
 -- zero-row answer means another runner (request, webhook, sweep) moved it first.
 CREATE TABLE orders.sagas (
-    id              text COLLATE "C" PRIMARY KEY CHECK (id ~ '^saga_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
-    group_id        text COLLATE "C" NOT NULL UNIQUE CHECK (group_id ~ '^ogrp_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    id              text COLLATE "C" PRIMARY KEY CHECK (id ~ '^sga_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    group_id        text COLLATE "C" NOT NULL UNIQUE CHECK (group_id ~ '^grp_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     buyer_id        text COLLATE "C" NOT NULL CHECK (buyer_id ~ '^usr_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     kind            text             NOT NULL DEFAULT 'checkout' CHECK (kind IN ('checkout')),
     -- shared::saga::SagaStatus.

@@ -1,30 +1,35 @@
 -- Payments (issue 6, DESIGN §3, §9): one PSP payment per order group, the commission rules, a
 -- double-entry ledger that payouts come from, refunds, payouts, the PSP webhook events already
 -- processed, and the outbox. Money is bigint minor units + char(3) ISO 4217. Rows mirror
--- shared::payments (Account, Journal, JournalKind, PayoutPlan); ids are theirs (`pay_`, `rfd_`,
--- `pout_`, `jrnl_`, `lent_`).
+-- shared::payments (Account, Posting, JournalKind); ids are theirs (`pay_`, `rfd_`, `pyo_`).
 --
 -- The ledger's sign convention: a debit is positive, a credit negative; every journal sums to zero
--- per currency (checked at commit). Accounts (shared::payments::Account::key):
---   psp_balance             what the payment provider holds for the platform
---   vendor_payable:ven_…    what the platform owes a vendor
---   platform_revenue        commission earned
---   platform_promotions     platform coupons, paid to vendors on the buyer's behalf
--- A paid group of 100.00: payment_captured psp_balance +10000, vendor_payable:ven_… −10000; then
--- commission_frozen at 10% vendor_payable:ven_… +1000, platform_revenue −1000.
+-- per currency (checked at commit). Accounts:
+--   psp_clearing         money held at the payment provider (debited by payments, credited by
+--                        refunds and payouts)
+--   vendor_payable       what the platform owes a vendor (vendor_id set)
+--   platform_commission  the platform's revenue
+--   platform_promotions  discounts the platform funds (platform coupons)
+-- The provider's fees are not booked here (shared::payments::ledger).
+-- A paid group of 100.00 with a 10% commission: psp_clearing +10000, vendor_payable −9000,
+-- platform_commission −1000.
 --
 -- Errors a caller maps to an API answer carry their own SQLSTATE (class PY):
 --   PY001 a journal that does not balance (checked at commit)
 --   PY002 a payment status change the provider flow does not allow
---   PY003 a journal posted before with other entries
+--   PY003 a journal reference posted before with other entries
 --   PY004 refunds would exceed what was paid, or the payment is not paid
---   PY005 a payout of entries that are not the vendor's, not payable, already paid, or sum to
---         nothing
+--   PY005 a payout larger than the vendor's balance
 --   PY006 the ledger is append-only
+
+-- What payments reads of the catalog: a category's ancestors, nearest first by depth, for category
+-- commission rules (DESIGN §3: a read-only view named in a migration).
+CREATE VIEW catalog.category_ancestors AS
+SELECT descendant_id AS category_id, ancestor_id, depth FROM catalog.category_closure;
 
 CREATE TABLE payments.payments (
     id              text COLLATE "C" PRIMARY KEY CHECK (id ~ '^pay_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
-    group_id        text COLLATE "C" NOT NULL CHECK (group_id ~ '^ogrp_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    group_id        text COLLATE "C" NOT NULL CHECK (group_id ~ '^grp_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     buyer_id        text COLLATE "C" NOT NULL CHECK (buyer_id ~ '^usr_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     -- The sandbox speaks Stripe's API, so it is 'stripe' too.
     provider        text             NOT NULL DEFAULT 'stripe' CHECK (provider IN ('stripe')),
@@ -71,8 +76,9 @@ CREATE TRIGGER payments_status_guard BEFORE UPDATE ON payments.payments
     FOR EACH ROW EXECUTE FUNCTION payments.payment_status_guard();
 
 -- The platform's commission rates (shared::payments::CommissionRules): a default, overridden per
--- category (the product's own, no inheritance), overridden per vendor. Rules are kept with their
--- validity, so a rate can be scheduled and its history read; lines freeze the rate they sold at.
+-- category (the nearest: the product's own, then its parent, and so on up), overridden per vendor.
+-- Rules are kept with their validity, so a rate can be scheduled and its history read; lines
+-- freeze the rate they sold at.
 CREATE TABLE payments.commission_rules (
     id          text COLLATE "C" PRIMARY KEY CHECK (id ~ '^cmr_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     scope       text             NOT NULL CHECK (scope IN ('default', 'category', 'vendor')),
@@ -100,27 +106,29 @@ LANGUAGE sql STABLE AS $$
     ORDER BY r.scope, r.category_id, r.vendor_id, r.valid_from DESC, r.id DESC
 $$;
 
--- The rate for goods of `p_category_id` sold by `p_vendor_id` at `p_at`: vendor > category >
--- default (CommissionRules::rate_for). No row when not even a default is in force.
+-- The rate for goods in `p_category_id` sold by `p_vendor_id` at `p_at`: the vendor's, else the
+-- nearest category's (the category itself, then its ancestors), else the default
+-- (CommissionRules::rate_for). No row when not even a default is in force.
 CREATE FUNCTION payments.resolve_commission(p_vendor_id text, p_category_id text, p_at timestamptz)
 RETURNS TABLE (rule_id text, scope text, rate_bp integer)
 LANGUAGE sql STABLE AS $$
     SELECT r.rule_id, r.scope, r.rate_bp
     FROM payments.commission_rules_at(p_at) r
+    LEFT JOIN catalog.category_ancestors a
+        ON r.scope = 'category' AND a.category_id = p_category_id AND a.ancestor_id = r.category_id
     WHERE r.scope = 'default'
        OR (r.scope = 'vendor' AND r.vendor_id = p_vendor_id)
-       OR (r.scope = 'category' AND r.category_id = p_category_id)
-    ORDER BY CASE r.scope WHEN 'vendor' THEN 0 WHEN 'category' THEN 1 ELSE 2 END
+       OR (r.scope = 'category' AND a.ancestor_id IS NOT NULL)
+    ORDER BY CASE r.scope WHEN 'vendor' THEN 0 WHEN 'category' THEN 1 ELSE 2 END, a.depth
     LIMIT 1
 $$;
 
--- One journal per business event (shared::payments::JournalKind): `(kind, reference)` is unique,
--- so a replayed webhook cannot post a capture twice. `reference` is what it records: the group
--- (payment_captured, commission_frozen), the refund, or the payout.
+-- One journal per business event: `(kind, reference)` is unique, so a replayed webhook cannot post
+-- a payment twice.
 CREATE TABLE payments.journals (
-    id         text COLLATE "C" PRIMARY KEY CHECK (id ~ '^jrnl_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
-    kind       text             NOT NULL CHECK (kind IN (
-                   'payment_captured', 'commission_frozen', 'refund', 'payout', 'payout_reversal', 'adjustment')),
+    id         text COLLATE "C" PRIMARY KEY CHECK (id ~ '^jrn_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    kind       text             NOT NULL CHECK (kind IN ('payment', 'refund', 'payout', 'payout_reversal', 'adjustment')),
+    -- The payment, refund or payout it records.
     reference  text COLLATE "C" NOT NULL CHECK (char_length(reference) BETWEEN 1 AND 128),
     memo       text             CHECK (char_length(memo) <= 500),
     created_at timestamptz      NOT NULL DEFAULT now(),
@@ -128,23 +136,21 @@ CREATE TABLE payments.journals (
 );
 
 CREATE TABLE payments.ledger_entries (
-    id           text COLLATE "C" PRIMARY KEY CHECK (id ~ '^lent_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    id           text COLLATE "C" PRIMARY KEY CHECK (id ~ '^led_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     journal_id   text COLLATE "C" NOT NULL REFERENCES payments.journals (id),
-    account      text COLLATE "C" NOT NULL CHECK (account ~
-                     '^(psp_balance|platform_revenue|platform_promotions|vendor_payable:ven_[0-7][0-9A-HJKMNP-TV-Z]{25})$'),
-    -- The vendor of a vendor_payable account, for its balance and statement.
-    vendor_id    text COLLATE "C" GENERATED ALWAYS AS (
-                     CASE WHEN account LIKE 'vendor\_payable:%' THEN substr(account, 16) END) STORED,
-    -- The order it concerns: payouts pay a vendor's entries of orders delivered a hold period ago.
-    -- The payouts' own postings have none, so no payout pays them again.
+    account      text             NOT NULL CHECK (account IN (
+                     'psp_clearing', 'vendor_payable', 'platform_commission', 'platform_promotions')),
+    vendor_id    text COLLATE "C" CHECK (vendor_id ~ '^ven_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    -- The order it concerns, when one does (commission and vendor lines of a payment or refund).
     order_id     text COLLATE "C" CHECK (order_id ~ '^ord_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
-    -- Debit positive, credit negative; never zero (a zero posting says nothing).
+    -- Debit positive, credit negative; never zero (a zero line says nothing).
     amount_minor bigint           NOT NULL CHECK (amount_minor <> 0),
     currency     char(3)          NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
-    created_at   timestamptz      NOT NULL DEFAULT now()
+    created_at   timestamptz      NOT NULL DEFAULT now(),
+    CHECK ((account = 'vendor_payable') = (vendor_id IS NOT NULL))
 );
 CREATE INDEX ledger_entries_journal_idx ON payments.ledger_entries (journal_id);
--- A vendor's statement, balance and payable entries.
+-- A vendor's statement and balance.
 CREATE INDEX ledger_entries_vendor_idx ON payments.ledger_entries (vendor_id, currency, created_at)
     WHERE vendor_id IS NOT NULL;
 
@@ -193,12 +199,11 @@ CREATE TRIGGER ledger_entries_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON
     FOR EACH STATEMENT EXECUTE FUNCTION payments.ledger_is_append_only();
 
 -- Posts a journal in one statement: `p_entries` is
--- `[{"id":"lent_…","account":"vendor_payable:ven_…","order_id":"ord_…","amount_minor":-9000,"currency":"EUR"}, …]`
--- (`id` and `order_id` optional: ids are minted when absent, so shared::payments' derived ids and
--- ad-hoc journals both fit; `p_journal_id` likewise). Idempotent per (kind, reference): posting it
--- again with the same postings answers the first journal's id and writes nothing; other postings
--- (or another journal id) raise PY003. An unbalanced journal raises PY001 at commit.
-CREATE FUNCTION payments.post_journal(p_journal_id text, p_kind text, p_reference text, p_entries jsonb, p_memo text)
+-- `[{"account":"vendor_payable","vendor_id":"ven_…","order_id":"ord_…","amount_minor":-9000,"currency":"EUR"}, …]`
+-- (vendor_id and order_id optional). Idempotent per (kind, reference): posting it again with the
+-- same entries answers the first journal's id and writes nothing; other entries raise PY003.
+-- An unbalanced journal raises PY001 at commit.
+CREATE FUNCTION payments.post_journal(p_kind text, p_reference text, p_entries jsonb, p_memo text)
 RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
     journal text;
@@ -211,23 +216,23 @@ BEGIN
            OR e ->> 'amount_minor' !~ '^-?[0-9]{1,18}$'
            OR jsonb_typeof(e -> 'currency') IS DISTINCT FROM 'string'
     ) THEN
-        RAISE EXCEPTION 'entries are a JSON array of {account, amount_minor (integer), currency, order_id?, id?}'
+        RAISE EXCEPTION 'entries are a JSON array of {account, amount_minor (integer), currency, vendor_id?, order_id?}'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     INSERT INTO payments.journals (id, kind, reference, memo)
-    VALUES (coalesce(p_journal_id, public.new_ulid_id('jrnl')), p_kind, p_reference, p_memo)
-    ON CONFLICT DO NOTHING
+    VALUES (public.new_ulid_id('jrn'), p_kind, p_reference, p_memo)
+    ON CONFLICT (kind, reference) DO NOTHING
     RETURNING id INTO journal;
     IF journal IS NULL THEN
         SELECT j.id INTO journal FROM payments.journals j WHERE j.kind = p_kind AND j.reference = p_reference;
-        IF journal IS NULL OR journal <> coalesce(p_journal_id, journal) OR EXISTS (
+        IF EXISTS (
             WITH wanted AS (
-                SELECT e ->> 'account' AS account, e ->> 'order_id' AS order_id,
+                SELECT e ->> 'account' AS account, e ->> 'vendor_id' AS vendor_id, e ->> 'order_id' AS order_id,
                        (e ->> 'amount_minor')::bigint AS amount_minor, e ->> 'currency' AS currency
                 FROM jsonb_array_elements(p_entries) e
             ),
             posted AS (
-                SELECT l.account::text, l.order_id::text, l.amount_minor, l.currency::text
+                SELECT l.account, l.vendor_id::text, l.order_id::text, l.amount_minor, l.currency::text
                 FROM payments.ledger_entries l WHERE l.journal_id = journal
             )
             (SELECT * FROM wanted EXCEPT ALL SELECT * FROM posted)
@@ -238,8 +243,8 @@ BEGIN
         END IF;
         RETURN journal;
     END IF;
-    INSERT INTO payments.ledger_entries (id, journal_id, account, order_id, amount_minor, currency)
-    SELECT coalesce(e ->> 'id', public.new_ulid_id('lent')), journal, e ->> 'account', e ->> 'order_id',
+    INSERT INTO payments.ledger_entries (id, journal_id, account, vendor_id, order_id, amount_minor, currency)
+    SELECT public.new_ulid_id('led'), journal, e ->> 'account', e ->> 'vendor_id', e ->> 'order_id',
            (e ->> 'amount_minor')::bigint, e ->> 'currency'
     FROM jsonb_array_elements(p_entries) e;
     RETURN journal;
@@ -250,7 +255,7 @@ $$;
 CREATE VIEW payments.vendor_balances AS
 SELECT vendor_id, currency, -sum(amount_minor) AS balance_minor
 FROM payments.ledger_entries
-WHERE vendor_id IS NOT NULL
+WHERE account = 'vendor_payable'
 GROUP BY vendor_id, currency;
 
 -- A refund of (part of) one vendor's order. Its ledger journal (kind 'refund', reference = id) is
@@ -306,12 +311,11 @@ $$;
 CREATE TRIGGER refunds_within_payment BEFORE INSERT OR UPDATE ON payments.refunds
     FOR EACH ROW EXECUTE FUNCTION payments.refund_within_payment();
 
--- Money sent to a vendor (shared::payments::PayoutPlan): the sum of the vendor_payable entries it
--- settles. Requesting one marks those entries and posts its journal at once (vendor_payable
--- debited, psp_balance credited), so no entry is ever paid twice; a failed payout is reversed by a
--- 'payout_reversal' journal and its entries become payable again.
+-- Money sent to a vendor. Requesting one posts its journal at once (vendor_payable debited,
+-- psp_clearing credited), so the balance can never be paid out twice; a failed payout is reversed
+-- by a 'payout_reversal' journal.
 CREATE TABLE payments.payouts (
-    id              text COLLATE "C" PRIMARY KEY CHECK (id ~ '^pout_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+    id              text COLLATE "C" PRIMARY KEY CHECK (id ~ '^pyo_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     vendor_id       text COLLATE "C" NOT NULL CHECK (vendor_id ~ '^ven_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
     amount_minor    bigint           NOT NULL CHECK (amount_minor > 0),
     currency        char(3)          NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
@@ -325,75 +329,44 @@ CREATE TABLE payments.payouts (
 );
 CREATE INDEX payouts_vendor_idx ON payments.payouts (vendor_id, created_at DESC, id DESC);
 
--- Which payout paid which entry (PayableEntry::paid_out_by), apart from the append-only ledger.
--- The primary key is the guarantee: an entry is in one live payout at most.
-CREATE TABLE payments.payout_entries (
-    entry_id  text COLLATE "C" PRIMARY KEY REFERENCES payments.ledger_entries (id),
-    payout_id text COLLATE "C" NOT NULL REFERENCES payments.payouts (id)
-);
-CREATE INDEX payout_entries_payout_idx ON payments.payout_entries (payout_id);
-
--- Every vendor_payable entry with the payout that paid it (NULL: not yet): what
--- shared::payments::plan_payouts reads as PayableEntry.
-CREATE VIEW payments.payable_entries AS
-SELECT l.id, l.vendor_id, l.order_id, l.amount_minor, l.currency, l.created_at, p.payout_id AS paid_out_by
-FROM payments.ledger_entries l
-LEFT JOIN payments.payout_entries p ON p.entry_id = l.id
-WHERE l.vendor_id IS NOT NULL;
-
--- Requests a payout of the listed entries (a PayoutPlan) in one statement: each must be this
--- vendor's unpaid payable entry in `p_currency` with an order, and together they must be owed
--- (a credit sum), else PY005. Marks them, writes the payout for their sum and posts its journal
--- (`p_journal_id` and the two `p_posting_ids` name the journal and its postings; NULL mints them).
--- Idempotent per payout id: a repeated call answers the payout made first. Concurrent requests for
--- one vendor wait for each other.
-CREATE FUNCTION payments.request_payout(
-    p_id text, p_vendor_id text, p_currency text, p_entry_ids text[], p_journal_id text, p_posting_ids text[])
+-- Requests a payout of `p_amount_minor` to a vendor, in one statement: refuses (PY005) more than
+-- the vendor's balance, and posts the payout's journal with it. Idempotent per id: a repeated call
+-- answers the payout made first. Concurrent requests for one vendor wait for each other.
+CREATE FUNCTION payments.request_payout(p_id text, p_vendor_id text, p_currency text, p_amount_minor bigint)
 RETURNS payments.payouts LANGUAGE plpgsql AS $$
 DECLARE
     payout payments.payouts%ROWTYPE;
-    owed bigint;
-    payable integer;
+    balance bigint;
 BEGIN
-    PERFORM pg_advisory_xact_lock(hashtextextended('payments.payout:' || p_vendor_id, 0));
+    PERFORM pg_advisory_xact_lock(hashtextextended('payments.payout:' || p_vendor_id || ':' || p_currency, 0));
     SELECT * INTO payout FROM payments.payouts p WHERE p.id = p_id;
     IF FOUND THEN
         RETURN payout;
     END IF;
-    SELECT count(*), -coalesce(sum(e.amount_minor), 0) INTO payable, owed
-    FROM payments.payable_entries e
-    WHERE e.id = ANY (p_entry_ids) AND e.vendor_id = p_vendor_id AND e.currency = p_currency
-      AND e.order_id IS NOT NULL AND e.paid_out_by IS NULL;
-    IF payable <> coalesce(cardinality(p_entry_ids), 0)
-       OR payable <> (SELECT count(DISTINCT entry) FROM unnest(p_entry_ids) entry) THEN
-        RAISE EXCEPTION 'payout % lists entries that are not vendor %''s unpaid % payables', p_id, p_vendor_id, p_currency
+    SELECT coalesce(sum(b.balance_minor), 0) INTO balance FROM payments.vendor_balances b
+    WHERE b.vendor_id = p_vendor_id AND b.currency = p_currency;
+    IF p_amount_minor > balance THEN
+        RAISE EXCEPTION 'vendor % has % % available, less than the % requested', p_vendor_id, balance, p_currency, p_amount_minor
             USING ERRCODE = 'PY005';
     END IF;
-    IF owed <= 0 THEN
-        RAISE EXCEPTION 'payout % would pay % %: nothing is owed', p_id, owed, p_currency USING ERRCODE = 'PY005';
-    END IF;
     INSERT INTO payments.payouts (id, vendor_id, amount_minor, currency)
-    VALUES (p_id, p_vendor_id, owed, p_currency)
+    VALUES (p_id, p_vendor_id, p_amount_minor, p_currency)
     RETURNING * INTO payout;
-    INSERT INTO payments.payout_entries (entry_id, payout_id) SELECT unnest(p_entry_ids), p_id;
-    PERFORM payments.post_journal(p_journal_id, 'payout', p_id, jsonb_build_array(
-        jsonb_strip_nulls(jsonb_build_object('id', p_posting_ids[1], 'account', 'vendor_payable:' || p_vendor_id,
-                                             'amount_minor', owed, 'currency', p_currency)),
-        jsonb_strip_nulls(jsonb_build_object('id', p_posting_ids[2], 'account', 'psp_balance',
-                                             'amount_minor', -owed, 'currency', p_currency))), NULL);
+    PERFORM payments.post_journal('payout', p_id, jsonb_build_array(
+        jsonb_build_object('account', 'vendor_payable', 'vendor_id', p_vendor_id, 'amount_minor', p_amount_minor, 'currency', p_currency),
+        jsonb_build_object('account', 'psp_clearing', 'amount_minor', -p_amount_minor, 'currency', p_currency)), NULL);
     RETURN payout;
 END
 $$;
 
--- Records the provider's answer for a payout: 'paid', or 'failed', which posts a 'payout_reversal'
--- journal (the vendor is owed the money again) and makes its entries payable again. Idempotent: a
--- settled payout is answered as it is.
+-- Records the provider's answer for a payout: 'paid', or 'failed' (which gives the vendor the money
+-- back through a 'payout_reversal' journal). Idempotent: a settled payout is answered as it is.
 CREATE FUNCTION payments.settle_payout(p_id text, p_status text, p_psp_transfer_id text, p_failure_reason text)
 RETURNS payments.payouts LANGUAGE plpgsql AS $$
 DECLARE
     payout payments.payouts%ROWTYPE;
 BEGIN
-    IF p_status IS NULL OR p_status NOT IN ('paid', 'failed') THEN
+    IF p_status NOT IN ('paid', 'failed') THEN
         RAISE EXCEPTION 'a payout settles as paid or failed' USING ERRCODE = 'invalid_parameter_value';
     END IF;
     UPDATE payments.payouts p
@@ -406,10 +379,9 @@ BEGIN
         RETURN payout;
     END IF;
     IF p_status = 'failed' THEN
-        DELETE FROM payments.payout_entries WHERE payout_id = p_id;
-        PERFORM payments.post_journal(NULL, 'payout_reversal', p_id, jsonb_build_array(
-            jsonb_build_object('account', 'psp_balance', 'amount_minor', payout.amount_minor, 'currency', payout.currency),
-            jsonb_build_object('account', 'vendor_payable:' || payout.vendor_id,
+        PERFORM payments.post_journal('payout_reversal', p_id, jsonb_build_array(
+            jsonb_build_object('account', 'psp_clearing', 'amount_minor', payout.amount_minor, 'currency', payout.currency),
+            jsonb_build_object('account', 'vendor_payable', 'vendor_id', payout.vendor_id,
                                'amount_minor', -payout.amount_minor, 'currency', payout.currency)), p_failure_reason);
     END IF;
     RETURN payout;
