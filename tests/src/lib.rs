@@ -1,13 +1,18 @@
 //! Harness for black-box tests: each test binary starts its own stack on free ports with its own
 //! data directory, so it never collides with a running `cargo xtask dev` or another test binary.
 //! These tests need the Wasm builds, so they are `#[ignore]`d for a bare `cargo test` and run by
-//! `cargo xtask test` (which builds first and passes `--include-ignored`).
+//! `cargo xtask test` (which builds first and passes `--include-ignored`). Tests of the SQL alone
+//! use [`MigratedDatabase`], which needs only the system's PostgreSQL, and are not ignored.
 
 use std::path::PathBuf;
 
+use anyhow::Context as _;
+use local_cloud::postgres::Cluster;
+use local_cloud::{Background, Config};
 use serde_json::{Value, json};
 use shared::neon::NeonClient;
 use shared::transport::ReqwestTransport;
+use tokio::sync::OnceCell;
 use xtask::children::Logs;
 use xtask::stack::{Ports, Stack, StackConfig, WorkerMode};
 
@@ -133,6 +138,89 @@ impl TestStack {
         if let Some(dir) = self.stack.log_dir() {
             print_logs(dir);
         }
+    }
+}
+
+/// A fresh PostgreSQL with every migration applied, behind an in-process Neon gateway, shared by
+/// the tests of one binary: for tests of the SQL itself, which need no Redis, Spin or Worker (only
+/// the system's PostgreSQL, like the gateways' conformance tests). Stopped when the binary exits.
+pub struct MigratedDatabase {
+    root: PathBuf,
+    cluster: Cluster,
+    gateway: Background,
+}
+
+static MIGRATED: OnceCell<MigratedDatabase> = OnceCell::const_new();
+
+impl MigratedDatabase {
+    /// The binary's database, started and migrated by the first caller (`name` names its directory).
+    pub async fn shared(name: &str) -> &'static MigratedDatabase {
+        MIGRATED
+            .get_or_init(|| async {
+                match Self::start(name).await {
+                    Ok(database) => database,
+                    Err(error) => panic!("starting the migrated database: {error:#}"),
+                }
+            })
+            .await
+    }
+
+    async fn start(name: &str) -> anyhow::Result<Self> {
+        let root = xtask::paths::target_dir().join("e2e").join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let cluster = Cluster::start(root.join("postgres"), local_cloud::ports::free_port()?)?;
+        // The Upstash gateway binds too but reaches Redis only when called, which these tests never do.
+        let gateway = local_cloud::spawn_in_thread(Config::ephemeral("redis://127.0.0.1:1", "unused"))?;
+        local_cloud::at_exit(stop_migrated);
+        let database = Self { root, cluster, gateway };
+        database.create(xtask::stack::DATABASE).await?;
+        Ok(database)
+    }
+
+    /// Creates `database` in the same cluster and applies every migration to it.
+    pub async fn create(&self, database: &str) -> anyhow::Result<()> {
+        self.create_with(database, &xtask::paths::repo_root().join("migrations")).await
+    }
+
+    /// Creates `database` and applies the migrations found in `dir` (a test may stop at a version).
+    pub async fn create_with(&self, database: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+        self.cluster.ensure_database(database)?;
+        self.migrate(database, dir).await
+    }
+
+    /// Applies what `dir` holds that `database` has not applied yet.
+    pub async fn migrate(&self, database: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+        xtask::migrate::run(&self.neon_url(), &self.connection_string(database), dir)
+            .await
+            .with_context(|| format!("migrating {database}"))?;
+        Ok(())
+    }
+
+    /// The Neon gateway's `/sql` URL.
+    pub fn neon_url(&self) -> String {
+        self.gateway.neon_url()
+    }
+
+    /// The connection string of one of the cluster's databases, as the gateway takes it.
+    pub fn connection_string(&self, database: &str) -> String {
+        self.cluster.connection_string(database)
+    }
+
+    /// The shared database, through the Neon gateway.
+    pub fn neon(&self) -> NeonClient<ReqwestTransport> {
+        self.neon_for(xtask::stack::DATABASE)
+    }
+
+    /// Another database of the same cluster (see [`MigratedDatabase::create`]).
+    pub fn neon_for(&self, database: &str) -> NeonClient<ReqwestTransport> {
+        NeonClient::new(ReqwestTransport::default(), self.neon_url(), self.connection_string(database))
+    }
+}
+
+extern "C" fn stop_migrated() {
+    if let Some(database) = MIGRATED.get() {
+        let _ = database.cluster.stop();
+        let _ = std::fs::remove_dir_all(&database.root);
     }
 }
 

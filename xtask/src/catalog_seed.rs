@@ -845,6 +845,12 @@ pub async fn write(client: &NeonClient<ReqwestTransport>, catalog: &SeedCatalog)
         };
     }
     report.written_in = started.elapsed();
+    // Stock belongs to inventory from migration 0009 on: it adopts what the catalog was just given
+    // (variants it already holds are left alone, so a second run changes nothing).
+    client
+        .query("SELECT inventory.adopt_catalog_stock(NULL)", &[])
+        .await
+        .context("adopting the seeded stock into inventory")?;
     Ok(report)
 }
 
