@@ -1,5 +1,6 @@
 //! The payments domain (issue 6), pure: commission frozen per order line, the split of a paid
-//! order group between vendors and the platform, the double-entry ledger and payouts.
+//! order group between vendors and the platform, the double-entry ledger and payouts; and
+//! [`stripe`], the provider adapter (a protocol client over `HttpTransport`, plus webhook checks).
 //!
 //! No clock, no I/O: the `payments` component passes in the rules, the stored entries and the time.
 
@@ -8,6 +9,7 @@ pub mod ids;
 pub mod ledger;
 pub mod payout;
 pub mod split;
+pub mod stripe;
 
 pub use commission::{CommissionLine, CommissionRules, RuleSource, assess};
 pub use ids::{PaymentId, PayoutId, PspReference, PspReferenceError, RefundId};
