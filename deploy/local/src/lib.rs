@@ -3,6 +3,7 @@
 //! - [`neon`]: Neon's `POST /sql` protocol (the proxy's `sql_over_http`) over a real PostgreSQL.
 //! - [`upstash`]: Upstash's REST protocol over a real Redis.
 //! - [`email`]: an email sink speaking Resend's send-email API, with an HTTP inbox for tests.
+//! - [`stripe`]: a Stripe sandbox (PaymentIntents, Refunds, Connect transfers, signed webhooks).
 //! - [`postgres::Cluster`] and [`redis::Server`]: project-local database processes.
 //! - [`ports::free_port`], [`LocalCloud`] and [`spawn_in_thread`]: glue for `cargo xtask dev` and tests.
 
@@ -13,6 +14,7 @@ pub mod ports;
 pub mod postgres;
 pub mod process;
 pub mod redis;
+pub mod stripe;
 pub mod upstash;
 
 use std::future::Future;
@@ -36,6 +38,8 @@ pub struct Config {
     pub email_listen: SocketAddr,
     /// The key `POST /emails` must carry as `Authorization: Bearer <key>`.
     pub email_api_key: String,
+    pub stripe_listen: SocketAddr,
+    pub stripe: stripe::Options,
     pub neon: neon::Options,
     /// One stderr line per request (`neon POST /sql 200 3ms`).
     pub log_requests: bool,
@@ -43,7 +47,8 @@ pub struct Config {
 
 impl Config {
     /// Every listener on an ephemeral loopback port; handy for tests. The email key is
-    /// [`Config::EPHEMERAL_EMAIL_API_KEY`].
+    /// [`Config::EPHEMERAL_EMAIL_API_KEY`], the Stripe key [`Config::EPHEMERAL_STRIPE_SECRET_KEY`]
+    /// (with short delays and retries: [`stripe::Options::fast`]).
     pub fn ephemeral(redis_url: impl Into<String>, upstash_token: impl Into<String>) -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         Self {
@@ -53,12 +58,15 @@ impl Config {
             redis_url: redis_url.into(),
             email_listen: any,
             email_api_key: Self::EPHEMERAL_EMAIL_API_KEY.to_owned(),
+            stripe_listen: any,
+            stripe: stripe::Options::fast(Self::EPHEMERAL_STRIPE_SECRET_KEY),
             neon: neon::Options::default(),
             log_requests: false,
         }
     }
 
     pub const EPHEMERAL_EMAIL_API_KEY: &str = "re_local_test_key";
+    pub const EPHEMERAL_STRIPE_SECRET_KEY: &str = "sk_test_local_sandbox";
 }
 
 /// Where the listeners ended up (ephemeral ports resolved).
@@ -67,17 +75,20 @@ pub struct Addrs {
     pub neon: SocketAddr,
     pub upstash: SocketAddr,
     pub email: SocketAddr,
+    pub stripe: SocketAddr,
 }
 
-/// The gateways and the email sink, bound but not yet serving.
+/// The gateways, the email sink and the Stripe sandbox, bound but not yet serving.
 pub struct LocalCloud {
     addrs: Addrs,
     neon_listener: TcpListener,
     upstash_listener: TcpListener,
     email_listener: TcpListener,
+    stripe_listener: TcpListener,
     neon: Arc<neon::Gateway>,
     upstash: Arc<upstash::Gateway>,
     email: Arc<email::Gateway>,
+    stripe: Arc<stripe::Sandbox>,
     log_requests: bool,
 }
 
@@ -92,19 +103,26 @@ impl LocalCloud {
         let email_listener = TcpListener::bind(config.email_listen)
             .await
             .with_context(|| format!("binding the email sink to {}", config.email_listen))?;
+        let stripe_listener = TcpListener::bind(config.stripe_listen)
+            .await
+            .with_context(|| format!("binding the Stripe sandbox to {}", config.stripe_listen))?;
         let upstash = upstash::Gateway::new(&config.redis_url, &config.upstash_token)?;
+        let stripe = stripe::Sandbox::new(config.stripe, config.log_requests)?;
         Ok(Self {
             addrs: Addrs {
                 neon: neon_listener.local_addr()?,
                 upstash: upstash_listener.local_addr()?,
                 email: email_listener.local_addr()?,
+                stripe: stripe_listener.local_addr()?,
             },
             neon_listener,
             upstash_listener,
             email_listener,
+            stripe_listener,
             neon: Arc::new(neon::Gateway::new(config.neon)),
             upstash: Arc::new(upstash),
             email: Arc::new(email::Gateway::new(&config.email_api_key, config.log_requests)),
+            stripe: Arc::new(stripe),
             log_requests: config.log_requests,
         })
     }
@@ -123,6 +141,10 @@ impl LocalCloud {
 
     pub fn email_addr(&self) -> SocketAddr {
         self.addrs.email
+    }
+
+    pub fn stripe_addr(&self) -> SocketAddr {
+        self.addrs.stripe
     }
 
     /// Serves every listener until `shutdown` resolves, then lets in-flight requests finish.
@@ -151,16 +173,28 @@ impl LocalCloud {
             },
         ));
         let email = self.email.clone();
-        let email_task =
-            tokio::spawn(http_server::serve(self.email_listener, "email", self.log_requests, stop_rx, move |req| {
+        let email_task = tokio::spawn(http_server::serve(
+            self.email_listener,
+            "email",
+            self.log_requests,
+            stop_rx.clone(),
+            move |req| {
                 let email = email.clone();
                 async move { email.handle(req).await }
+            },
+        ));
+        let stripe = self.stripe.clone();
+        let stripe_task =
+            tokio::spawn(http_server::serve(self.stripe_listener, "stripe", self.log_requests, stop_rx, move |req| {
+                let stripe = stripe.clone();
+                async move { stripe.handle(req).await }
             }));
         shutdown.await;
         let _ = stop_tx.send(true);
         neon_task.await.context("neon listener task")?;
         upstash_task.await.context("upstash listener task")?;
         email_task.await.context("email listener task")?;
+        stripe_task.await.context("stripe listener task")?;
         Ok(())
     }
 }
@@ -170,6 +204,7 @@ pub struct Background {
     pub neon_addr: SocketAddr,
     pub upstash_addr: SocketAddr,
     pub email_addr: SocketAddr,
+    pub stripe_addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -188,6 +223,11 @@ impl Background {
     /// `http://127.0.0.1:PORT`: Resend's API base (`POST /emails`) and the inbox (`/inbox`).
     pub fn email_url(&self) -> String {
         format!("http://{}", self.email_addr)
+    }
+
+    /// `http://127.0.0.1:PORT`: the Stripe API base (`/v1/…`).
+    pub fn stripe_url(&self) -> String {
+        format!("http://{}", self.stripe_addr)
     }
 
     /// Stops accepting, waits for in-flight requests and joins the thread.
@@ -252,6 +292,7 @@ pub fn spawn_in_thread(config: Config) -> anyhow::Result<Background> {
         neon_addr: addrs.neon,
         upstash_addr: addrs.upstash,
         email_addr: addrs.email,
+        stripe_addr: addrs.stripe,
         stop: Some(stop_tx),
         thread: Some(thread),
     })

@@ -1,12 +1,12 @@
-//! `local-cloud`: the local Neon (HTTP SQL) and Upstash (REST) gateways and the email sink
-//! (Resend's send-email API + an inbox) in one process.
+//! `local-cloud`: the local Neon (HTTP SQL) and Upstash (REST) gateways, the email sink
+//! (Resend's send-email API + an inbox) and the Stripe sandbox in one process.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use local_cloud::{Config, LocalCloud, neon};
+use local_cloud::{Config, LocalCloud, neon, stripe};
 
 const USAGE: &str = "\
 usage: local-cloud [options]
@@ -16,6 +16,11 @@ usage: local-cloud [options]
   --redis-url URL             Redis behind the Upstash gateway (default redis://127.0.0.1:6379)
   --email-listen ADDR         email sink: Resend's POST /emails and the /inbox (default 127.0.0.1:8025)
   --email-api-key KEY         key POST /emails must carry as `Authorization: Bearer KEY` (default re_local_key)
+  --stripe-listen ADDR        Stripe sandbox: Stripe's /v1 API subset and signed webhooks (default 127.0.0.1:12111)
+  --stripe-secret-key KEY     test-mode key the sandbox accepts (sk_test_…; repeat for more; default sk_test_local)
+  --stripe-webhook-url URL    endpoint that receives every event (repeatable; pair each with a secret)
+  --stripe-webhook-secret S   whsec_… signing secret for the preceding --stripe-webhook-url
+  --stripe-processing-ms MS   how long the delayed test card stays `processing` (default 3000)
   --pg-addr ADDR              connect every Neon request here, whatever host its connection string names
   --statement-timeout-ms MS   session statement_timeout for Neon requests (default 15000, 0 = none)
   --quiet                     no per-request log lines
@@ -29,9 +34,14 @@ fn parse_args() -> anyhow::Result<Config> {
         redis_url: "redis://127.0.0.1:6379".to_owned(),
         email_listen: SocketAddr::from(([127, 0, 0, 1], 8025)),
         email_api_key: "re_local_key".to_owned(),
+        stripe_listen: SocketAddr::from(([127, 0, 0, 1], 12111)),
+        stripe: stripe::Options::new("sk_test_local"),
         neon: neon::Options::default(),
         log_requests: true,
     };
+    let mut stripe_keys = Vec::new();
+    let mut webhook_urls = Vec::new();
+    let mut webhook_secrets = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().with_context(|| format!("{flag} needs a value"));
@@ -42,6 +52,14 @@ fn parse_args() -> anyhow::Result<Config> {
             "--redis-url" => config.redis_url = value()?,
             "--email-listen" => config.email_listen = value()?.parse().context("--email-listen")?,
             "--email-api-key" => config.email_api_key = value()?,
+            "--stripe-listen" => config.stripe_listen = value()?.parse().context("--stripe-listen")?,
+            "--stripe-secret-key" => stripe_keys.push(value()?),
+            "--stripe-webhook-url" => webhook_urls.push(value()?),
+            "--stripe-webhook-secret" => webhook_secrets.push(value()?),
+            "--stripe-processing-ms" => {
+                let ms: u64 = value()?.parse().context("--stripe-processing-ms")?;
+                config.stripe.processing_delay = Duration::from_millis(ms);
+            }
             "--pg-addr" => config.neon.upstream = Some(value()?.parse().context("--pg-addr")?),
             "--statement-timeout-ms" => {
                 let ms: u64 = value()?.parse().context("--statement-timeout-ms")?;
@@ -55,6 +73,17 @@ fn parse_args() -> anyhow::Result<Config> {
             other => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
+    if !stripe_keys.is_empty() {
+        config.stripe.secret_keys = stripe_keys;
+    }
+    if webhook_urls.len() != webhook_secrets.len() {
+        bail!("give each --stripe-webhook-url a --stripe-webhook-secret");
+    }
+    config.stripe.webhook_endpoints = webhook_urls
+        .into_iter()
+        .zip(webhook_secrets)
+        .map(|(url, secret)| stripe::EndpointSeed { url, secret })
+        .collect();
     Ok(config)
 }
 
@@ -76,10 +105,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let cloud = LocalCloud::bind(config).await?;
     println!(
-        "local-cloud: neon on http://{}/sql, upstash on http://{}, email on http://{} (inbox: /inbox)",
+        "local-cloud: neon on http://{}/sql, upstash on http://{}, email on http://{} (inbox: /inbox), stripe on http://{}",
         cloud.neon_addr(),
         cloud.upstash_addr(),
-        cloud.email_addr()
+        cloud.email_addr(),
+        cloud.stripe_addr()
     );
     cloud.serve(shutdown).await?;
     eprintln!("local-cloud: stopped");
