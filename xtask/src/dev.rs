@@ -59,6 +59,7 @@ fn ensure_ports_free(ports: &Ports) -> anyhow::Result<()> {
         ("Neon gateway", ports.neon),
         ("Upstash gateway", ports.upstash),
         ("email sink", ports.email),
+        ("Stripe sandbox", ports.stripe),
         ("Spin host", ports.spin),
         ("wrangler dev", ports.worker),
         ("wrangler inspector", ports.worker_inspector),
@@ -80,6 +81,7 @@ fn print_urls(stack: &Stack) {
     println!("  Neon HTTP gateway         {}", urls.neon_sql);
     println!("  Upstash REST gateway      {}", urls.upstash);
     println!("  email sink (Resend API)   {} (inbox: GET {})", urls.email, urls.email_inbox);
+    println!("  Stripe sandbox            {} (key sk_test_… in .dev/secrets.json)", urls.stripe);
     println!("  PostgreSQL                {}", stack.connection_string());
     println!("  Redis                     redis://127.0.0.1:{}", stack.ports.redis);
     println!("  state                     {}", stack.state_dir().display());

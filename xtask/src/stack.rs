@@ -1,6 +1,6 @@
 //! The local stack: PostgreSQL and Redis behind the Neon and Upstash gateways, the email sink, the
-//! migrations, the Spin components in the local wasi:http host, and the Workers in workerd (`wrangler dev`,
-//! or miniflare's API for benchmarks).
+//! Stripe sandbox, the migrations, the Spin components in the local wasi:http host, and the Workers
+//! in workerd (`wrangler dev`, or miniflare's API for benchmarks).
 //! `cargo xtask dev` runs it on fixed ports; black-box tests run their own on free ports.
 
 use crate::children::{Logs, ManagedChild};
@@ -25,6 +25,8 @@ pub struct Ports {
     pub upstash: u16,
     /// The email sink: Resend's `POST /emails` and the `/inbox`.
     pub email: u16,
+    /// The Stripe sandbox: Stripe's `/v1` API subset.
+    pub stripe: u16,
     pub spin: u16,
     pub worker: u16,
     pub worker_inspector: u16,
@@ -39,6 +41,7 @@ impl Ports {
             neon: 4444,
             upstash: 8079,
             email: 8025,
+            stripe: 12111,
             spin: 3000,
             worker: 8787,
             worker_inspector: 9229,
@@ -54,6 +57,7 @@ impl Ports {
             neon: next()?,
             upstash: next()?,
             email: next()?,
+            stripe: next()?,
             spin: next()?,
             worker: next()?,
             worker_inspector: next()?,
@@ -75,6 +79,8 @@ pub struct Secrets {
     pub catalog_cursor_key: String,
     /// HMAC key (base64url, 32 bytes) the cart Worker signs guest cart cookies with.
     pub cart_cookie_key: String,
+    /// The test-mode key (`sk_test_…`) the Stripe sandbox accepts.
+    pub stripe_secret_key: String,
 }
 
 impl Secrets {
@@ -97,6 +103,10 @@ impl Secrets {
                 stored.insert(name.to_owned(), random_token()?.into());
                 changed = true;
             }
+        }
+        if !stored.get("stripe_secret_key").is_some_and(serde_json::Value::is_string) {
+            stored.insert("stripe_secret_key".to_owned(), format!("sk_test_{}", random_token()?).into());
+            changed = true;
         }
         if changed {
             std::fs::create_dir_all(state_dir)?;
@@ -175,11 +185,16 @@ impl Stack {
             &format!("127.0.0.1:{}", ports.email),
             "--email-api-key",
             &secrets.email_api_key,
+            "--stripe-listen",
+            &format!("127.0.0.1:{}", ports.stripe),
+            "--stripe-secret-key",
+            &secrets.stripe_secret_key,
         ]);
         let mut cloud = ManagedChild::spawn("local-cloud", &mut cloud_command, &logs)?;
         wait_for_port(&mut cloud, ports.neon).await?;
         wait_for_port(&mut cloud, ports.upstash).await?;
         wait_for_port(&mut cloud, ports.email).await?;
+        wait_for_port(&mut cloud, ports.stripe).await?;
 
         let urls = Urls::new(ports);
         let connection_string = postgres.connection_string(DATABASE);
@@ -291,7 +306,7 @@ impl Stack {
     }
 
     /// (role, process group) of each child: `worker` (wrangler or miniflare, with workerd),
-    /// `local-cloud` (the Neon, Upstash and email gateways) and `local-spin`, for CPU accounting.
+    /// `local-cloud` (the Neon, Upstash and email gateways, the Stripe sandbox) and `local-spin`, for CPU accounting.
     pub fn process_groups(&self) -> Vec<(&'static str, u32)> {
         let mut groups = vec![("local-cloud", self.cloud.pid()), ("local-spin", self.spin.pid())];
         groups.extend(self.worker.as_ref().map(|worker| ("worker", worker.pid())));
@@ -334,6 +349,8 @@ pub struct Urls {
     pub email: String,
     /// `GET` lists what was sent (newest first, `?to=` filters), `DELETE` empties it.
     pub email_inbox: String,
+    /// The Stripe sandbox's origin: the API base a Stripe client takes (`/v1/…`).
+    pub stripe: String,
     pub spin: String,
     pub worker: String,
 }
@@ -347,6 +364,7 @@ impl Urls {
             upstash: origin(ports.upstash),
             email: origin(ports.email),
             email_inbox: format!("{}/inbox", origin(ports.email)),
+            stripe: origin(ports.stripe),
             spin: origin(ports.spin),
             worker: origin(ports.worker),
         }
