@@ -543,12 +543,22 @@ async fn transfers_need_a_capable_account_and_funds_from_the_source_charge_or_th
     let error = sourceless.error(400, "invalid_request_error", Some("balance_insufficient"));
     assert!(error["message"].as_str().unwrap().contains("4000 0000 0000 0077"), "{error}");
     // …except with the card that bypasses the pending balance.
-    api.pay("5000", "eur", "pm_card_bypassPending", &[]).await.ok();
+    let settled = api.pay("5000", "eur", "pm_card_bypassPending", &[]).await;
+    let settled_charge = settled.ok()["latest_charge"].as_str().unwrap().to_owned();
     let balance = api.get("/v1/balance").await;
     let available = balance.ok()["available"].as_array().unwrap().iter().find(|row| row["currency"] == "eur").cloned();
     assert_eq!(available.map(|row| row["amount"].clone()), Some(json!(5000)));
     let funded = api.post("/v1/transfers", &[("amount", "5000"), ("currency", "eur"), ("destination", &vendor)]).await;
     assert_eq!(funded.ok()["source_transaction"], Value::Null);
+    // That charge's money is already spent from the available balance; naming it as the source
+    // does not spend it twice.
+    let twice = api
+        .post(
+            "/v1/transfers",
+            &[("amount", "1"), ("currency", "eur"), ("destination", &vendor), ("source_transaction", &settled_charge)],
+        )
+        .await;
+    twice.error(400, "invalid_request_error", Some("balance_insufficient"));
 
     let incapable = express_account(&api, false).await;
     let refused = api

@@ -819,13 +819,7 @@ fn create_transfer(ctx: &mut Ctx<'_>, params: &Params) -> Result<Json, ApiError>
         None => {
             let funds = ctx.state.balance.entry(currency.clone()).or_default();
             if funds.available < amount {
-                return Err(ApiError::invalid(
-                    "Insufficient funds in Stripe account. In test mode, you can add funds to your available balance \
-                     (bypassing your pending balance) by creating a charge with 4000 0000 0000 0077 as the card \
-                     number. You can use the /v1/balance endpoint to view your Stripe balance (for more details, see \
-                     stripe.com/docs/api#balance).",
-                )
-                .code("balance_insufficient"));
+                return Err(insufficient_funds());
             }
             funds.available -= amount;
             params.string("transfer_group")
@@ -887,6 +881,11 @@ fn spend_from_charge(
         .code("balance_insufficient")
         .param("amount"));
     }
+    // "returns success regardless of your available balance if the related charge has not settled
+    // yet": a charge already settled into the available balance is spent from that balance.
+    if charge.available_at_once && ctx.state.balance.get(currency).map_or(0, |funds| funds.available) < amount {
+        return Err(insufficient_funds());
+    }
     let group =
         charge.transfer_group.clone().or(requested_group).unwrap_or_else(|| format!("group_{}", charge.payment_intent));
     let (intent_id, at_once) = (charge.payment_intent.clone(), charge.available_at_once);
@@ -899,6 +898,16 @@ fn spend_from_charge(
     }
     ctx.state.settle(currency, -amount, at_once);
     Ok(Some(group))
+}
+
+/// Stripe's test-mode answer to a transfer the available balance cannot cover.
+fn insufficient_funds() -> ApiError {
+    ApiError::invalid(
+        "Insufficient funds in Stripe account. In test mode, you can add funds to your available balance (bypassing \
+         your pending balance) by creating a charge with 4000 0000 0000 0077 as the card number. You can use the \
+         /v1/balance endpoint to view your Stripe balance (for more details, see stripe.com/docs/api#balance).",
+    )
+    .code("balance_insufficient")
 }
 
 /// What Stripe answers for an account the platform does not control (or that does not exist).
@@ -1030,4 +1039,256 @@ fn no_such_param(object: &str, id: &str, param: &str) -> ApiError {
     let mut error = ApiError::no_such(object, id, param);
     error.status = StatusCode::BAD_REQUEST;
     error
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// One step of a random session against the sandbox.
+    #[derive(Debug, Clone)]
+    enum Op {
+        Create {
+            amount: i64,
+            card: usize,
+            confirm: bool,
+            manual: bool,
+        },
+        Confirm {
+            intent: usize,
+            card: usize,
+        },
+        /// `delta` around `amount_capturable`; `None` captures it all.
+        Capture {
+            intent: usize,
+            delta: Option<i64>,
+        },
+        Cancel {
+            intent: usize,
+        },
+        /// `delta` around what is left to refund; `None` refunds the rest.
+        Refund {
+            intent: usize,
+            delta: Option<i64>,
+        },
+        /// `delta` around what the charge (or the available balance) has left: rules break at the edge.
+        Transfer {
+            intent: usize,
+            delta: i64,
+            from_charge: bool,
+        },
+        Settle {
+            intent: usize,
+        },
+    }
+
+    const TOKENS: [&str; 5] = [
+        "pm_card_visa",
+        "pm_card_bypassPending",
+        "pm_card_chargeDeclined",
+        "pm_card_chargeDeclinedInsufficientFunds",
+        cards::DELAYED_TOKEN,
+    ];
+
+    /// Weighted towards payments that go through, so refunds and transfers have money to move.
+    fn op() -> impl Strategy<Value = Op> {
+        let index = 0usize..8;
+        let amount = 50i64..5_000;
+        let card = || prop_oneof![3 => Just(0usize), 2 => Just(1), 1 => Just(2), 1 => Just(3), 1 => Just(4)];
+        // Mostly right at the limit, where off-by-one rules would show.
+        let delta = || prop_oneof![-2i64..=2, -300i64..300];
+        prop_oneof![
+            3 => (amount, card(), prop::bool::weighted(0.8), prop::bool::weighted(0.3))
+                .prop_map(|(amount, card, confirm, manual)| Op::Create { amount, card, confirm, manual }),
+            1 => (index.clone(), card()).prop_map(|(intent, card)| Op::Confirm { intent, card }),
+            1 => (index.clone(), proptest::option::of(delta())).prop_map(|(intent, delta)| Op::Capture { intent, delta }),
+            1 => index.clone().prop_map(|intent| Op::Cancel { intent }),
+            2 => (index.clone(), proptest::option::of(delta())).prop_map(|(intent, delta)| Op::Refund { intent, delta }),
+            2 => (index.clone(), delta(), any::<bool>())
+                .prop_map(|(intent, delta, from_charge)| Op::Transfer { intent, delta, from_charge }),
+            1 => index.prop_map(|intent| Op::Settle { intent }),
+        ]
+    }
+
+    fn run(ctx: &mut Ctx<'_>, route: Route, form: &str) -> Result<Json, ApiError> {
+        dispatch(ctx, &route, &Params::parse(form.as_bytes()))
+    }
+
+    /// Transitions the state machine may make (docs.stripe.com/payments/paymentintents/lifecycle).
+    fn allowed(from: IntentStatus, to: IntentStatus) -> bool {
+        use IntentStatus::*;
+        from == to
+            || matches!(
+                (from, to),
+                (
+                    RequiresPaymentMethod | RequiresConfirmation,
+                    RequiresConfirmation | Processing | RequiresCapture | Succeeded | RequiresPaymentMethod | Canceled
+                ) | (Processing, RequiresCapture | Succeeded)
+                    | (RequiresCapture, Succeeded | Canceled)
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+
+        #[test]
+        fn money_never_appears_or_vanishes_and_states_move_only_forward(ops in proptest::collection::vec(op(), 1..40)) {
+            session(ops)?;
+        }
+    }
+
+    /// Runs `ops` against a fresh sandbox, checking after each step that PaymentIntents only move
+    /// along the documented transitions and that the books balance.
+    fn session(ops: Vec<Op>) -> Result<(), TestCaseError> {
+        let mut state = State::default();
+        let ids = IdSource::new();
+        let mut ctx = Ctx {
+            state: &mut state,
+            ids: &ids,
+            now: 1_800_000_000,
+            request_id: None,
+            idempotency_key: None,
+            emitted: Vec::new(),
+            delayed: Vec::new(),
+        };
+        let account =
+            run(&mut ctx, Route::CreateAccount, "type=express&capabilities[transfers][requested]=true").unwrap();
+        let account = account["id"].as_str().unwrap().to_owned();
+        let mut intents: Vec<String> = Vec::new();
+        let mut transferred_total = 0i64;
+        for op in ops {
+            let before: Vec<IntentStatus> = intents.iter().map(|id| ctx.state.payment_intents[id].status).collect();
+            let pick = |index: usize| intents.get(index % intents.len().max(1)).cloned();
+            match op {
+                Op::Create { amount, card, confirm, manual } => {
+                    let capture = if manual { "manual" } else { "automatic" };
+                    let form = format!(
+                        "amount={amount}&currency=eur&payment_method={}&confirm={confirm}&capture_method={capture}",
+                        TOKENS[card]
+                    );
+                    let _ = run(&mut ctx, Route::CreatePaymentIntent, &form);
+                    // The new PaymentIntent, whether or not its confirmation was declined.
+                    let new: Vec<String> =
+                        ctx.state.payment_intents.keys().filter(|id| !intents.contains(id)).cloned().collect();
+                    intents.extend(new);
+                }
+                Op::Confirm { intent, card } => {
+                    if let Some(id) = pick(intent) {
+                        let _ =
+                            run(&mut ctx, Route::ConfirmPaymentIntent(id), &format!("payment_method={}", TOKENS[card]));
+                    }
+                }
+                Op::Capture { intent, delta } => {
+                    if let Some(id) = pick(intent) {
+                        let capturable = ctx.state.payment_intents[&id].amount_capturable;
+                        let amount = delta.map(|delta| (capturable + delta).max(1));
+                        let form = amount.map(|a| format!("amount_to_capture={a}")).unwrap_or_default();
+                        if let Ok(intent) = run(&mut ctx, Route::CapturePaymentIntent(id), &form) {
+                            let received = intent["amount_received"].as_i64().unwrap_or_default();
+                            prop_assert!(
+                                received >= 1 && received <= capturable,
+                                "captured {received} of {capturable}"
+                            );
+                        }
+                    }
+                }
+                Op::Cancel { intent } => {
+                    if let Some(id) = pick(intent) {
+                        let _ = run(&mut ctx, Route::CancelPaymentIntent(id), "");
+                    }
+                }
+                Op::Refund { intent, delta } => {
+                    if let Some(id) = pick(intent) {
+                        let charge = ctx.state.payment_intents[&id].latest_charge.clone();
+                        let refundable = charge
+                            .as_ref()
+                            .and_then(|c| ctx.state.charges.get(c))
+                            .map(|c| c.amount_captured - c.amount_refunded);
+                        let amount = delta.map(|delta| (refundable.unwrap_or(100) + delta).max(1));
+                        let form = format!(
+                            "payment_intent={id}{}",
+                            amount.map(|a| format!("&amount={a}")).unwrap_or_default()
+                        );
+                        if let Ok(refund) = run(&mut ctx, Route::CreateRefund, &form) {
+                            let refunded = refund["amount"].as_i64().unwrap_or_default();
+                            prop_assert!(
+                                refundable.is_some_and(|left| refunded >= 1 && refunded <= left),
+                                "refunded {refunded} of {refundable:?}"
+                            );
+                            prop_assert!(amount.is_none_or(|asked| asked == refunded));
+                        }
+                    }
+                }
+                Op::Transfer { intent, delta, from_charge } => {
+                    let source = pick(intent)
+                        .and_then(|id| ctx.state.payment_intents[&id].latest_charge.clone())
+                        .filter(|_| from_charge);
+                    let left = source.as_ref().and_then(|c| ctx.state.charges.get(c)).map(Charge::unspent);
+                    let available = ctx.state.balance.get("eur").map_or(0, |funds| funds.available);
+                    let amount = (left.unwrap_or(available) + delta).max(1);
+                    // Sourceless transfers and settled (available) charges draw on the available balance.
+                    let settled =
+                        source.as_ref().and_then(|c| ctx.state.charges.get(c)).is_none_or(|c| c.available_at_once);
+                    let mut form = format!("amount={amount}&currency=eur&destination={account}");
+                    if let Some(charge) = &source {
+                        form.push_str(&format!("&source_transaction={charge}"));
+                    }
+                    if run(&mut ctx, Route::CreateTransfer, &form).is_ok() {
+                        if let Some(left) = left {
+                            prop_assert!(amount <= left, "transferred {amount} from a charge with {left} left");
+                        }
+                        if settled {
+                            prop_assert!(amount <= available, "transferred {amount} with {available} available");
+                        }
+                        transferred_total += amount;
+                    }
+                }
+                Op::Settle { intent } => {
+                    if let Some(id) = pick(intent) {
+                        finish_processing(&mut ctx, &id);
+                    }
+                }
+            }
+            for (id, from) in intents.iter().zip(before) {
+                let to = ctx.state.payment_intents[id].status;
+                prop_assert!(allowed(from, to), "{id}: {from:?} → {to:?}");
+            }
+            let mut captured_total = 0;
+            let mut refunded_total = 0;
+            for charge in ctx.state.charges.values() {
+                let from_it: i64 = ctx
+                    .state
+                    .transfers
+                    .values()
+                    .filter(|t| t.source_transaction.as_deref() == Some(&charge.id))
+                    .map(|t| t.amount)
+                    .sum();
+                let refunds: i64 = ctx.state.refunds.values().filter(|r| r.charge == charge.id).map(|r| r.amount).sum();
+                prop_assert!(charge.amount_captured <= charge.amount);
+                prop_assert!(charge.captured || charge.amount_captured == 0);
+                prop_assert_eq!(from_it, charge.transferred);
+                prop_assert!(
+                    from_it <= charge.amount_captured,
+                    "transfers {from_it} > captured {}",
+                    charge.amount_captured
+                );
+                if charge.captured {
+                    prop_assert_eq!(refunds, charge.amount_refunded);
+                    prop_assert!(charge.amount_refunded <= charge.amount_captured);
+                    let intent = &ctx.state.payment_intents[&charge.payment_intent];
+                    prop_assert_eq!(intent.status, IntentStatus::Succeeded);
+                    prop_assert_eq!(intent.amount_received, charge.amount_captured);
+                }
+                captured_total += charge.amount_captured;
+                refunded_total += refunds;
+            }
+            // Every cent is in the balance, refunded, or transferred out.
+            let funds = ctx.state.balance.get("eur").copied().unwrap_or_default();
+            prop_assert_eq!(funds.available + funds.pending, captured_total - refunded_total - transferred_total);
+            prop_assert!(funds.available >= 0 || refunded_total > 0, "only refunds may overdraw: {funds:?}");
+        }
+        Ok(())
+    }
 }
