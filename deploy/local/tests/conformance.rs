@@ -947,20 +947,21 @@ async fn binary_announces_its_urls_logs_requests_and_exits_on_sigterm() {
         .args(["--neon-listen", "127.0.0.1:0", "--upstash-listen", "127.0.0.1:0"])
         .args(["--upstash-token", TOKEN, "--redis-url", &redis_url])
         .args(["--email-listen", "127.0.0.1:0", "--email-api-key", "re_binary_test"])
+        .args(["--stripe-listen", "127.0.0.1:0", "--stripe-secret-key", "sk_test_binary"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ready = lines.next_line().await.unwrap().expect("ready line");
-    // local-cloud: neon on http://127.0.0.1:P/sql, upstash on http://127.0.0.1:Q, email on http://127.0.0.1:R (…)
+    // local-cloud: neon on http://127.0.0.1:P/sql, upstash on http://127.0.0.1:Q, email on http://127.0.0.1:R (…), stripe on http://127.0.0.1:S
     let urls: Vec<&str> = ready
         .split_whitespace()
         .filter(|word| word.starts_with("http://"))
         .map(|word| word.trim_end_matches(','))
         .collect();
     assert!(ready.starts_with("local-cloud: neon on http://"), "{ready}");
-    let [neon_url, upstash_url, email_url] = urls[..] else { panic!("three URLs in {ready}") };
+    let [neon_url, upstash_url, email_url, stripe_url] = urls[..] else { panic!("four URLs in {ready}") };
 
     let client = reqwest::Client::new();
     let neon = client
@@ -981,6 +982,8 @@ async fn binary_announces_its_urls_logs_requests_and_exits_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(email.status(), StatusCode::OK);
+    let stripe = client.get(format!("{stripe_url}/v1/balance")).bearer_auth("sk_test_binary").send().await.unwrap();
+    assert_eq!(stripe.status(), StatusCode::OK);
 
     // SAFETY: signalling our own child process.
     unsafe {
@@ -993,4 +996,5 @@ async fn binary_announces_its_urls_logs_requests_and_exits_on_sigterm() {
     assert!(stderr.contains("neon POST /sql 200 "), "{stderr}");
     assert!(stderr.contains("upstash POST / 200 "), "{stderr}");
     assert!(stderr.contains("email POST /emails 200 "), "{stderr}");
+    assert!(stderr.contains("stripe GET /v1/balance 200 "), "{stderr}");
 }
