@@ -2,7 +2,8 @@
 //! order group between vendors and the platform, the double-entry ledger and payouts; and
 //! [`stripe`], the provider adapter (a protocol client over `HttpTransport`, plus webhook checks).
 //!
-//! No clock, no I/O: the `payments` component passes in the rules, the stored entries and the time.
+//! The domain modules have no clock and no I/O: the `payments` component passes in the rules, the
+//! stored entries and the time. `stripe` reaches the network only through the transport it is given.
 
 pub mod commission;
 pub mod ids;

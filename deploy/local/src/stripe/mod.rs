@@ -50,6 +50,7 @@ use base64::Engine as _;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::Value as Json;
+use shared::idempotency::MAX_IDEMPOTENCY_KEY_CHARS as MAX_IDEMPOTENCY_KEY_LEN;
 use shared::payments::stripe::{API_VERSION, SIGNATURE_HEADER, SecretKey, WebhookSecret, signature};
 
 pub use cards::{DELAYED_CARD, DELAYED_TOKEN};
@@ -64,8 +65,6 @@ use crate::http_server::{self, Body, BodyError};
 pub const MAX_REQUEST_BYTES: usize = 1024 * 1024;
 /// Stripe: keys "expire out of the system after 24 hours".
 pub const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(24 * 60 * 60);
-/// Stripe: "Idempotency keys are up to 255 characters long."
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 /// A webhook endpoint registered at start-up (`--stripe-webhook-url`), receiving every event.
 #[derive(Debug, Clone)]

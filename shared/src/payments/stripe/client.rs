@@ -10,7 +10,7 @@ use thiserror::Error;
 use super::amount::AmountError;
 use super::error::StripeError;
 use super::form::Form;
-use super::ids::{AccountId, ChargeId, EventId, IdempotencyKey, PaymentIntentId, SecretKey};
+use super::ids::{AccountId, ChargeId, EventId, PaymentIntentId, SecretKey};
 use super::model::{Account, Charge, PaymentIntent, PaymentMethod, Refund, Transfer};
 use super::params::{
     CancelPaymentIntent, CapturePaymentIntent, ConfirmPaymentIntent, CreateCardPaymentMethod, CreateExpressAccount,
@@ -18,6 +18,7 @@ use super::params::{
 };
 use super::webhook::Event;
 use super::{API_VERSION, IDEMPOTENCY_KEY_HEADER, VERSION_HEADER};
+use crate::idempotency::IdempotencyKey;
 use crate::transport::{HttpRequest, HttpTransport, Method};
 
 /// Everything a call can fail with: Stripe's answer, or an amount we could not express.

@@ -1,6 +1,8 @@
-//! Stripe's object ids (`pi_3MtwBw…`, `acct_1Mt…`) and the credentials and keys sent with requests.
+//! Stripe's object ids (`pi_3MtwBw…`, `acct_1Mt…`) and the credentials sent with requests
+//! (`Idempotency-Key` is [`crate::idempotency::IdempotencyKey`], whose rule is Stripe's).
 //! Ids go into URL paths, so `parse` admits only letters, digits and `_`: nothing can smuggle a
-//! `/`, `?` or `..` into a request line.
+//! `/`, `?` or `..` into a request line. Each converts to the provider-neutral
+//! [`PspReference`] the payments tables keep.
 
 use std::fmt;
 
@@ -8,11 +10,10 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::newtype::string_newtype;
+use crate::payments::ids::PspReference;
 
 /// Stripe documents no id length; this bounds hostile input (real ids are under 70 characters).
 pub const MAX_ID_LEN: usize = 255;
-/// Stripe: "Idempotency keys are up to 255 characters long."
-pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 #[error("{what} id is `{prefix}` followed by letters, digits or `_` (at most {MAX_ID_LEN} characters)")]
@@ -41,6 +42,13 @@ macro_rules! stripe_id {
         }
 
         string_newtype!($name, IdError);
+
+        impl From<&$name> for PspReference {
+            fn from(id: &$name) -> Self {
+                // Our rule (letters, digits, `_`, ≤ 255) is narrower than PspReference's.
+                PspReference::parse(id.as_str()).unwrap_or_else(|_| unreachable!("Stripe ids are valid references"))
+            }
+        }
     };
 }
 
@@ -61,24 +69,6 @@ stripe_id!(
     "a PaymentMethod"
 );
 stripe_id!(EventId, "evt_", "an Event");
-
-/// `Idempotency-Key`: 1–255 visible ASCII characters, so it is always a valid header value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct IdempotencyKey(String);
-
-#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
-#[error("an idempotency key is 1 to {MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters")]
-pub struct IdempotencyKeyError;
-
-impl IdempotencyKey {
-    pub fn parse(input: &str) -> Result<Self, IdempotencyKeyError> {
-        let valid = (1..=MAX_IDEMPOTENCY_KEY_LEN).contains(&input.len()) && input.bytes().all(|b| b.is_ascii_graphic());
-        if valid { Ok(Self(input.to_owned())) } else { Err(IdempotencyKeyError) }
-    }
-}
-
-string_newtype!(IdempotencyKey, IdempotencyKeyError);
 
 /// A secret or restricted API key (`sk_test_…`, `sk_live_…`, `rk_…`). A publishable key (`pk_…`)
 /// or a webhook secret here is a configuration mistake caught at start-up, not at the first call.
@@ -163,19 +153,16 @@ mod tests {
     }
 
     #[test]
+    fn ids_become_provider_references_unchanged() {
+        let id = PaymentIntentId::parse("pi_3MtwBwLkdIwHu7ix28a3tqPa").unwrap();
+        assert_eq!(PspReference::from(&id).as_str(), "pi_3MtwBwLkdIwHu7ix28a3tqPa");
+    }
+
+    #[test]
     fn ids_deserialize_only_when_valid() {
         let id: TransferId = serde_json::from_str("\"tr_1MiN3gLkdIwHu7ixNCZvFdgA\"").unwrap();
         assert_eq!(id.as_str(), "tr_1MiN3gLkdIwHu7ixNCZvFdgA");
         assert!(serde_json::from_str::<TransferId>("\"acct_1\"").is_err());
-    }
-
-    #[test]
-    fn idempotency_keys_are_header_safe_and_bounded() {
-        assert!(IdempotencyKey::parse("ogrp_01J:payment_intent").is_ok());
-        assert!(IdempotencyKey::parse(&"k".repeat(255)).is_ok());
-        for bad in [String::new(), "k".repeat(256), "a b".into(), "a\r\nb".into(), "é".into()] {
-            assert!(IdempotencyKey::parse(&bad).is_err(), "{bad:?}");
-        }
     }
 
     #[test]

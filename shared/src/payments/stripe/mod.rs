@@ -16,14 +16,15 @@ mod params;
 mod tests;
 mod webhook;
 
+/// The key every POST carries; the same type the API's own idempotent endpoints use.
+pub use crate::idempotency::IdempotencyKey;
 pub use amount::{AmountError, ZERO_DECIMAL, from_stripe_amount, stripe_decimals, to_stripe_amount};
 pub use client::{CallError, StripeClient};
 pub use error::{CardError, StripeError};
 pub use form::{Form, MAX_METADATA_KEY_LEN, MAX_METADATA_KEYS, MAX_METADATA_VALUE_LEN, Metadata, MetadataError};
 pub use ids::{
-    AccountId, ChargeId, EventId, IdError, IdempotencyKey, IdempotencyKeyError, MAX_IDEMPOTENCY_KEY_LEN,
-    PaymentIntentId, PaymentMethodId, RefundId, SecretKey, SecretKeyError, TransferId, WebhookSecret,
-    WebhookSecretError,
+    AccountId, ChargeId, EventId, IdError, PaymentIntentId, PaymentMethodId, RefundId, SecretKey, SecretKeyError,
+    TransferId, WebhookSecret, WebhookSecretError,
 };
 pub use model::{
     Account, CaptureMethod, CardDetails, Charge, ChargeStatus, LastPaymentError, List, PaymentIntent,
