@@ -379,6 +379,8 @@ fn spin_command(ports: Ports, connection_string: &str, secrets: &Secrets, overri
     command
         .current_dir(paths::repo_root())
         .args(["--manifest", "spin.toml", "--listen", &format!("127.0.0.1:{}", ports.spin)])
+        .arg("--compile-cache")
+        .arg(paths::target_dir().join("local-spin-cache"))
         .env("SPIN_VARIABLE_NEON_URL", &urls.neon_sql)
         .env("SPIN_VARIABLE_NEON_ORIGIN", &urls.neon_origin)
         .env("SPIN_VARIABLE_NEON_CONNECTION_STRING", connection_string)

@@ -14,6 +14,7 @@ Runs the HTTP components of a Spin manifest (v2) on a local wasi:http host.
   -f, --manifest <path>       manifest to run (default: spin.toml)
       --listen <addr:port>    address to serve on (default: 127.0.0.1:3000; port 0 picks one)
       --variable <name=value> set an application variable (repeatable; beats SPIN_VARIABLE_<NAME>)
+      --compile-cache <dir>   keep compiled components here, so an unchanged one starts without recompiling
   -h, --help                  print this help
 
 Variables resolve as in Spin: --variable, then SPIN_VARIABLE_<NAME> from the environment,
@@ -24,6 +25,7 @@ pub struct Args {
     pub manifest: PathBuf,
     pub listen: SocketAddr,
     pub variables: BTreeMap<String, String>,
+    pub compile_cache: Option<PathBuf>,
 }
 
 /// `None` means help was asked for.
@@ -32,6 +34,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>> {
         manifest: PathBuf::from("spin.toml"),
         listen: SocketAddr::from(([127, 0, 0, 1], 3000)),
         variables: BTreeMap::new(),
+        compile_cache: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -62,6 +65,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Args>> {
                 };
                 parsed.variables.insert(name.to_owned(), val.to_owned());
             }
+            "--compile-cache" => parsed.compile_cache = Some(PathBuf::from(value(&flag)?)),
             other => bail!("unknown argument {other:?}\n\n{USAGE}"),
         }
     }
@@ -92,6 +96,9 @@ mod tests {
         assert_eq!(args.manifest, PathBuf::from("app/spin.toml"));
         assert_eq!(args.listen.port(), 0);
         assert_eq!(args.variables["neon_url"], "http://x?a=b");
+        assert_eq!(args.compile_cache, None);
+        let cached = parse_args(&["--compile-cache", "target/cache"]).unwrap().unwrap();
+        assert_eq!(cached.compile_cache, Some(PathBuf::from("target/cache")));
     }
 
     #[test]

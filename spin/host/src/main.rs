@@ -59,7 +59,7 @@ async fn run(args: cli::Args) -> Result<()> {
         AppVariables::resolve(&manifest.variables, &Providers { cli: &args.variables, env: &env, dotenv: &dotenv })?;
     let router = Router::build(&manifest.base, &manifest.routes)?;
 
-    let engine = runtime::engine()?;
+    let engine = runtime::engine(args.compile_cache.as_deref())?;
     // Compilation is CPU-bound: keep it off the async workers.
     let components = tokio::task::spawn_blocking(move || runtime::load_components(&engine, &manifest, &variables))
         .await

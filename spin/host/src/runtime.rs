@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, Store};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p3::bindings::ServicePre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -67,10 +67,19 @@ impl LoadedComponent {
     }
 }
 
-pub fn engine() -> Result<Engine> {
+/// `compile_cache`: a directory for wasmtime's compilation cache (keyed by the component's bytes
+/// and the engine's settings); compiling every component costs seconds of CPU at each start.
+pub fn engine(compile_cache: Option<&Path>) -> Result<Engine> {
     let mut config = Config::new();
     // wasi:http@0.3 is built on component-model async (futures, streams, async funcs).
     config.wasm_component_model_async(true);
+    if let Some(directory) = compile_cache {
+        let mut cache = CacheConfig::new();
+        cache.with_directory(directory);
+        config.cache(Some(
+            Cache::new(cache).map_err(|error| anyhow!("compile cache {}: {error:#}", directory.display()))?,
+        ));
+    }
     Engine::new(&config).map_err(|error| anyhow!("{error:#}"))
 }
 
