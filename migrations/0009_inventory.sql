@@ -148,57 +148,75 @@ CREATE INDEX movements_stock_idx ON inventory.movements (variant_id, location_id
 CREATE INDEX movements_reference_idx ON inventory.movements (reference) WHERE reference IS NOT NULL;
 
 -- Events for the edge and other contexts (DESIGN §5), written in the transaction that caused them
--- and delivered by a sweep. The same shape as orders.outbox and payments.outbox; `id` is the event
--- id receivers remember.
-CREATE TABLE inventory.outbox (
-    id              text COLLATE "C" PRIMARY KEY CHECK (id ~ '^evt_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
-    topic           text             NOT NULL CHECK (topic ~ '^[a-z]+(\.[a-z_]+)+$'),
-    payload         jsonb            NOT NULL,
-    created_at      timestamptz      NOT NULL DEFAULT now(),
-    delivered_at    timestamptz,
-    attempts        integer          NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    -- When it is next due (pushed forward while a sweeper holds it); NULL once delivered or parked.
-    next_attempt_at timestamptz      DEFAULT now(),
-    last_error      text,
-    CHECK (delivered_at IS NULL OR next_attempt_at IS NULL)
-);
-CREATE INDEX outbox_due_idx ON inventory.outbox (next_attempt_at, id) WHERE next_attempt_at IS NOT NULL;
+-- and delivered by a sweep. Inventory, orders and payments each own an outbox of this one shape in
+-- their own schema (DESIGN §3); this function is its only definition, so the copies cannot drift.
+-- It creates, in `p_schema`: the table `outbox` (`id` is the event id receivers remember), its due
+-- index, and the sweep's `claim_outbox`, `outbox_delivered` and `outbox_failed`.
+CREATE FUNCTION public.create_event_outbox(p_schema text) RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+    EXECUTE format($sql$
+        CREATE TABLE %1$I.outbox (
+            id              text COLLATE "C" PRIMARY KEY CHECK (id ~ '^evt_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
+            topic           text             NOT NULL CHECK (topic ~ '^[a-z]+(\.[a-z_]+)+$'),
+            payload         jsonb            NOT NULL,
+            created_at      timestamptz      NOT NULL DEFAULT now(),
+            delivered_at    timestamptz,
+            attempts        integer          NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+            -- When it is next due (pushed forward while a sweeper holds it); NULL once delivered or parked.
+            next_attempt_at timestamptz      DEFAULT now(),
+            last_error      text,
+            CHECK (delivered_at IS NULL OR next_attempt_at IS NULL)
+        )
+    $sql$, p_schema);
+    EXECUTE format(
+        'CREATE INDEX outbox_due_idx ON %I.outbox (next_attempt_at, id) WHERE next_attempt_at IS NOT NULL', p_schema);
 
--- Hands up to `p_limit` due events to one sweeper and pushes them `p_lease` into the future, so a
--- concurrent sweeper skips them (SKIP LOCKED) and, once committed, does not see them as due.
--- A sweeper that dies mid-delivery loses nothing: its events fall due again when the lease ends.
-CREATE FUNCTION inventory.claim_outbox(p_limit integer, p_lease interval) RETURNS SETOF inventory.outbox
-LANGUAGE sql AS $$
-    UPDATE inventory.outbox o
-    SET attempts = o.attempts + 1, next_attempt_at = now() + p_lease
-    FROM (
-        SELECT id FROM inventory.outbox
-        WHERE next_attempt_at <= now()
-        ORDER BY next_attempt_at, id
-        LIMIT least(greatest(p_limit, 0), 1000)
-        FOR UPDATE SKIP LOCKED
-    ) due
-    WHERE o.id = due.id
-    RETURNING o.*
-$$;
+    -- Hands up to `p_limit` due events to one sweeper and pushes them `p_lease` into the future, so a
+    -- concurrent sweeper skips them (SKIP LOCKED) and, once committed, does not see them as due.
+    -- A sweeper that dies mid-delivery loses nothing: its events fall due again when the lease ends.
+    EXECUTE format($sql$
+        CREATE FUNCTION %1$I.claim_outbox(p_limit integer, p_lease interval) RETURNS SETOF %1$I.outbox
+        LANGUAGE sql AS $$
+            UPDATE %1$I.outbox o
+            SET attempts = o.attempts + 1, next_attempt_at = now() + p_lease
+            FROM (
+                SELECT id FROM %1$I.outbox
+                WHERE next_attempt_at <= now()
+                ORDER BY next_attempt_at, id
+                LIMIT least(greatest(p_limit, 0), 1000)
+                FOR UPDATE SKIP LOCKED
+            ) due
+            WHERE o.id = due.id
+            RETURNING o.*
+        $$
+    $sql$, p_schema);
 
--- After a 2xx from the receiver. Idempotent; answers how many were newly marked.
-CREATE FUNCTION inventory.outbox_delivered(p_ids text[]) RETURNS integer LANGUAGE sql AS $$
-    WITH delivered AS (
-        UPDATE inventory.outbox SET delivered_at = now(), next_attempt_at = NULL, last_error = NULL
-        WHERE id = ANY (p_ids) AND delivered_at IS NULL
-        RETURNING 1
-    )
-    SELECT count(*)::integer FROM delivered
-$$;
+    -- After a 2xx from the receiver. Idempotent; answers how many were newly marked.
+    EXECUTE format($sql$
+        CREATE FUNCTION %1$I.outbox_delivered(p_ids text[]) RETURNS integer LANGUAGE sql AS $$
+            WITH delivered AS (
+                UPDATE %1$I.outbox SET delivered_at = now(), next_attempt_at = NULL, last_error = NULL
+                WHERE id = ANY (p_ids) AND delivered_at IS NULL
+                RETURNING 1
+            )
+            SELECT count(*)::integer FROM delivered
+        $$
+    $sql$, p_schema);
 
--- After a failed delivery: due again at `p_retry_at` (the caller's backoff), or parked for a human
--- when it is NULL.
-CREATE FUNCTION inventory.outbox_failed(p_id text, p_error text, p_retry_at timestamptz) RETURNS void
-LANGUAGE sql AS $$
-    UPDATE inventory.outbox SET last_error = left(p_error, 2000), next_attempt_at = p_retry_at
-    WHERE id = p_id AND delivered_at IS NULL
-$$;
+    -- After a failed delivery: due again at `p_retry_at` (the caller's backoff), or parked for a human
+    -- when it is NULL.
+    EXECUTE format($sql$
+        CREATE FUNCTION %1$I.outbox_failed(p_id text, p_error text, p_retry_at timestamptz) RETURNS void
+        LANGUAGE sql AS $$
+            UPDATE %1$I.outbox SET last_error = left(p_error, 2000), next_attempt_at = p_retry_at
+            WHERE id = p_id AND delivered_at IS NULL
+        $$
+    $sql$, p_schema);
+END
+$fn$;
+
+-- Inventory's events: `inventory.stock_changed` for the catalog, `inventory.low_stock` for the vendor.
+SELECT public.create_event_outbox('inventory');
 
 CREATE FUNCTION inventory.stock_identity_is_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -418,47 +418,6 @@ LANGUAGE sql AS $$
 $$;
 
 -- Events for the edge (OrderPlaced: the cart is cleared, vendor and buyer notified) and for other
--- components, written in the transaction of the change (DESIGN §5). Same shape and functions as
--- inventory.outbox (0009).
-CREATE TABLE orders.outbox (
-    id              text COLLATE "C" PRIMARY KEY CHECK (id ~ '^evt_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
-    topic           text             NOT NULL CHECK (topic ~ '^[a-z]+(\.[a-z_]+)+$'),
-    payload         jsonb            NOT NULL,
-    created_at      timestamptz      NOT NULL DEFAULT now(),
-    delivered_at    timestamptz,
-    attempts        integer          NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    next_attempt_at timestamptz      DEFAULT now(),
-    last_error      text,
-    CHECK (delivered_at IS NULL OR next_attempt_at IS NULL)
-);
-CREATE INDEX outbox_due_idx ON orders.outbox (next_attempt_at, id) WHERE next_attempt_at IS NOT NULL;
-
-CREATE FUNCTION orders.claim_outbox(p_limit integer, p_lease interval) RETURNS SETOF orders.outbox
-LANGUAGE sql AS $$
-    UPDATE orders.outbox o
-    SET attempts = o.attempts + 1, next_attempt_at = now() + p_lease
-    FROM (
-        SELECT id FROM orders.outbox
-        WHERE next_attempt_at <= now()
-        ORDER BY next_attempt_at, id
-        LIMIT least(greatest(p_limit, 0), 1000)
-        FOR UPDATE SKIP LOCKED
-    ) due
-    WHERE o.id = due.id
-    RETURNING o.*
-$$;
-
-CREATE FUNCTION orders.outbox_delivered(p_ids text[]) RETURNS integer LANGUAGE sql AS $$
-    WITH delivered AS (
-        UPDATE orders.outbox SET delivered_at = now(), next_attempt_at = NULL, last_error = NULL
-        WHERE id = ANY (p_ids) AND delivered_at IS NULL
-        RETURNING 1
-    )
-    SELECT count(*)::integer FROM delivered
-$$;
-
-CREATE FUNCTION orders.outbox_failed(p_id text, p_error text, p_retry_at timestamptz) RETURNS void
-LANGUAGE sql AS $$
-    UPDATE orders.outbox SET last_error = left(p_error, 2000), next_attempt_at = p_retry_at
-    WHERE id = p_id AND delivered_at IS NULL
-$$;
+-- components, written in the transaction of the change (DESIGN §5); the one outbox shape is
+-- public.create_event_outbox (0009).
+SELECT public.create_event_outbox('orders');

@@ -402,49 +402,8 @@ CREATE TABLE payments.psp_events (
 CREATE INDEX psp_events_unprocessed_idx ON payments.psp_events (received_at) WHERE processed_at IS NULL;
 
 -- Events for the orders saga and the edge (payment succeeded or failed, refund settled), written in
--- the transaction of the change (DESIGN §5). Same shape and functions as inventory.outbox (0009).
-CREATE TABLE payments.outbox (
-    id              text COLLATE "C" PRIMARY KEY CHECK (id ~ '^evt_[0-7][0-9A-HJKMNP-TV-Z]{25}$'),
-    topic           text             NOT NULL CHECK (topic ~ '^[a-z]+(\.[a-z_]+)+$'),
-    payload         jsonb            NOT NULL,
-    created_at      timestamptz      NOT NULL DEFAULT now(),
-    delivered_at    timestamptz,
-    attempts        integer          NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-    next_attempt_at timestamptz      DEFAULT now(),
-    last_error      text,
-    CHECK (delivered_at IS NULL OR next_attempt_at IS NULL)
-);
-CREATE INDEX outbox_due_idx ON payments.outbox (next_attempt_at, id) WHERE next_attempt_at IS NOT NULL;
-
-CREATE FUNCTION payments.claim_outbox(p_limit integer, p_lease interval) RETURNS SETOF payments.outbox
-LANGUAGE sql AS $$
-    UPDATE payments.outbox o
-    SET attempts = o.attempts + 1, next_attempt_at = now() + p_lease
-    FROM (
-        SELECT id FROM payments.outbox
-        WHERE next_attempt_at <= now()
-        ORDER BY next_attempt_at, id
-        LIMIT least(greatest(p_limit, 0), 1000)
-        FOR UPDATE SKIP LOCKED
-    ) due
-    WHERE o.id = due.id
-    RETURNING o.*
-$$;
-
-CREATE FUNCTION payments.outbox_delivered(p_ids text[]) RETURNS integer LANGUAGE sql AS $$
-    WITH delivered AS (
-        UPDATE payments.outbox SET delivered_at = now(), next_attempt_at = NULL, last_error = NULL
-        WHERE id = ANY (p_ids) AND delivered_at IS NULL
-        RETURNING 1
-    )
-    SELECT count(*)::integer FROM delivered
-$$;
-
-CREATE FUNCTION payments.outbox_failed(p_id text, p_error text, p_retry_at timestamptz) RETURNS void
-LANGUAGE sql AS $$
-    UPDATE payments.outbox SET last_error = left(p_error, 2000), next_attempt_at = p_retry_at
-    WHERE id = p_id AND delivered_at IS NULL
-$$;
+-- the transaction of the change (DESIGN §5); the one outbox shape is public.create_event_outbox (0009).
+SELECT public.create_event_outbox('payments');
 
 -- Replay defence for signed requests to the payments component (as orders', 0002).
 CREATE TABLE payments.received_signatures (

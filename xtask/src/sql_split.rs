@@ -148,6 +148,22 @@ mod tests {
     }
 
     #[test]
+    fn a_function_that_creates_functions_stays_whole_around_its_inner_tags() {
+        // The shape of 0009's create_event_outbox: $fn$ holds $sql$ strings that hold $$ bodies.
+        let sql = "create function make(s text) returns void language plpgsql as $fn$\n\
+                   begin\n\
+                   execute format($sql$ create function %1$I.f() returns int language sql as $$ select 1; $$ $sql$, s);\n\
+                   execute format($sql$ create table %1$I.t (id text check (id ~ '^a;$')) $sql$, s);\n\
+                   end\n\
+                   $fn$;\n\
+                   select make('a');";
+        let split = statements(sql);
+        assert_eq!(split.len(), 2, "{split:#?}");
+        assert!(split[0].starts_with("create function make") && split[0].ends_with("end\n$fn$"));
+        assert_eq!(split[1], "select make('a')");
+    }
+
+    #[test]
     fn positional_parameters_are_not_dollar_quotes() {
         assert_eq!(statements("select $1; select $2"), ["select $1", "select $2"]);
     }
