@@ -68,6 +68,10 @@ pub enum ErrorCode {
     /// The variant cannot be bought now (out of stock).
     #[serde(rename = "BIZ_5003")]
     OutOfStock,
+    /// The payment provider refused the payment (a declined card); `details` carries the
+    /// provider's `code` and `decline_code`. Retrying the same payment cannot succeed.
+    #[serde(rename = "BIZ_5004")]
+    PaymentDeclined,
     /// A dependency (database, cache, core service) is unreachable or failing.
     #[serde(rename = "EXT_6001")]
     DependencyUnavailable,
@@ -99,6 +103,8 @@ impl ErrorCode {
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::Conflict | ErrorCode::OutOfStock => 409,
             ErrorCode::CouponRejected | ErrorCode::CartLimit => 422,
+            // RFC 9110 reserves 402; Stripe answers a declined card with it too.
+            ErrorCode::PaymentDeclined => 402,
             ErrorCode::DependencyUnavailable => 503,
             ErrorCode::Internal | ErrorCode::Misconfigured => 500,
         }
@@ -215,11 +221,12 @@ mod tests {
     }
 
     #[test]
-    fn cart_codes_keep_their_wire_names_and_statuses() {
+    fn business_codes_keep_their_wire_names_and_statuses() {
         let expected = [
             (ErrorCode::CouponRejected, "BIZ_5001", 422),
             (ErrorCode::CartLimit, "BIZ_5002", 422),
             (ErrorCode::OutOfStock, "BIZ_5003", 409),
+            (ErrorCode::PaymentDeclined, "BIZ_5004", 402),
         ];
         for (code, wire, status) in expected {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(wire));

@@ -165,15 +165,21 @@ impl Event {
 
     /// The envelope as JSON, `occurred_at` in RFC 3339 with milliseconds and `Z`.
     pub fn to_json(&self) -> String {
-        let envelope = serde_json::json!({
-            "id": self.id.as_str(),
-            "type": self.payload.event_type(),
-            "occurred_at": self.occurred_at.to_rfc3339_opts(SecondsFormat::Millis, true),
-            // Plain strings in plain structs: serialising them cannot fail.
-            "data": self.payload.data().unwrap_or_default(),
-        });
-        envelope.to_string()
+        // Plain strings in plain structs: serialising them cannot fail.
+        envelope_json(&self.id, self.payload.event_type(), self.occurred_at, &self.payload.data().unwrap_or_default())
     }
+}
+
+/// Any event's envelope as JSON, for producers whose `data` is not one of the types above (an
+/// outbox row's stored payload).
+pub fn envelope_json(id: &EventId, event_type: &str, occurred_at: DateTime<Utc>, data: &serde_json::Value) -> String {
+    serde_json::json!({
+        "id": id.as_str(),
+        "type": event_type,
+        "occurred_at": occurred_at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "data": data,
+    })
+    .to_string()
 }
 
 /// Parses an envelope; `data` is checked only for the types listed above.
@@ -229,6 +235,20 @@ mod tests {
         assert_eq!(json["type"], "identity.email_verification_requested");
         assert_eq!(json["occurred_at"], "2026-05-01T12:00:00.000Z");
         assert_eq!(parse(event.to_json().as_bytes()).unwrap(), Incoming::Known(event));
+    }
+
+    #[test]
+    fn any_envelope_parses_as_an_event_of_its_type() {
+        let id = EventId::parse("evt_01JZ8Q0000000000000000000B").unwrap();
+        let at = DateTime::parse_from_rfc3339("2026-05-01T12:00:00Z").unwrap().with_timezone(&Utc);
+        let json = envelope_json(&id, "payments.payment_succeeded", at, &json!({"payment_id": "pay_1"}));
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(value["occurred_at"], "2026-05-01T12:00:00.000Z");
+        assert_eq!(value["data"]["payment_id"], "pay_1");
+        assert_eq!(
+            parse(json.as_bytes()).unwrap(),
+            Incoming::Unknown { id, event_type: "payments.payment_succeeded".into() }
+        );
     }
 
     #[test]

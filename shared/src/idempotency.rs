@@ -30,6 +30,24 @@ impl IdempotencyKey {
     }
 }
 
+/// In JSON bodies of internal calls (the saga's step key names each call to `payments`).
+impl serde::Serialize for IdempotencyKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for IdempotencyKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Self::parse(&text).map_err(|_| {
+            serde::de::Error::custom(format!(
+                "an idempotency key is 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters"
+            ))
+        })
+    }
+}
+
 impl crate::neon::ToSql for IdempotencyKey {
     fn to_param(&self) -> crate::neon::Param {
         crate::neon::Param::text(self.0.as_str())
@@ -61,6 +79,13 @@ mod tests {
             assert_eq!(IdempotencyKey::parse(bad).unwrap_err().reason_for("idempotency-key"), Some("invalid"), "{bad}");
         }
         assert_eq!(idempotency_key_reused().status(), 422);
+    }
+
+    #[test]
+    fn keys_in_json_are_checked_like_headers() {
+        let key: IdempotencyKey = serde_json::from_str("\"sga_1:create_payment\"").unwrap();
+        assert_eq!(serde_json::to_string(&key).unwrap(), "\"sga_1:create_payment\"");
+        assert!(serde_json::from_str::<IdempotencyKey>("\"has space\"").is_err());
     }
 
     proptest! {

@@ -2,8 +2,9 @@
 //! a crash names the same row.
 
 use crate::catalog::ids::prefixed_id;
+use crate::idempotency::IdempotencyKey;
 use crate::ids::derived_entropy;
-use crate::orders::OrderGroupId;
+use crate::orders::{OrderGroupId, OrderId};
 
 prefixed_id!(
     /// `pay_…`: our record of the one payment of an order group.
@@ -25,6 +26,14 @@ impl PaymentId {
     /// An order group is paid once.
     pub fn for_group(group: &OrderGroupId) -> Self {
         Self::generate(group.timestamp_ms(), derived_entropy(&[group.as_str(), "payment"]))
+    }
+}
+
+impl RefundId {
+    /// A refund of `order` requested under `key`: asking again with the same key names the same
+    /// refund, so it is made once.
+    pub fn for_request(order: &OrderId, key: &IdempotencyKey) -> Self {
+        Self::generate(order.timestamp_ms(), derived_entropy(&[order.as_str(), "refund", key.as_str()]))
     }
 }
 
@@ -66,6 +75,16 @@ mod tests {
             PaymentId::for_group(&OrderGroupId::generate(1_763_700_000_000, [2; 10]))
         );
         assert_eq!(PaymentId::for_group(&group).timestamp_ms(), 1_763_700_000_000);
+    }
+
+    #[test]
+    fn a_refund_id_is_a_function_of_its_order_and_key() {
+        let order = OrderId::generate(1_763_700_000_000, [1; 10]);
+        let key = |k: &str| IdempotencyKey::parse(k).unwrap();
+        let id = RefundId::for_request(&order, &key("cancel-1"));
+        assert_eq!(id, RefundId::for_request(&order, &key("cancel-1")));
+        assert_ne!(id, RefundId::for_request(&order, &key("cancel-2")));
+        assert_ne!(id, RefundId::for_request(&OrderId::generate(1_763_700_000_000, [2; 10]), &key("cancel-1")));
     }
 
     #[test]

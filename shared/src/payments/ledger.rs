@@ -298,18 +298,37 @@ pub fn refund(
     amount: Money,
 ) -> Result<Journal, LedgerError> {
     let back = reversal(order, refunded_before, amount)?;
-    let id = &order.order_id;
+    refund_of(refund_id, &order.order_id, &order.vendor_id, &back)
+}
+
+/// The journal of a refund whose reversal was worked out (and stored) when it was requested:
+/// the provider confirms it later, and other refunds of the order may have come in between.
+pub fn refund_of(
+    refund_id: &RefundId,
+    order_id: &OrderId,
+    vendor_id: &VendorId,
+    back: &Reversal,
+) -> Result<Journal, LedgerError> {
+    let currency = back.refunded.currency;
+    let same_currency = [back.commission, back.platform_discount, back.vendor].iter().all(|m| m.currency == currency);
+    if !same_currency || back.refunded.amount_minor <= 0 {
+        return Err(LedgerError::InvalidRefund);
+    }
     let postings = vec![
-        posting(Account::PspClearing, negate(back.refunded)?, id),
-        posting(Account::VendorPayable(order.vendor_id.clone()), back.vendor, id),
-        posting(Account::PlatformCommission, back.commission, id),
-        posting(Account::PlatformPromotions, negate(back.platform_discount)?, id),
+        posting(Account::PspClearing, negate(back.refunded)?, order_id),
+        posting(Account::VendorPayable(vendor_id.clone()), back.vendor, order_id),
+        posting(Account::PlatformCommission, back.commission, order_id),
+        posting(Account::PlatformPromotions, negate(back.platform_discount)?, order_id),
     ];
-    Journal::new(
-        JournalKind::Refund { refund_id: refund_id.clone(), order_id: id.clone() },
-        order.charged.currency,
-        postings,
-    )
+    Journal::new(JournalKind::Refund { refund_id: refund_id.clone(), order_id: order_id.clone() }, currency, postings)
+}
+
+impl Reversal {
+    /// A reversal as stored with its refund: the vendor's part follows from the other three.
+    pub fn from_parts(refunded: Money, commission: Money, platform_discount: Money) -> Result<Reversal, LedgerError> {
+        let vendor = refunded.checked_add(platform_discount)?.checked_sub(commission)?;
+        Ok(Reversal { refunded, commission, platform_discount, vendor })
+    }
 }
 
 /// Paying `amount` out to a vendor: its payable settled, cash out (the same postings
@@ -441,6 +460,22 @@ mod tests {
             Err(LedgerError::RefundExceedsCharged { refundable: eur(0) })
         );
         assert_eq!(reversal(order, eur(0), eur(0)), Err(LedgerError::InvalidRefund));
+    }
+
+    #[test]
+    fn a_stored_reversal_books_the_same_journal() {
+        let split = example();
+        let order = &split.vendors[0];
+        let id = RefundId::generate(1_763_700_000_000, [7; 10]);
+        let back = reversal(order, eur(1_000), eur(2_500)).unwrap();
+        let stored = Reversal::from_parts(back.refunded, back.commission, back.platform_discount).unwrap();
+        assert_eq!(stored, back);
+        assert_eq!(
+            refund_of(&id, &order.order_id, &order.vendor_id, &stored).unwrap(),
+            refund(&id, order, eur(1_000), eur(2_500)).unwrap()
+        );
+        let nothing = Reversal::from_parts(eur(0), eur(0), eur(0)).unwrap();
+        assert_eq!(refund_of(&id, &order.order_id, &order.vendor_id, &nothing), Err(LedgerError::InvalidRefund));
     }
 
     proptest! {

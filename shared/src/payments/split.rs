@@ -52,8 +52,73 @@ pub enum SplitError {
     /// The commission lines are not those of this group (one per order line, nothing else).
     #[error("the commission lines do not match order {0}")]
     CommissionMismatch(OrderId),
+    /// A split sent to be recorded whose figures do not add up the way [`split`] makes them.
+    #[error("the split does not add up: {0}")]
+    Inconsistent(&'static str),
     #[error("an amount overflows")]
     Amount(#[from] MoneyError),
+}
+
+impl Split {
+    /// Checks a split received from another service before it is booked: one currency, one entry
+    /// per order, no negative part, each order's figures as [`split`] computes them, the orders'
+    /// charges summing to the total and the platform keeping exactly the rest.
+    pub fn check(&self) -> Result<(), SplitError> {
+        let currency = self.charged.currency;
+        let zero = Money::zero(currency);
+        if self.vendors.is_empty() {
+            return Err(SplitError::Inconsistent("a split has at least one order"));
+        }
+        let mut orders: Vec<&OrderId> = self.vendors.iter().map(|vendor| &vendor.order_id).collect();
+        orders.sort();
+        orders.dedup();
+        if orders.len() != self.vendors.len() {
+            return Err(SplitError::Inconsistent("an order appears twice"));
+        }
+        for vendor in &self.vendors {
+            let parts = [
+                vendor.charged,
+                vendor.goods,
+                vendor.commission,
+                vendor.platform_discount,
+                vendor.shipping,
+                vendor.tax,
+                vendor.payable,
+            ];
+            if parts.iter().any(|part| part.currency != currency) {
+                return Err(SplitError::Inconsistent("every amount is in the group's currency"));
+            }
+            if parts.iter().any(|part| part.is_negative()) {
+                return Err(SplitError::Inconsistent("no amount of an order is negative"));
+            }
+            if vendor.commission.amount_minor > vendor.goods.amount_minor
+                || vendor.platform_discount.amount_minor > vendor.goods.amount_minor
+            {
+                return Err(SplitError::Inconsistent("commission and platform discount are at most the goods"));
+            }
+            let extras = vendor.shipping.checked_add(vendor.tax)?;
+            if vendor.payable != vendor.goods.checked_sub(vendor.commission)?.checked_add(extras)? {
+                return Err(SplitError::Inconsistent("payable = goods − commission + shipping + tax"));
+            }
+            if vendor.charged != vendor.goods.checked_sub(vendor.platform_discount)?.checked_add(extras)? {
+                return Err(SplitError::Inconsistent("charged = goods − platform discount + shipping + tax"));
+            }
+        }
+        let charged = self.vendors.iter().try_fold(zero, |sum, vendor| sum.checked_add(vendor.charged))?;
+        if charged != self.charged {
+            return Err(SplitError::Inconsistent("the orders' charges sum to the group's"));
+        }
+        let commission = self.vendors.iter().try_fold(zero, |sum, vendor| sum.checked_add(vendor.commission))?;
+        let promotions = self.vendors.iter().try_fold(zero, |sum, vendor| sum.checked_add(vendor.platform_discount))?;
+        if self.platform != commission.checked_sub(promotions)? {
+            return Err(SplitError::Inconsistent("the platform keeps its commission less its promotions"));
+        }
+        Ok(())
+    }
+
+    pub fn order(&self, order_id: &OrderId) -> Option<&VendorSplit> {
+        self.vendors.iter().find(|vendor| &vendor.order_id == order_id)
+    }
 }
 
 /// Splits `group` given the commission frozen on its lines (`commission::assess`).
@@ -158,7 +223,36 @@ mod tests {
         assert_eq!(split(&group, &lines), Err(SplitError::CommissionMismatch(group.orders[1].id.clone())));
     }
 
+    #[test]
+    fn a_tampered_split_is_refused() {
+        let world = World::new().shop(Shop::new(1).flat_shipping(500)).shop(Shop::new(2));
+        let group =
+            world.checkout(&world.price_cart(&world.cart(&[(1, 1, 1, 10_000), (2, 2, 2, 2_500)], &[]))).unwrap();
+        let good = split(&group, &assess(&group, &rules(1000), &Default::default()).unwrap()).unwrap();
+        assert_eq!(good.check(), Ok(()));
+        assert_eq!(good.order(&group.orders[1].id), Some(&good.vendors[1]));
+        let tampered: [fn(&mut Split); 6] = [
+            |s| s.vendors[0].payable.amount_minor += 1,
+            |s| s.vendors[0].commission.amount_minor -= 1,
+            |s| s.charged.amount_minor += 1,
+            |s| s.platform.amount_minor += 1,
+            |s| s.vendors.push(s.vendors[0].clone()),
+            |s| s.vendors.clear(),
+        ];
+        for (n, tamper) in tampered.iter().enumerate() {
+            let mut bad = good.clone();
+            tamper(&mut bad);
+            assert!(matches!(bad.check(), Err(SplitError::Inconsistent(_))), "tampering {n} passed");
+        }
+    }
+
     proptest! {
+        #[test]
+        fn every_computed_split_passes_its_check(group in fixtures::order_group(), bp in 0u32..=10_000) {
+            let split = split(&group, &assess(&group, &rules(bp), &Default::default()).unwrap()).unwrap();
+            prop_assert_eq!(split.check(), Ok(()));
+        }
+
         #[test]
         fn the_split_sums_to_the_amount_charged(group in fixtures::order_group(), bp in 0u32..=10_000) {
             let split = split(&group, &assess(&group, &rules(bp), &Default::default()).unwrap()).unwrap();
