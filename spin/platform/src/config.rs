@@ -40,21 +40,30 @@ pub enum ConfigError {
     Unavailable(&'static str, String),
     #[error("variable {0} is empty")]
     Empty(&'static str),
+    /// Set, but not a value the component can use (the reason, never the value).
+    #[error("variable {0} is invalid: {1}")]
+    Invalid(&'static str, String),
 }
 
 /// A required variable: missing or empty is an error.
 pub async fn get(var: Var) -> Result<String, ConfigError> {
-    match get_optional(var).await? {
-        Some(value) => Ok(value),
-        None => Err(ConfigError::Empty(var.name())),
-    }
+    named(var.name()).await
 }
 
 /// An optional variable: declared but empty (`default = ""`) is `None`.
 pub async fn get_optional(var: Var) -> Result<Option<String>, ConfigError> {
-    let value = spin_sdk::variables::get(var.name())
-        .await
-        .map_err(|error| ConfigError::Unavailable(var.name(), format!("{error:?}")))?;
+    named_optional(var.name()).await
+}
+
+/// A required variable of one component only (not in [`Var`]), by its `spin.toml` name.
+pub async fn named(name: &'static str) -> Result<String, ConfigError> {
+    named_optional(name).await?.ok_or(ConfigError::Empty(name))
+}
+
+/// An optional variable of one component only; empty is `None`.
+pub async fn named_optional(name: &'static str) -> Result<Option<String>, ConfigError> {
+    let value =
+        spin_sdk::variables::get(name).await.map_err(|error| ConfigError::Unavailable(name, format!("{error:?}")))?;
     Ok((!value.is_empty()).then_some(value))
 }
 
