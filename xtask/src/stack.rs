@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 pub const DATABASE: &str = "marketplace";
 /// Sender of the stack's notification emails (Spin's `email_from`).
 pub const EMAIL_FROM: &str = "Marketplace <no-reply@marketplace.localhost>";
+/// The payments component's route for the provider's webhooks.
+pub const STRIPE_WEBHOOK_PATH: &str = "/payments/webhooks/stripe";
 
 #[derive(Debug, Clone, Copy)]
 pub struct Ports {
@@ -81,6 +83,8 @@ pub struct Secrets {
     pub cart_cookie_key: String,
     /// The test-mode key (`sk_test_…`) the Stripe sandbox accepts.
     pub stripe_secret_key: String,
+    /// The signing secret (`whsec_…`) of the sandbox's webhook endpoint for the payments component.
+    pub stripe_webhook_secret: String,
 }
 
 impl Secrets {
@@ -104,9 +108,11 @@ impl Secrets {
                 changed = true;
             }
         }
-        if !stored.get("stripe_secret_key").is_some_and(serde_json::Value::is_string) {
-            stored.insert("stripe_secret_key".to_owned(), format!("sk_test_{}", random_token()?).into());
-            changed = true;
+        for (name, prefix) in [("stripe_secret_key", "sk_test_"), ("stripe_webhook_secret", "whsec_")] {
+            if !stored.get(name).is_some_and(serde_json::Value::is_string) {
+                stored.insert(name.to_owned(), format!("{prefix}{}", random_token()?).into());
+                changed = true;
+            }
         }
         if changed {
             std::fs::create_dir_all(state_dir)?;
@@ -189,6 +195,11 @@ impl Stack {
             &format!("127.0.0.1:{}", ports.stripe),
             "--stripe-secret-key",
             &secrets.stripe_secret_key,
+            // Every event goes to the payments component, signed with the secret it checks.
+            "--stripe-webhook-url",
+            &format!("{}{STRIPE_WEBHOOK_PATH}", Urls::new(ports).spin),
+            "--stripe-webhook-secret",
+            &secrets.stripe_webhook_secret,
         ]);
         let mut cloud = ManagedChild::spawn("local-cloud", &mut cloud_command, &logs)?;
         wait_for_port(&mut cloud, ports.neon).await?;
@@ -388,7 +399,10 @@ fn spin_command(ports: Ports, connection_string: &str, secrets: &Secrets, overri
         .env("SPIN_VARIABLE_WEBHOOK_KEY_CURRENT", &secrets.webhook_key_current)
         .env("SPIN_VARIABLE_EMAIL_API_URL", &urls.email)
         .env("SPIN_VARIABLE_EMAIL_API_KEY", &secrets.email_api_key)
-        .env("SPIN_VARIABLE_EMAIL_FROM", EMAIL_FROM);
+        .env("SPIN_VARIABLE_EMAIL_FROM", EMAIL_FROM)
+        .env("SPIN_VARIABLE_STRIPE_API_URL", &urls.stripe)
+        .env("SPIN_VARIABLE_STRIPE_SECRET_KEY", &secrets.stripe_secret_key)
+        .env("SPIN_VARIABLE_STRIPE_WEBHOOK_SECRET_CURRENT", &secrets.stripe_webhook_secret);
     for (name, value) in overrides {
         command.env(name, value);
     }
