@@ -82,6 +82,7 @@ fn print_urls(stack: &Stack) {
     println!("  Upstash REST gateway      {}", urls.upstash);
     println!("  email sink (Resend API)   {} (inbox: GET {})", urls.email, urls.email_inbox);
     println!("  Stripe sandbox            {} (key sk_test_… in .dev/secrets.json)", urls.stripe);
+    println!("    its webhooks go to      {}{}", urls.spin, crate::stack::STRIPE_WEBHOOK_PATH);
     println!("  PostgreSQL                {}", stack.connection_string());
     println!("  Redis                     redis://127.0.0.1:{}", stack.ports.redis);
     println!("  state                     {}", stack.state_dir().display());

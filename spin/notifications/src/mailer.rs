@@ -2,7 +2,7 @@
 //! `[component.notifications.variables]`), beside the shared ones `spin_platform::config` reads.
 
 use shared::events::resend::ResendClient;
-use spin_platform::{ConfigError, SpinTransport};
+use spin_platform::{ConfigError, SpinTransport, config};
 
 /// Resend's API origin (`https://api.resend.com`, or the local sink).
 const EMAIL_API_URL: &str = "email_api_url";
@@ -18,14 +18,8 @@ pub struct Mailer {
 }
 
 pub async fn from_variables() -> Result<Mailer, ConfigError> {
-    let url = required(EMAIL_API_URL).await?;
-    let key = required(EMAIL_API_KEY).await?;
-    let from = required(EMAIL_FROM).await?;
+    let url = config::named(EMAIL_API_URL).await?;
+    let key = config::named(EMAIL_API_KEY).await?;
+    let from = config::named(EMAIL_FROM).await?;
     Ok(Mailer { client: ResendClient::new(SpinTransport, url, key), from })
-}
-
-async fn required(name: &'static str) -> Result<String, ConfigError> {
-    let value =
-        spin_sdk::variables::get(name).await.map_err(|error| ConfigError::Unavailable(name, format!("{error:?}")))?;
-    if value.is_empty() { Err(ConfigError::Empty(name)) } else { Ok(value) }
 }
