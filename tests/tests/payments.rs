@@ -471,7 +471,20 @@ async fn the_outbox_is_delivered_signed_and_marked_only_on_2xx(stack: &mut TestS
     let (_, report) = post_signed(stack, SWEEP, "").await;
     assert_eq!(report["outbox"]["claimed"], 0, "not due yet: {report}");
 
+    // A payment that ends now is announced at once, without waiting for a sweep.
     receiver.status.store(200, Ordering::SeqCst);
+    let fresh = Payment::new(990);
+    let (status, body) = fresh.create(stack, json!({"payment_method": "pm_card_visa"})).await;
+    assert_eq!((status, &body["status"]), (200, &json!("succeeded")), "{body}");
+    let delivered = count(
+        stack,
+        "SELECT count(*) FROM payments.outbox WHERE payload ->> 'payment_id' = $1 AND delivered_at IS NOT NULL",
+        &[&fresh.id()],
+    )
+    .await;
+    assert_eq!(delivered, 1, "delivered right after the commit");
+    assert_eq!(receiver.received.lock().unwrap().len() as i64, pending + 1);
+
     sql(stack, "UPDATE payments.outbox SET next_attempt_at = now() WHERE delivered_at IS NULL", &[]).await;
     let (status, report) = post_signed(stack, SWEEP, json!({"limit": 100}).to_string()).await;
     assert_eq!(status, 200, "{report}");
@@ -480,7 +493,7 @@ async fn the_outbox_is_delivered_signed_and_marked_only_on_2xx(stack: &mut TestS
 
     // Every delivery is a signed event envelope for that URL and body.
     let received = receiver.received.lock().unwrap().clone();
-    assert_eq!(received.len() as i64, 2 * pending, "each event once refused, once delivered");
+    assert_eq!(received.len() as i64, 2 * pending + 1, "each earlier event once refused, once delivered");
     let keys = Keys { current: SigningKey::new(stack.stack.secrets.webhook_key_current.as_bytes()), next: None };
     let mut seen = std::collections::HashSet::new();
     for (signature, body) in received.iter().skip(pending as usize) {

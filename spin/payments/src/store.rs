@@ -11,7 +11,7 @@ use shared::payments::stripe::PaymentIntentId;
 use shared::payments::{PaymentId, PaymentStatus};
 use spin_platform::SpinTransport;
 
-use crate::ids;
+use crate::{ids, outbox};
 
 pub type Neon = NeonClient<SpinTransport>;
 
@@ -108,11 +108,14 @@ pub struct Report<'a> {
 /// Moves `row` as `report` says, in one batch: the intent id recorded if it was missing, the
 /// status moved only from a state that may reach it (a stale or repeated report changes nothing),
 /// and a final state's outbox event written by the same statement that moved it, so it is
-/// written once. Returns the status the row is in now if nothing else moved it meanwhile.
+/// written once, and then sent at once. Returns the status the row is in now if nothing else
+/// moved it meanwhile.
 pub async fn apply(neon: &Neon, row: &PaymentRow, report: Report<'_>) -> Result<PaymentStatus, NeonError> {
     let target = row.status.after_report(report.reported);
     let id = &row.payment_id;
     let mut queries = Vec::new();
+    // (index of the outbox insert in the batch, the event's id)
+    let mut announced: Option<(usize, String)> = None;
     if let (Some(intent), None) = (report.intent, &row.psp_intent_id) {
         queries.push(Query::new(
             "UPDATE payments.payments SET psp_intent_id = $2 WHERE id = $1 AND psp_intent_id IS NULL",
@@ -144,6 +147,8 @@ pub async fn apply(neon: &Neon, row: &PaymentRow, report: Report<'_>) -> Result<
                     failure: failure.cloned(),
                 };
                 let payload = serde_json::to_value(&event).unwrap_or_default();
+                let event_id = ids::new_id("evt");
+                announced = Some((queries.len(), event_id.clone()));
                 queries.push(Query::new(
                     "WITH moved AS (
                         UPDATE payments.payments
@@ -155,8 +160,9 @@ pub async fn apply(neon: &Neon, row: &PaymentRow, report: Report<'_>) -> Result<
                          WHERE id = $1 AND status = ANY($3::text[])
                         RETURNING id)
                      INSERT INTO payments.outbox (id, topic, payload)
-                     SELECT $7, $8, $9::jsonb FROM moved",
-                    &[id, &target.as_str(), &sources, &code, &decline, &reason, &ids::new_id("evt"), &topic, &payload],
+                     SELECT $7, $8, $9::jsonb FROM moved
+                     RETURNING id",
+                    &[id, &target.as_str(), &sources, &code, &decline, &reason, &event_id, &topic, &payload],
                 ));
             }
             None => queries.push(Query::new(
@@ -172,7 +178,12 @@ pub async fn apply(neon: &Neon, row: &PaymentRow, report: Report<'_>) -> Result<
             &[&event_id, id],
         ));
     }
-    neon.batch(&queries, BatchOptions::default()).await?;
+    let results = neon.batch(&queries, BatchOptions::default()).await?;
+    if let Some((index, event_id)) = announced
+        && results.get(index).is_some_and(|result| !result.is_empty())
+    {
+        outbox::deliver_now(neon, &event_id).await;
+    }
     Ok(target)
 }
 
