@@ -5,6 +5,7 @@
 //! (newer producers, other consumers' events) instead of sending them to the dead-letter queue.
 //! `id` is the idempotency key: a redelivered event carries the same id.
 
+pub mod edge;
 pub mod notification;
 pub mod outbox;
 pub mod resend;

@@ -12,6 +12,7 @@ pub mod jwks;
 pub mod one_time_token;
 mod opaque;
 pub mod password;
+pub mod principal;
 pub mod profile;
 pub mod refresh;
 pub mod role;

@@ -1,0 +1,138 @@
+//! Events from the core to the edge (DESIGN §5). A Spin component writes them to its outbox
+//! (`<schema>.outbox`: `id`, `topic`, `payload`, `created_at`) in the transaction of the change; a
+//! sweep claims due rows and POSTs them, signed, to `workers/events` in one batch, and marks them
+//! delivered only when the edge answers 2xx. The edge remembers processed event ids, and every
+//! handler is idempotent besides, so a redelivery changes nothing.
+//!
+//! Wire: `POST {edge}/webhooks/core-events` with `{"events":[{"id","type","occurred_at","data"}]}`
+//! (each event in the envelope `crate::events` uses for the other direction).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::outbox::retry_delay_secs;
+use super::{EventError, EventId};
+use crate::inventory::StockLevel;
+
+/// Where the edge receives them (a gateway route to `workers/events`).
+pub const DELIVERY_PATH: &str = "/webhooks/core-events";
+/// Events per delivery: one sweep's batch. Bounds the edge's work per request (each stock change
+/// is a row to apply and a product's cache to purge).
+pub const MAX_EVENTS_PER_DELIVERY: usize = 50;
+/// How long a claimed event is invisible to other sweeps; longer than one delivery may take.
+pub const CLAIM_LEASE_SECS: i64 = 60;
+/// How long the edge remembers a processed event id: past the last retry of the outbox backoff
+/// (`outbox::RETRY_DELAYS_SECS`, about 11 hours), so no automatic redelivery is processed twice.
+pub const PROCESSED_TTL_SECS: i64 = 2 * 24 * 3_600;
+
+/// A variant's availability at a location changed (`inventory.stock_changed`).
+pub const STOCK_CHANGED: &str = "inventory.stock_changed";
+/// A variant fell to its low-stock threshold (`inventory.low_stock`); no edge handler yet.
+pub const LOW_STOCK: &str = "inventory.low_stock";
+
+/// One delivery: what the sweep sends and the edge reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventBatch {
+    pub events: Vec<RawEvent>,
+}
+
+/// An outbox row as it travels; `data` stays raw until `type` says what it is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RawEvent {
+    pub id: EventId,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub occurred_at: DateTime<Utc>,
+    pub data: serde_json::Value,
+}
+
+/// The events the edge acts on. Add a variant here and a handler in `workers/events` for each new
+/// one (next: `orders.order_placed` → clear the buyer's cart).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EdgeEvent {
+    StockChanged(StockLevel),
+}
+
+impl EdgeEvent {
+    /// `Ok(None)` for a type the edge does not handle: acknowledged, so the outbox stops sending it.
+    pub fn parse(event: &RawEvent) -> Result<Option<Self>, EventError> {
+        let typed = |error: serde_json::Error| EventError::Data {
+            event_type: event.event_type.clone(),
+            message: error.to_string(),
+        };
+        match event.event_type.as_str() {
+            STOCK_CHANGED => {
+                serde_json::from_value(event.data.clone()).map(|level| Some(Self::StockChanged(level))).map_err(typed)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// What one sweep's delivery came to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryReport {
+    pub claimed: usize,
+    pub delivered: usize,
+    /// Due again later (backoff), or parked once the attempts ran out.
+    pub failed: usize,
+}
+
+/// When a claimed row whose delivery failed is due again: `attempts` counts this one (the claim
+/// raised it). `None`: the attempts ran out; the row is parked for an operator.
+pub fn retry_after_secs(attempts: i32) -> Option<i64> {
+    retry_delay_secs(attempts)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn raw(event_type: &str, data: serde_json::Value) -> RawEvent {
+        RawEvent {
+            id: EventId::parse("evt_01JC0000000000000000000001").unwrap(),
+            event_type: event_type.into(),
+            occurred_at: DateTime::from_timestamp(1_800_000_000, 0).unwrap(),
+            data,
+        }
+    }
+
+    #[test]
+    fn a_stock_change_parses_into_its_level() {
+        let data = json!({"variant_id": "var_01JC0000000000000000000001", "vendor_id": "ven_01JC0000000000000000000001",
+            "location_id": "loc_01JC0000000000000000000001", "on_hand": 4, "reserved": 1, "available": 3, "version": 9});
+        let Some(EdgeEvent::StockChanged(level)) = EdgeEvent::parse(&raw(STOCK_CHANGED, data)).unwrap() else {
+            panic!("a stock change")
+        };
+        assert_eq!((level.available, level.version), (3, 9));
+        assert!(matches!(EdgeEvent::parse(&raw(STOCK_CHANGED, json!({"available": 3}))), Err(EventError::Data { .. })));
+    }
+
+    #[test]
+    fn types_the_edge_does_not_handle_are_acknowledged() {
+        assert_eq!(EdgeEvent::parse(&raw(LOW_STOCK, json!({}))), Ok(None));
+        assert_eq!(EdgeEvent::parse(&raw("payments.refunded", json!(1))), Ok(None));
+    }
+
+    #[test]
+    fn a_batch_reads_the_outbox_envelope() {
+        let batch: EventBatch = serde_json::from_value(json!({"events": [{
+            "id": "evt_01JC0000000000000000000001", "type": "inventory.low_stock",
+            "occurred_at": "2026-05-01T12:00:00.123456+02:00", "data": {"available": 1}
+        }]}))
+        .unwrap();
+        assert_eq!(batch.events[0].occurred_at.timestamp(), 1_777_629_600);
+        assert!(serde_json::from_value::<EventBatch>(json!({"events": [], "extra": 1})).is_err());
+    }
+
+    #[test]
+    fn the_edge_remembers_ids_past_the_last_retry() {
+        let retries: i64 = super::super::outbox::RETRY_DELAYS_SECS.iter().sum();
+        assert!(PROCESSED_TTL_SECS > retries + CLAIM_LEASE_SECS * 10);
+        assert_eq!(retry_after_secs(1), Some(30));
+        assert_eq!(retry_after_secs(super::super::outbox::MAX_ATTEMPTS), None);
+    }
+}
