@@ -4,7 +4,7 @@ use crate::{cmd, paths, progress};
 use std::process::Command;
 
 /// Spin components listed in spin.toml: crate packages under spin/.
-pub const SPIN_COMPONENTS: &[&str] = &["orders", "identity", "notifications", "payments"];
+pub const SPIN_COMPONENTS: &[&str] = &["orders", "identity", "notifications", "payments", "inventory"];
 /// Workers: (directory under workers/, crate package); worker-build writes build/worker/ there.
 pub const WORKERS: &[(&str, &str)] = &[
     ("gateway", "gateway"),

@@ -402,7 +402,9 @@ fn spin_command(ports: Ports, connection_string: &str, secrets: &Secrets, overri
         .env("SPIN_VARIABLE_EMAIL_FROM", EMAIL_FROM)
         .env("SPIN_VARIABLE_STRIPE_API_URL", &urls.stripe)
         .env("SPIN_VARIABLE_STRIPE_SECRET_KEY", &secrets.stripe_secret_key)
-        .env("SPIN_VARIABLE_STRIPE_WEBHOOK_SECRET_CURRENT", &secrets.stripe_webhook_secret);
+        .env("SPIN_VARIABLE_STRIPE_WEBHOOK_SECRET_CURRENT", &secrets.stripe_webhook_secret)
+        // Outbox events go to the gateway's public route for workers/events.
+        .env("SPIN_VARIABLE_EDGE_URL", &urls.worker);
     for (name, value) in overrides {
         command.env(name, value);
     }

@@ -13,6 +13,8 @@ use serde::{Deserialize, Serialize};
 use super::outbox::retry_delay_secs;
 use super::{EventError, EventId};
 use crate::inventory::StockLevel;
+use crate::transport::HttpTransport;
+use crate::upstash::{UpstashClient, UpstashError, cmd};
 
 /// Where the edge receives them (a gateway route to `workers/events`).
 pub const DELIVERY_PATH: &str = "/webhooks/core-events";
@@ -85,11 +87,87 @@ pub fn retry_after_secs(attempts: i32) -> Option<i64> {
     retry_delay_secs(attempts)
 }
 
+/// The edge's memory of processed event ids: one Upstash key per id with a TTL
+/// (`PROCESSED_TTL_SECS`), checked for a whole batch in one `MGET` and written in one pipeline once
+/// the batch's work is done. Two concurrent deliveries of one event may both process it; the
+/// handlers are idempotent, so that costs work, not correctness.
+pub struct ProcessedEvents<'a, T> {
+    client: &'a UpstashClient<T>,
+}
+
+/// Key prefix of processed ids.
+const PROCESSED_PREFIX: &str = "events:processed:";
+
+impl<'a, T: HttpTransport> ProcessedEvents<'a, T> {
+    pub fn new(client: &'a UpstashClient<T>) -> Self {
+        Self { client }
+    }
+
+    /// For each id, whether it was processed before.
+    pub async fn seen(&self, ids: &[&EventId]) -> Result<Vec<bool>, UpstashError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let reply = self.client.command(&cmd("MGET").args(ids.iter().map(|id| key(id)))).await?;
+        let values = reply.into_array().ok_or_else(|| UpstashError::Decode("MGET answered no array".into()))?;
+        if values.len() != ids.len() {
+            return Err(UpstashError::Decode(format!("MGET answered {} values for {} keys", values.len(), ids.len())));
+        }
+        Ok(values.iter().map(|value| !value.is_nil()).collect())
+    }
+
+    /// Records the ids as processed, each for `PROCESSED_TTL_SECS`.
+    pub async fn remember(&self, ids: &[&EventId]) -> Result<(), UpstashError> {
+        let commands: Vec<_> =
+            ids.iter().map(|id| cmd("SET").arg(key(id)).arg("1").arg("EX").arg(PROCESSED_TTL_SECS)).collect();
+        for reply in self.client.pipeline(&commands).await? {
+            reply?;
+        }
+        Ok(())
+    }
+}
+
+fn key(id: &EventId) -> String {
+    format!("{PROCESSED_PREFIX}{id}")
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::test_support::{FakeTransport, json_body};
+
+    #[tokio::test]
+    async fn processed_ids_are_one_mget_and_one_pipeline_with_a_ttl() {
+        let one = EventId::parse("evt_01JC0000000000000000000001").unwrap();
+        let two = EventId::parse("evt_01JC0000000000000000000002").unwrap();
+        let client = UpstashClient::new(
+            FakeTransport::new()
+                .respond_json(200, json!({"result": ["1", null]}))
+                .respond_json(200, json!([{"result": "OK"}, {"result": "OK"}])),
+            "https://redis.example",
+            "t",
+        )
+        .with_base64(false);
+        let processed = ProcessedEvents::new(&client);
+        assert_eq!(processed.seen(&[&one, &two]).await.unwrap(), vec![true, false]);
+        processed.remember(&[&one, &two]).await.unwrap();
+        let requests = client.transport().requests();
+        assert_eq!(
+            json_body(&requests[0]),
+            json!([
+                "MGET",
+                "events:processed:evt_01JC0000000000000000000001",
+                "events:processed:evt_01JC0000000000000000000002"
+            ])
+        );
+        assert_eq!(
+            json_body(&requests[1])[1],
+            json!(["SET", "events:processed:evt_01JC0000000000000000000002", "1", "EX", PROCESSED_TTL_SECS])
+        );
+        assert_eq!(processed.seen(&[]).await.unwrap(), Vec::<bool>::new());
+    }
 
     fn raw(event_type: &str, data: serde_json::Value) -> RawEvent {
         RawEvent {

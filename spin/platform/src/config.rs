@@ -19,6 +19,9 @@ pub enum Var {
     WebhookKeyCurrent,
     /// The next key during rotation; empty when none.
     WebhookKeyNext,
+    /// The edge's public origin without a trailing slash: where outbox events are delivered
+    /// (`shared::events::edge::DELIVERY_PATH`).
+    EdgeUrl,
 }
 
 impl Var {
@@ -29,6 +32,7 @@ impl Var {
             Var::PublicBaseUrl => "public_base_url",
             Var::WebhookKeyCurrent => "webhook_key_current",
             Var::WebhookKeyNext => "webhook_key_next",
+            Var::EdgeUrl => "edge_url",
         }
     }
 }

@@ -9,6 +9,7 @@ use http_body_util::{BodyExt as _, Limited};
 use serde::Serialize;
 use shared::api::{ApiError, ErrorCode};
 use shared::ids;
+use shared::neon::NeonError;
 use spin_sdk::http::{FullBody, Request};
 
 /// What every handler returns.
@@ -98,6 +99,24 @@ fn entropy() -> ids::Entropy {
 
 fn unix_millis() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The database failing: 503 when it may pass (the caller retries), 500 when it is our bug (a bad
+/// statement). The cause goes to the log, not to the caller.
+pub fn database_failure(error: &NeonError, request_id: &str) -> Response {
+    eprintln!("[{request_id}] database: {error}");
+    let error = if error.is_transient() || matches!(error, NeonError::Unauthorized { .. }) {
+        ApiError::new(ErrorCode::DependencyUnavailable, "the database is unavailable; retry later")
+    } else {
+        ApiError::new(ErrorCode::Internal, "internal error")
+    };
+    error_response(&error, request_id)
+}
+
+/// A variable is missing or empty: `SYS_9002`, the name in the log only.
+pub fn misconfigured(error: &crate::ConfigError, request_id: &str) -> Response {
+    eprintln!("[{request_id}] misconfigured: {error}");
+    error_response(&ApiError::new(ErrorCode::Misconfigured, "service is misconfigured"), request_id)
 }
 
 /// Current unix time in seconds from the wasi wall clock.

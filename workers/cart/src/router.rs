@@ -7,7 +7,7 @@ use shared::cart::KeyedRequest;
 use shared::catalog::VendorId;
 use shared::idempotency::{IdempotencyKey, request_fingerprint};
 use worker::{Env, Method, Request, Response, Result};
-use worker_platform::forwarded::Principal;
+use worker_platform::forwarded;
 use worker_platform::{request as body, respond};
 
 use crate::config::Config;
@@ -105,7 +105,7 @@ async fn route(
         Endpoint::Cart(endpoint) => endpoint,
         Endpoint::VendorOptions => {
             // The vendor comes from the verified token only, never from the request.
-            let principal = Principal::from_headers(request)?;
+            let principal = forwarded::principal(request)?;
             let vendor_id = VendorId::parse(principal.acting_vendor()?)
                 .map_err(|_| ApiError::new(ErrorCode::Forbidden, "this needs a vendor account"))?;
             return match method {

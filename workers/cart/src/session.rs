@@ -10,7 +10,7 @@ use shared::cart::owner::{clear_cookie, cookie_value, set_cookie};
 use shared::cart::{Cart, CartOwner, GuestCartId, MergeCap, merge};
 use shared::catalog::VariantId;
 use worker::Request;
-use worker_platform::forwarded::{HEADER_USER_ID, Principal};
+use worker_platform::forwarded::{self, HEADER_USER_ID};
 use worker_platform::{clock, random};
 
 use crate::config::Config;
@@ -32,7 +32,7 @@ impl Session {
     /// never someone else's.
     pub async fn open(request: &Request, config: &Config, store: &Store, data: &Data) -> Result<Self, ApiError> {
         let has_user = request.headers().get(HEADER_USER_ID).ok().flatten().is_some();
-        let principal = if has_user { Some(Principal::from_headers(request)?) } else { None };
+        let principal = if has_user { Some(forwarded::principal(request)?) } else { None };
         let guest = request
             .headers()
             .get("cookie")
@@ -41,13 +41,13 @@ impl Session {
             .and_then(|header| cookie_value(&header).and_then(|value| config.cookie_key.verify(value)));
         match (principal, guest) {
             (Some(principal), guest) => {
-                let account = CartOwner::Account(principal.user_id.clone());
+                let account = CartOwner::Account(principal.user_id().to_owned());
                 let (mut cookie, mut merge_caps) = (None, None);
                 if let Some(guest) = guest {
                     merge_caps = merge_guest(store, data, &account, &CartOwner::Guest(guest)).await?;
                     cookie = Some(clear_cookie(config.secure_cookies));
                 }
-                Ok(Self { owner: Some(account), user_id: Some(principal.user_id), cookie, merge_caps })
+                Ok(Self { owner: Some(account), user_id: Some(principal.user_id().to_owned()), cookie, merge_caps })
             }
             (None, guest) => {
                 Ok(Self { owner: guest.map(CartOwner::Guest), user_id: None, cookie: None, merge_caps: None })

@@ -4,19 +4,19 @@
 use shared::api::{ApiError, ErrorCode};
 use shared::catalog::VendorId;
 use worker::Request;
-use worker_platform::forwarded::Principal;
+use worker_platform::forwarded;
 
 use crate::respond::Failure;
 
 /// The vendor the verified token acts for; a vendor id in a body or query is never read.
 pub fn acting_vendor(request: &Request) -> Result<VendorId, Failure> {
-    let principal = Principal::from_headers(request)?;
+    let principal = forwarded::principal(request)?;
     let vendor = principal.acting_vendor()?;
     VendorId::parse(vendor).map_err(|_| Failure::new(ErrorCode::Forbidden, "the token names no valid vendor"))
 }
 
 pub fn platform_admin(request: &Request) -> Result<(), Failure> {
-    if Principal::from_headers(request)?.is_platform_admin() {
+    if forwarded::principal(request)?.is_platform_admin() {
         Ok(())
     } else {
         Err(Failure::from(ApiError::new(ErrorCode::Forbidden, "this needs a platform admin")))

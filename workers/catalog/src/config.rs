@@ -9,6 +9,7 @@ use shared::catalog::CursorKey;
 use shared::neon::NeonConfig;
 use worker::Env;
 use worker_platform::config::{RequiredVars, UpstashSettings, misconfigured};
+use worker_platform::spin::SpinSettings;
 
 /// Who a `SYS_9002` says is misconfigured.
 const SERVICE: &str = "the catalog service";
@@ -19,6 +20,8 @@ pub struct Config {
     pub upstash: UpstashSettings,
     /// Signs pagination cursors so clients can neither forge nor move them between queries.
     pub cursor_key: CursorKey,
+    /// The inventory component, which owns stock: variant stock edits go there (signed).
+    pub spin: SpinSettings,
 }
 
 /// Hand-written so secrets never reach a log.
@@ -37,10 +40,11 @@ impl Config {
         let neon = vars.neon();
         let upstash = vars.upstash();
         let key_text = vars.read("CATALOG_CURSOR_KEY");
+        let spin = vars.spin();
         vars.finish().map_err(|missing| missing.into_api_error(SERVICE))?;
         let cursor_key = decode_key(&key_text)
             .ok_or_else(|| misconfigured(SERVICE, serde_json::json!({ "invalid": ["CATALOG_CURSOR_KEY"] })))?;
-        Ok(Config { neon, upstash, cursor_key })
+        Ok(Config { neon, upstash, cursor_key, spin })
     }
 }
 

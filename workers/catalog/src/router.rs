@@ -1,6 +1,7 @@
 //! Maps method and path to a handler, stamps every response with `x-request-id`, and renders
 //! failures as the error envelope. Paths are the public ones: the gateway forwards them unchanged.
 //! The vendor and admin routes (`find_private`) are checked first; they never collide with the public ones.
+//! `/internal/stock-levels` is for the events Worker's binding only: the gateway routes nothing there.
 
 use shared::api::ErrorCode;
 use shared::catalog::ProductId;
@@ -13,7 +14,7 @@ use crate::config::Config;
 use crate::respond::Failure;
 use crate::store::Store;
 use crate::writes::{self, Write};
-use crate::{handlers, images, private_reads};
+use crate::{handlers, images, private_reads, stock};
 
 const PRODUCT_PREFIX: &str = "/api/v1/products/";
 const VENDOR_PRODUCTS: &str = "/api/v1/vendor/products";
@@ -106,6 +107,13 @@ fn find(path: &str) -> Option<Endpoint<'_>> {
 async fn route(request: &mut Request, env: &Env) -> std::result::Result<Response, Failure> {
     let path = request.path();
     let query = request.url().map_err(Failure::internal)?.query().unwrap_or_default().to_owned();
+    if path == stock::INTERNAL_PATH {
+        if request.method() != Method::Post {
+            return Err(Failure::new(ErrorCode::MethodNotAllowed, "use POST"));
+        }
+        let config = Config::from_env(env)?;
+        return stock::handle(request, &config).await?.into_response().map_err(Failure::internal);
+    }
     if let Some(private) = find_private(&request.method(), &path) {
         let private = private.map_err(|allowed| Failure::new(ErrorCode::MethodNotAllowed, allowed))?;
         let config = Config::from_env(env)?;

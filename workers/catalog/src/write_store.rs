@@ -68,9 +68,9 @@ fn same_option_names(names: &str, except: Option<&str>) -> String {
     )
 }
 
-/// A create's outcome: the vendor's view of the new product, or the key was taken meanwhile.
+/// A create's outcome: the product was written, or the key was taken meanwhile.
 pub enum Created {
-    Product(String),
+    Product,
     /// A concurrent request with the same `Idempotency-Key` committed first: replay it.
     KeyTaken,
 }
@@ -154,8 +154,8 @@ impl WriteStore {
         Ok(Some(if hash == fingerprint { Replay::Same(body) } else { Replay::Different }))
     }
 
-    /// The product, its variants and their stock, and the idempotency key if one came, in one
-    /// transaction; the key row goes first so a concurrent retry waits on it and then fails on
+    /// The product, its variants and the idempotency key if one came, in one transaction (their
+    /// stock is inventory's: `crate::inventory`); the key row goes first so a concurrent retry waits on it and then fails on
     /// `idempotency_keys_pkey` (the caller replays) instead of creating a second product.
     pub async fn create_product(
         &self,
@@ -195,27 +195,15 @@ impl WriteStore {
             ],
         ));
         let mut variants = Sql::default();
-        let mut stock = Sql::default();
         let mut variant_rows = Vec::new();
-        let mut stock_rows = Vec::new();
         for (position, (variant, variant_id)) in product.variants.iter().zip(variant_ids).enumerate() {
             variant_rows.push(variant_values(&mut variants, variant_id, id, vendor, variant, position));
-            stock_rows.push(format!(
-                "({}, {}, {})",
-                stock.bind(variant_id),
-                stock.bind(vendor),
-                stock.bind(i64::from(variant.stock.get()))
-            ));
         }
         queries.push(variants.query(format!(
             "INSERT INTO catalog.variants \
              (id, product_id, vendor_id, sku, options, price_minor, compare_at_minor, currency, weight_grams, position) \
              VALUES {}",
             variant_rows.join(", ")
-        )));
-        queries.push(stock.query(format!(
-            "INSERT INTO catalog.variant_stock (variant_id, vendor_id, available) VALUES {}",
-            stock_rows.join(", ")
         )));
         queries.push(match idempotency {
             Some((key, _)) => Query::new(
@@ -234,7 +222,7 @@ impl WriteStore {
             other => other.map_err(constraint_failure)?,
         };
         let body = results.last().map(first_vendor_product).transpose()?.flatten();
-        body.map(Created::Product).ok_or_else(|| Failure::internal("a created product could not be read back"))
+        body.map(|_| Created::Product).ok_or_else(|| Failure::internal("a created product could not be read back"))
     }
 
     /// A partial update. A status change is checked against the status rules in the `UPDATE`
@@ -313,21 +301,15 @@ impl WriteStore {
                 &names,
             ],
         );
-        let stock = Query::new(
-            "INSERT INTO catalog.variant_stock (variant_id, vendor_id, available) \
-             SELECT id, vendor_id, $2::integer FROM catalog.variants WHERE id = $1",
-            &[id, &i64::from(variant.stock.get())],
-        );
         let results = self
             .batch(&[
                 lock_product(product, vendor),
                 insert,
-                stock,
                 touch_product(product, vendor),
                 select_vendor_product(product, vendor),
             ])
             .await?;
-        let [locked, inserted, _, _, body] = results.as_slice() else {
+        let [locked, inserted, _, body] = results.as_slice() else {
             return Err(Failure::internal("the variant batch answered the wrong number of results"));
         };
         if locked.is_empty() {
@@ -339,7 +321,7 @@ impl WriteStore {
         first_vendor_product(body)
     }
 
-    /// A partial update of one variant (and its stock). `None`: no such variant of this vendor's product.
+    /// A partial update of one variant (its stock is inventory's). `None`: no such variant of this vendor's product.
     pub async fn patch_variant(
         &self,
         product: &ProductId,
@@ -385,15 +367,6 @@ impl WriteStore {
             sets.join(", ")
         ));
         let mut queries = vec![lock_product(product, vendor), update];
-        if let Some(stock) = patch.stock {
-            queries.push(Query::new(
-                "INSERT INTO catalog.variant_stock (variant_id, vendor_id, available) \
-                 SELECT v.id, v.vendor_id, $4::integer FROM catalog.variants v \
-                 WHERE v.id = $3 AND v.product_id = $1 AND v.vendor_id = $2 \
-                 ON CONFLICT (variant_id) DO UPDATE SET available = EXCLUDED.available, updated_at = now()",
-                &[product, vendor, variant, &i64::from(stock.get())],
-            ));
-        }
         queries.push(touch_product(product, vendor));
         queries.push(select_vendor_product(product, vendor));
         let results = self.batch(&queries).await?;
@@ -415,7 +388,18 @@ impl WriteStore {
         first_vendor_product(body)
     }
 
-    /// Removes a variant (and its stock row); an active product keeps at least one.
+    /// Stores what a keyed create answers once its stock is in (the key row was written with it).
+    pub async fn store_response(&self, vendor: &VendorId, key: &IdempotencyKey, body: &str) -> Result<(), Failure> {
+        self.neon
+            .query(
+                "UPDATE catalog.idempotency_keys SET response_body = $3 WHERE vendor_id = $1 AND key = $2",
+                &[vendor, key, &body],
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Removes a variant (and the catalog's stock rows of it); an active product keeps at least one.
     pub async fn delete_variant(
         &self,
         product: &ProductId,

@@ -6,10 +6,11 @@ use serde::de::DeserializeOwned;
 use shared::api::{ApiError, ErrorCode};
 use shared::catalog::write::MAX_BODY_BYTES;
 use shared::catalog::{
-    CreateProductInput, ModerationInput, NewVendorInput, ProductId, ProductPatch, ProductPatchInput, VariantId,
-    VariantInput, VariantPatchInput, VendorId,
+    CreateProductInput, ModerationInput, NewProduct, NewVendorInput, ProductId, ProductPatch, ProductPatchInput,
+    VariantId, VariantInput, VariantPatchInput, VendorId, VendorProduct,
 };
 use shared::idempotency::{IdempotencyKey, idempotency_key_reused, request_fingerprint};
+use shared::inventory::{InitialStock, StockLevel};
 use worker::Request;
 use worker_platform::request::{json, read_body};
 use worker_platform::{clock, random};
@@ -17,7 +18,7 @@ use worker_platform::{clock, random};
 use crate::config::Config;
 use crate::respond::{Failure, Outcome, Reply};
 use crate::write_store::{Created, Replay, WriteStore};
-use crate::{cache, caller};
+use crate::{cache, caller, inventory, stock};
 
 pub enum Write<'a> {
     CreateProduct,
@@ -45,14 +46,14 @@ impl Written {
 pub async fn handle(write: Write<'_>, request: &mut Request, config: &Config) -> Outcome {
     let store = WriteStore::new(config);
     let written = match write {
-        Write::CreateProduct => create_product(request, &store).await?,
+        Write::CreateProduct => create_product(request, &store, config).await?,
         Write::PatchProduct(id) => {
             let patch = body::<ProductPatchInput>(request).await?.validate()?;
             patch_product(request, &store, id, patch).await?
         }
         Write::ArchiveProduct(id) => patch_product(request, &store, id, ProductPatch::archive()).await?,
-        Write::AddVariant(id) => add_variant(request, &store, id).await?,
-        Write::PatchVariant(id, variant) => patch_variant(request, &store, id, variant).await?,
+        Write::AddVariant(id) => add_variant(request, &store, config, id).await?,
+        Write::PatchVariant(id, variant) => patch_variant(request, &store, config, id, variant).await?,
         Write::DeleteVariant(id, variant) => delete_variant(request, &store, id, variant).await?,
         Write::CreateVendor => create_vendor(request, &store).await?,
         Write::Moderate(id) => moderate(request, &store, id).await?,
@@ -63,8 +64,10 @@ pub async fn handle(write: Write<'_>, request: &mut Request, config: &Config) ->
 }
 
 /// `POST /api/v1/vendor/products`, honouring `Idempotency-Key`: the same key and body answer the
-/// stored response; the same key with another body is `VAL_3002` naming the header.
-async fn create_product(request: &mut Request, store: &WriteStore) -> Result<Written, Failure> {
+/// stored response; the same key with another body is `VAL_3002` naming the header. The variants'
+/// stock is inventory's, set once the product is committed (a replay sets what a failed first try
+/// could not, and never overwrites a count made since).
+async fn create_product(request: &mut Request, store: &WriteStore, config: &Config) -> Result<Written, Failure> {
     let vendor = caller::acting_vendor(request)?;
     let key = request
         .headers()
@@ -78,9 +81,9 @@ async fn create_product(request: &mut Request, store: &WriteStore) -> Result<Wri
     if let Some(key) = &key
         && let Some(replay) = store.replay(&vendor, key, &fingerprint).await?
     {
-        return replayed(replay);
+        return replayed(replay, store, config, &vendor, key, json).await;
     }
-    let product = parse::<CreateProductInput>(json)?.validate()?;
+    let product = parse::<CreateProductInput>(json.clone())?.validate()?;
     let id = ProductId::generate(clock::now_ms(), entropy()?);
     let variant_ids: Vec<VariantId> = product
         .variants
@@ -89,23 +92,79 @@ async fn create_product(request: &mut Request, store: &WriteStore) -> Result<Wri
         .collect::<Result<_, Failure>>()?;
     let idempotency = key.as_ref().map(|key| (key, fingerprint.as_str()));
     match store.create_product(&vendor, &id, &product, &variant_ids, idempotency).await? {
-        Created::Product(body) => Ok(Written::of(Reply::encoded(body).created(), id)),
+        Created::Product => {
+            let items = variant_ids
+                .iter()
+                .zip(&product.variants)
+                .map(|(variant_id, variant)| InitialStock { variant_id: variant_id.clone(), on_hand: variant.stock })
+                .collect();
+            let body = with_stock(config, store, &vendor, &id, items, key.as_ref()).await?;
+            Ok(Written::of(Reply::encoded(body).created(), id))
+        }
         Created::KeyTaken => {
             let stored = match &key {
-                Some(key) => store.replay(&vendor, key, &fingerprint).await?,
+                Some(key) => store.replay(&vendor, key, &fingerprint).await?.map(|replay| (key, replay)),
                 None => None,
             };
-            stored.map_or_else(|| Err(Failure::internal("an idempotency key clashed but cannot be read")), replayed)
+            match stored {
+                Some((key, replay)) => replayed(replay, store, config, &vendor, key, json).await,
+                None => Err(Failure::internal("an idempotency key clashed but cannot be read")),
+            }
         }
     }
 }
 
-/// A replay changes nothing, so it names no product.
-fn replayed(replay: Replay) -> Result<Written, Failure> {
-    match replay {
-        Replay::Same(body) => Ok(Written { reply: Reply::encoded(body).created(), products: Vec::new() }),
-        Replay::Different => Err(idempotency_key_reused().into()),
+/// A replay answers the product the key created, with its stock: the first attempt may have
+/// failed to reach inventory after committing the product, so its first counts are sent again
+/// (inventory keeps any count made since). It changes no product, so it names none.
+async fn replayed(
+    replay: Replay,
+    store: &WriteStore,
+    config: &Config,
+    vendor: &VendorId,
+    key: &IdempotencyKey,
+    json: serde_json::Value,
+) -> Result<Written, Failure> {
+    let stored = match replay {
+        Replay::Same(body) => body,
+        Replay::Different => return Err(idempotency_key_reused().into()),
+    };
+    let created: VendorProduct = serde_json::from_str(&stored).map_err(Failure::internal)?;
+    let product: NewProduct = parse::<CreateProductInput>(json)?.validate()?;
+    let items = created
+        .product
+        .variants
+        .iter()
+        .filter_map(|made| {
+            let asked = product.variants.iter().find(|variant| variant.sku == made.sku)?;
+            Some(InitialStock { variant_id: made.id.clone(), on_hand: asked.stock })
+        })
+        .collect();
+    let body = with_stock(config, store, vendor, &created.product.id, items, Some(key)).await?;
+    Ok(Written { reply: Reply::encoded(body).created(), products: Vec::new() })
+}
+
+/// Sends new variants' first counts to inventory, applies its answer to the catalog's stock, and
+/// answers the vendor's view of the product with them (stored for the key, when there is one).
+/// Inventory unreachable is `EXT_6001`: the product exists; a retry with the same key completes it.
+async fn with_stock(
+    config: &Config,
+    store: &WriteStore,
+    vendor: &VendorId,
+    product: &ProductId,
+    items: Vec<InitialStock>,
+    key: Option<&IdempotencyKey>,
+) -> Result<String, Failure> {
+    if !items.is_empty() {
+        let rows = inventory::initial(config, vendor, items).await?;
+        let levels: Vec<StockLevel> = rows.iter().map(StockLevel::from).collect();
+        stock::apply_levels(config, &levels).await?;
     }
+    let body = store.vendor_product(product, vendor).await?.ok_or_else(|| Failure::not_found("product"))?;
+    if let Some(key) = key {
+        store.store_response(vendor, key, &body).await?;
+    }
+    Ok(body)
 }
 
 /// `PATCH /api/v1/vendor/products/{id}` and `POST …/{id}/archive`.
@@ -120,20 +179,33 @@ async fn patch_product(
     Ok(Written::of(Reply::encoded(body), id))
 }
 
-async fn add_variant(request: &mut Request, store: &WriteStore, id: &str) -> Result<Written, Failure> {
+async fn add_variant(request: &mut Request, store: &WriteStore, config: &Config, id: &str) -> Result<Written, Failure> {
     let (vendor, id) = (caller::acting_vendor(request)?, product_id(id)?);
     let variant = body::<VariantInput>(request).await?.validate_alone()?;
     let variant_id = VariantId::generate(clock::now_ms(), entropy()?);
-    let body =
-        store.add_variant(&id, &vendor, &variant_id, &variant).await?.ok_or_else(|| Failure::not_found("product"))?;
+    store.add_variant(&id, &vendor, &variant_id, &variant).await?.ok_or_else(|| Failure::not_found("product"))?;
+    let stock = vec![InitialStock { variant_id, on_hand: variant.stock }];
+    let body = with_stock(config, store, &vendor, &id, stock, None).await?;
     Ok(Written::of(Reply::encoded(body).created(), id))
 }
 
-async fn patch_variant(request: &mut Request, store: &WriteStore, id: &str, variant: &str) -> Result<Written, Failure> {
+/// The variant's own fields are the catalog's; its `stock` is a count on the vendor's default
+/// location in inventory, sent once the rest is saved (a count below what is reserved is 409).
+async fn patch_variant(
+    request: &mut Request,
+    store: &WriteStore,
+    config: &Config,
+    id: &str,
+    variant: &str,
+) -> Result<Written, Failure> {
     let (vendor, id, variant) = (caller::acting_vendor(request)?, product_id(id)?, variant_id(variant)?);
     let patch = body::<VariantPatchInput>(request).await?.validate()?;
     let body =
         store.patch_variant(&id, &vendor, &variant, &patch).await?.ok_or_else(|| Failure::not_found("variant"))?;
+    let Some(on_hand) = patch.stock else { return Ok(Written::of(Reply::encoded(body), id)) };
+    let row = inventory::set(config, &vendor, &variant, on_hand).await?;
+    stock::apply_levels(config, &[StockLevel::from(&row)]).await?;
+    let body = store.vendor_product(&id, &vendor).await?.ok_or_else(|| Failure::not_found("variant"))?;
     Ok(Written::of(Reply::encoded(body), id))
 }
 

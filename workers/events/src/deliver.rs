@@ -5,7 +5,7 @@ use futures_util::future::join_all;
 use worker::{Env, MessageBatch, MessageExt, RawMessage, console_error, console_log};
 use worker_platform::spin::SpinSettings;
 
-use crate::spin::{self, EVENTS_PATH, SWEEP_PATH};
+use crate::spin::{self, EVENTS_PATH, SWEEP_PATHS};
 
 pub async fn batch<T>(batch: &MessageBatch<T>, env: &Env) {
     let settings = match spin::settings(env) {
@@ -52,19 +52,24 @@ fn json_bytes(message: &RawMessage) -> Option<Vec<u8>> {
     Some(text.into_bytes())
 }
 
-/// The cron's job: one signed sweep of the notifications outbox.
+/// The cron's job: one signed sweep of every component's outbox, all at once (each is bounded).
 pub async fn sweep(env: &Env) {
     let settings = match spin::settings(env) {
         Ok(settings) => settings,
         Err(error) => return console_error!("events: sweep skipped: {error}"),
     };
-    match spin::post_signed(&settings, SWEEP_PATH, Vec::new()).await {
+    join_all(SWEEP_PATHS.iter().map(|path| sweep_one(&settings, path))).await;
+}
+
+async fn sweep_one(settings: &SpinSettings, path: &str) {
+    match spin::post_signed(settings, path, Vec::new()).await {
         Ok(response) if (200..300).contains(&response.status) => {
-            console_log!("events: sweep {}", String::from_utf8_lossy(&response.body));
+            console_log!("events: sweep {path}: {}", String::from_utf8_lossy(&response.body));
         }
         Ok(response) => {
-            console_error!("events: sweep answered {}: {}", response.status, String::from_utf8_lossy(&response.body));
+            let text = String::from_utf8_lossy(&response.body);
+            console_error!("events: sweep {path} answered {}: {text}", response.status);
         }
-        Err(error) => console_error!("events: sweep failed: {error}"),
+        Err(error) => console_error!("events: sweep {path} failed: {error}"),
     }
 }

@@ -39,6 +39,11 @@ async fn route(request: &Request, env: &Env, request_id: &str) -> std::result::R
         Target::Identity => forward::to_service("IDENTITY", request, env, identity.as_ref(), request_id).await,
         Target::Catalog => forward::to_service("CATALOG", request, env, identity.as_ref(), request_id).await,
         Target::Cart => forward::to_service("CART", request, env, identity.as_ref(), request_id).await,
+        Target::Events => forward::to_service("EVENTS", request, env, identity.as_ref(), request_id).await,
+        Target::Spin(component) => {
+            let config = Config::from_env(env)?;
+            forward::to_spin(component, request, &config, identity.as_ref(), request_id).await
+        }
     }
 }
 

@@ -24,6 +24,12 @@ pub enum Target {
     Catalog,
     /// The cart Worker, through the `CART` service binding.
     Cart,
+    /// The events Worker, through the `EVENTS` service binding: the core's signed outbox
+    /// deliveries (it checks the signature; the route needs no token).
+    Events,
+    /// A Spin component (its spin.toml route prefix): the call goes in a signed envelope with the
+    /// verified caller inside (`shared::forwarding`, docs/adr/0006).
+    Spin(&'static str),
 }
 
 pub struct Route {
@@ -40,7 +46,7 @@ const fn route(method: Method, path: &'static str, access: Access, target: Targe
 
 use Access::{AnyRole, Authenticated, Optional, Public};
 use Method::{Delete, Get, Patch, Post, Put};
-use Target::{Cart, Catalog, Health, Identity};
+use Target::{Cart, Catalog, Events, Health, Identity};
 
 pub const ROUTES: &[Route] = &[
     route(Get, "/api/v1/health", Public, Health),
@@ -88,7 +94,14 @@ pub const ROUTES: &[Route] = &[
     route(Put, "/api/v1/cart/destination", Optional, Cart),
     route(Get, "/api/v1/vendor/shipping-options", VENDOR, Cart),
     route(Put, "/api/v1/vendor/shipping-options", VENDOR, Cart),
+    // Stock (issue 6): the inventory component; the vendor comes from the token it is handed.
+    route(Get, "/api/v1/vendor/stock", VENDOR, INVENTORY),
+    route(Put, "/api/v1/vendor/stock/*", VENDOR, INVENTORY),
+    // Spin's outbox deliveries (DESIGN §5), signed; workers/events verifies them.
+    route(Post, shared::events::edge::DELIVERY_PATH, Public, Events),
 ];
+
+const INVENTORY: Target = Target::Spin("inventory");
 
 const PLATFORM_ADMIN: Access = AnyRole(&[Role::PlatformAdmin]);
 

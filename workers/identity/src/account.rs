@@ -238,7 +238,7 @@ pub async fn me(services: &Services, principal: &Principal) -> Outcome {
 pub async fn signed_in_user(services: &Services, principal: &Principal) -> Result<UserRow, Failure> {
     services
         .store
-        .user_by_id(&principal.user_id)
+        .user_by_id(principal.user_id())
         .await?
         .ok_or_else(|| Failure::new(ErrorCode::TokenInvalid, "the account behind this token no longer exists"))
 }

@@ -34,7 +34,7 @@ pub async fn grant(services: &Services, principal: &Principal, body: RoleBody) -
         GrantOutcome::AlreadyHeld => 200,
         GrantOutcome::UnknownUser => return Err(Failure::invalid_fields(&[("user_id", "unknown_user")])),
     };
-    worker::console_log!("{} granted {} to {user_id}", principal.user_id, grant.role());
+    worker::console_log!("{} granted {} to {user_id}", principal.user_id(), grant.role());
     Reply::json(status, &GrantView { user_id: &user_id, role: grant.role(), vendor_id: grant.vendor_id() })
 }
 
@@ -43,12 +43,12 @@ pub async fn grant(services: &Services, principal: &Principal, body: RoleBody) -
 pub async fn revoke(services: &Services, principal: &Principal, body: RoleBody) -> Outcome {
     require_platform_admin(principal)?;
     let (user_id, grant) = parse(body)?;
-    if user_id == principal.user_id && grant.role() == Role::PlatformAdmin {
+    if user_id == principal.user_id() && grant.role() == Role::PlatformAdmin {
         return Err(Failure::new(ErrorCode::Conflict, "you cannot revoke your own platform_admin role"));
     }
     match services.store.revoke_role(&user_id, &grant).await? {
         RevokeOutcome::Revoked => {
-            worker::console_log!("{} revoked {} from {user_id}", principal.user_id, grant.role());
+            worker::console_log!("{} revoked {} from {user_id}", principal.user_id(), grant.role());
             Ok(Reply::no_content())
         }
         RevokeOutcome::NotHeld => Ok(Reply::no_content()),

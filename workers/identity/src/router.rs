@@ -4,7 +4,7 @@
 use serde::de::DeserializeOwned;
 use shared::api::ErrorCode;
 use worker::{Context, Env, Method, Request, Response, Result};
-use worker_platform::forwarded::{self, Principal};
+use worker_platform::forwarded;
 use worker_platform::{request, respond};
 
 use crate::config::Config;
@@ -81,7 +81,7 @@ async fn route(request: &mut Request, env: Env, ctx: &Context, request_id: &str)
     let config = Config::from_env(&env)?;
     let body = request::read_body(request, MAX_BODY_BYTES).await?;
     let services = Services::new(env, config, request_id.to_owned(), forwarded::client_ip(request));
-    let principal = || Principal::from_headers(request);
+    let principal = || forwarded::principal(request);
     match endpoint {
         Endpoint::Register => account::register(&services, parse(&body)?).await,
         Endpoint::Login => session::login(&services, parse(&body)?).await,

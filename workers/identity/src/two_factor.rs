@@ -48,7 +48,7 @@ struct Confirmed {
 
 /// `POST /api/v1/auth/2fa/confirm` {code} → 2FA on, and ten recovery codes shown this once.
 pub async fn confirm(services: &Services, principal: &Principal, body: CodeBody) -> Outcome {
-    limit_attempts(services, &principal.user_id).await?;
+    limit_attempts(services, principal.user_id()).await?;
     let user = signed_in_user(services, principal).await?;
     if user.totp_enabled {
         return Err(already_enabled());
@@ -69,7 +69,7 @@ pub async fn confirm(services: &Services, principal: &Principal, body: CodeBody)
     if !services.store.enable_totp(&user.id, stored_secret, step, &hashes).await? {
         return Err(Failure::new(ErrorCode::Conflict, "the enrolment changed meanwhile; enroll again"));
     }
-    refund_attempts(services, &principal.user_id).await;
+    refund_attempts(services, principal.user_id()).await;
     Reply::json(200, &Confirmed { recovery_codes: codes })
 }
 

@@ -4,7 +4,8 @@
 //! gateway, trust them.
 
 use shared::api::{ApiError, ErrorCode};
-use shared::identity::access_token::{Role, USER_ID_PREFIX, VerifiedIdentity};
+use shared::identity::access_token::{Role, VerifiedIdentity};
+pub use shared::identity::principal::Principal;
 use worker::{Headers, Request};
 
 use crate::respond::REQUEST_ID_HEADER;
@@ -46,50 +47,19 @@ pub fn client_ip(request: &Request) -> String {
     request.headers().get(HEADER_CLIENT_IP).ok().flatten().unwrap_or_default()
 }
 
-/// The signed-in user, as the gateway verified from the access token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub user_id: String,
-    pub role: Role,
-    pub vendor_id: Option<String>,
-    /// Every role in the token, least privileged first.
-    pub roles: Vec<Role>,
-}
-
-impl Principal {
-    /// `AUTH_1004` when the gateway sent no user: the route was reached without authentication.
-    pub fn from_headers(request: &Request) -> Result<Self, ApiError> {
-        let header = |name: &str| request.headers().get(name).ok().flatten().filter(|value| !value.is_empty());
-        let missing = || ApiError::new(ErrorCode::TokenMissing, "an access token is required");
-        let invalid = || ApiError::new(ErrorCode::TokenInvalid, "the access token is invalid");
-        let user_id = header(HEADER_USER_ID).ok_or_else(missing)?;
-        if !user_id.starts_with(USER_ID_PREFIX) {
-            return Err(invalid());
+/// The signed-in user the gateway verified from the access token; `AUTH_1004` when it sent none
+/// (the route was reached without authentication), `AUTH_1005` when the headers are not the gateway's.
+pub fn principal(request: &Request) -> Result<Principal, ApiError> {
+    let header = |name: &str| request.headers().get(name).ok().flatten().filter(|value| !value.is_empty());
+    let invalid = || ApiError::new(ErrorCode::TokenInvalid, "the access token is invalid");
+    let user_id =
+        header(HEADER_USER_ID).ok_or_else(|| ApiError::new(ErrorCode::TokenMissing, "an access token is required"))?;
+    let role = header(HEADER_ROLE).and_then(|role| role.parse::<Role>().ok()).ok_or_else(invalid)?;
+    let roles = match header(HEADER_SCOPE) {
+        Some(scope) => {
+            scope.split(' ').map(str::parse::<Role>).collect::<Result<Vec<_>, _>>().map_err(|_| invalid())?
         }
-        let role = header(HEADER_ROLE).and_then(|role| role.parse::<Role>().ok()).ok_or_else(invalid)?;
-        let mut roles = match header(HEADER_SCOPE) {
-            Some(scope) => {
-                scope.split(' ').map(str::parse::<Role>).collect::<Result<Vec<_>, _>>().map_err(|_| invalid())?
-            }
-            None => vec![role],
-        };
-        roles.sort_unstable();
-        roles.dedup();
-        Ok(Self { user_id, role, vendor_id: header(HEADER_VENDOR_ID), roles })
-    }
-
-    /// Both the primary role and the scope must say so; a mismatch means a header was not the gateway's.
-    pub fn is_platform_admin(&self) -> bool {
-        self.role == Role::PlatformAdmin && self.roles.contains(&Role::PlatformAdmin)
-    }
-
-    /// The vendor this caller manages, from the verified token only (never from a body): vendor admins
-    /// and vendor staff act for the vendor their token names; anyone else gets `AUTHZ_2001`.
-    pub fn acting_vendor(&self) -> Result<&str, ApiError> {
-        let is_vendor = self.roles.iter().any(|role| matches!(role, Role::VendorAdmin | Role::VendorStaff));
-        match (&self.vendor_id, is_vendor) {
-            (Some(vendor_id), true) => Ok(vendor_id),
-            _ => Err(ApiError::new(ErrorCode::Forbidden, "this needs a vendor account")),
-        }
-    }
+        None => vec![role],
+    };
+    Principal::new(user_id, role, header(HEADER_VENDOR_ID), roles).map_err(|_| invalid())
 }
