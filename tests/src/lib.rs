@@ -26,13 +26,23 @@ pub struct TestStack {
 impl TestStack {
     /// `with_worker`: also run the gateway Worker in workerd (slower to start).
     pub async fn start(name: &str, with_worker: bool) -> anyhow::Result<Self> {
+        Self::start_in(name, with_worker.then_some(WorkerMode::Prebuilt)).await
+    }
+
+    /// The Workers in workerd through miniflare's API instead of `wrangler dev`: the same configs,
+    /// and crons can be fired by test code ([`TestStack::run_cron`]).
+    pub async fn start_with_crons(name: &str) -> anyhow::Result<Self> {
+        Self::start_in(name, Some(WorkerMode::Miniflare)).await
+    }
+
+    async fn start_in(name: &str, worker: Option<WorkerMode>) -> anyhow::Result<Self> {
         let state_dir = state_dir(name);
         // A fresh database per run: leftovers from an earlier run must not decide a test.
         let _ = std::fs::remove_dir_all(&state_dir);
         let config = StackConfig {
             state_dir: state_dir.clone(),
             ports: Ports::free()?,
-            worker: with_worker.then_some(WorkerMode::Prebuilt),
+            worker,
             logs: Logs::Files(state_dir.join("logs")),
         };
         let stack = match Stack::start(config).await {
@@ -51,6 +61,21 @@ impl TestStack {
 
     pub fn spin_url(&self, path: &str) -> String {
         format!("{}{path}", self.stack.urls().spin)
+    }
+
+    /// Runs one Worker's `scheduled` handler once, as Cloudflare's cron trigger would (a stack
+    /// started with [`TestStack::start_with_crons`]); `worker` is its wrangler `name`.
+    pub async fn run_cron(&self, worker: &str) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .get(self.worker_url("/cdn-cgi/handler/scheduled?cron=*+*+*+*+*"))
+            .header("MF-Route-Override", worker)
+            .send()
+            .await?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        anyhow::ensure!(status.is_success(), "the {worker} cron answered {status}: {text}");
+        Ok(())
     }
 
     /// Sends `request` (with a bearer token when given): status and JSON body (`null` when the body

@@ -47,6 +47,9 @@ const miniflare = new Miniflare({
   // Queues, R2 and the Cache API keep their state here, as `wrangler dev --persist-to` does.
   defaultPersistRoot: persistRoot,
   cache: true,
+  // `GET /cdn-cgi/handler/scheduled` with `MF-Route-Override: <worker name>` runs that Worker's cron
+  // handler once: how tests drive workers/events' sweeps (wrangler dev's proxy drops the header).
+  unsafeTriggerHandlers: true,
 });
 const url = await miniflare.ready;
 console.log(`miniflare: ${workers.map((worker) => worker.name).join(", ")} on ${url}`);
