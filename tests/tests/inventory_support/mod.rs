@@ -16,6 +16,13 @@ const CATEGORY: &str = "cat_01JC0000000000000000000NVT";
 
 pub struct World<'a> {
     pub stack: &'a TestStack,
+    pub ids: Ids,
+}
+
+/// Who and what the world is made of; kept apart from the stack so a test can restart parts of
+/// the stack (which needs it mutably) and carry on with the same accounts.
+#[derive(Clone)]
+pub struct Ids {
     pub vendor_a: String,
     pub vendor_b: String,
     pub shopper: String,
@@ -27,6 +34,14 @@ pub struct World<'a> {
     /// Created with 10 units, the other with 3.
     pub variant: String,
     pub other_variant: String,
+}
+
+impl std::ops::Deref for World<'_> {
+    type Target = Ids;
+
+    fn deref(&self) -> &Ids {
+        &self.ids
+    }
 }
 
 impl<'a> World<'a> {
@@ -81,8 +96,7 @@ impl<'a> World<'a> {
         let request = stack.http.patch(stack.worker_url(&path)).json(&json!({"status": "active"}));
         let (status, body) = stack.send(request, Some(&vendor_a)).await;
         assert_eq!(status, 200, "{body}");
-        World {
-            stack,
+        let ids = Ids {
             vendor_b: stack.login(emails[2], PASSWORD).await,
             shopper: stack.login(emails[3], PASSWORD).await,
             vendor_a,
@@ -93,7 +107,8 @@ impl<'a> World<'a> {
             product: id,
             variant: variants[0]["id"].as_str().expect("variant id").to_owned(),
             other_variant: variants[1]["id"].as_str().expect("variant id").to_owned(),
-        }
+        };
+        World { stack, ids }
     }
 
     /// Through the gateway, with a bearer token when given.
