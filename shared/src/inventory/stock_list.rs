@@ -90,7 +90,7 @@ mod tests {
         #[test]
         fn a_cursor_reads_back_as_the_key_it_was_made_from(variant in 0u128..(1 << 100), location in 0u128..(1 << 100)) {
             let cursor = StockCursor {
-                variant_id: VariantId::generate((variant >> 80) as u64, (variant as u128).to_be_bytes()[6..].try_into().unwrap()),
+                variant_id: VariantId::generate((variant >> 80) as u64, variant.to_be_bytes()[6..].try_into().unwrap()),
                 location_id: LocationId::generate((location >> 80) as u64, location.to_be_bytes()[6..].try_into().unwrap()),
             };
             let query = format!("cursor={}&limit=10", cursor.encode());
