@@ -6,8 +6,7 @@
 //! The gateway always `POST`s the envelope to `/{component}{public path}`; the component checks that
 //! the URL and the envelope agree and routes on the envelope's method and path.
 
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use crate::api::{ApiError, ErrorCode};
 use crate::idempotency::IdempotencyKey;
@@ -67,7 +66,7 @@ pub struct Forwarded {
     /// The verified caller; absent on public routes called without a token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<Principal>,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "optional_key")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<IdempotencyKey>,
     /// The client's body as text; absent when it sent none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -110,20 +109,6 @@ impl Forwarded {
             self.body.as_deref().ok_or_else(|| ApiError::new(ErrorCode::InvalidRequest, "a JSON body is required"))?;
         serde_json::from_str(body)
             .map_err(|error| ApiError::new(ErrorCode::InvalidRequest, format!("invalid JSON body: {error}")))
-    }
-}
-
-mod optional_key {
-    use super::*;
-
-    pub fn serialize<S: Serializer>(key: &Option<IdempotencyKey>, serializer: S) -> Result<S::Ok, S::Error> {
-        key.as_ref().map(IdempotencyKey::as_str).serialize(serializer)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<IdempotencyKey>, D::Error> {
-        Option::<String>::deserialize(deserializer)?
-            .map(|key| IdempotencyKey::parse(&key).map_err(|_| D::Error::custom("invalid idempotency key")))
-            .transpose()
     }
 }
 
