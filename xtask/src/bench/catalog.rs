@@ -84,8 +84,7 @@ pub async fn run() -> anyhow::Result<()> {
     probes.neon.query("SELECT pg_reload_conf()", &[]).await?;
     let seeded = started.elapsed();
 
-    let roles =
-        Roles { groups: stack.process_groups(), postmaster: postmaster_pid(&stack)?, redis_port: stack.ports.redis };
+    let roles = Roles::of(&stack)?;
     let client = load::client()?;
     let mut rows = Vec::new();
     let costs = Costs { probes: &probes, roles: &roles };
@@ -107,7 +106,7 @@ pub async fn run() -> anyhow::Result<()> {
         "neon/req: SQL statements the Workers ran per request (pg_stat_statements; a batch counts each \
          statement); redis/req: Redis commands per request; cpu: workerd CPU ms per request"
     );
-    print_cpu(&rows);
+    cpu::print_per_request(rows.iter().map(|row| (format!("{} ({})", row.scenario, row.cache), &row.cpu_per_request)));
     println!();
     println!(
         "Worker size (wasm, gzip -9): catalog {} bytes, gateway {} bytes",
@@ -152,7 +151,7 @@ async fn measure(
         cache,
         neon_per_request: after.neon.saturating_sub(before.neon) as f64 / requests,
         upstash_per_request: after.upstash.saturating_sub(before.upstash + Probes::UPSTASH_PER_READ) as f64 / requests,
-        cpu_per_request: cpu_spent.into_iter().map(|(role, ms)| (role, ms / requests)).collect(),
+        cpu_per_request: cpu::per_request(cpu_spent, outcome.requests()),
         outcome,
     };
     Ok((row, after))
@@ -217,12 +216,6 @@ impl Probes {
             .context("INFO stats has no total_commands_processed")?;
         Ok(Counters { neon: u64::try_from(neon)?, upstash })
     }
-}
-
-fn postmaster_pid(stack: &Stack) -> anyhow::Result<Option<u32>> {
-    let path = stack.postgres_data_dir().join("postmaster.pid");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("{} is missing", path.display()))?;
-    Ok(text.lines().next().and_then(|pid| pid.trim().parse().ok()))
 }
 
 /// The URLs of every scenario. Cold URLs differ in a filter value (a price bound no product
@@ -375,25 +368,5 @@ fn print_table(rows: &[Row]) {
             row.cpu_per_request.get("workerd").copied().unwrap_or(0.0),
             cache.join(", ")
         );
-    }
-}
-
-/// Where the time goes: CPU ms per request of every process of the stack.
-fn print_cpu(rows: &[Row]) {
-    let roles: std::collections::BTreeSet<&str> =
-        rows.iter().flat_map(|row| row.cpu_per_request.keys().copied()).collect();
-    println!();
-    println!("CPU ms per request by process (2 cores = 2,000 ms per second of wall time):");
-    print!("{:<46}", "");
-    for role in &roles {
-        print!(" {:>12}", role.split(' ').next().unwrap_or(role));
-    }
-    println!(" {:>8}", "total");
-    for row in rows {
-        print!("{:<46}", format!("{} ({})", row.scenario, row.cache));
-        for role in &roles {
-            print!(" {:>12.2}", row.cpu_per_request.get(role).copied().unwrap_or(0.0));
-        }
-        println!(" {:>8.2}", row.cpu_per_request.values().sum::<f64>());
     }
 }

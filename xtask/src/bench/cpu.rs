@@ -1,7 +1,11 @@
 //! CPU time of the bench stack's processes (/proc utime+stime), by role, so a benchmark can say
 //! where its time goes. Cloudflare bills a Worker's CPU, so workerd's share is the one that counts.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context;
+
+use crate::stack::Stack;
 
 /// Linux reports utime/stime in clock ticks of 10 ms.
 const MS_PER_TICK: f64 = 10.0;
@@ -55,6 +59,14 @@ pub struct Roles {
 }
 
 impl Roles {
+    /// The processes of `stack`. Read it again after a PostgreSQL restart (a new postmaster).
+    pub fn of(stack: &Stack) -> anyhow::Result<Self> {
+        let path = stack.postgres_data_dir().join("postmaster.pid");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("{} is missing", path.display()))?;
+        let postmaster = text.lines().next().and_then(|pid| pid.trim().parse().ok());
+        Ok(Self { groups: stack.process_groups(), postmaster, redis_port: stack.ports.redis })
+    }
+
     /// CPU ms so far per role, including exited children; workerd is split from the Node process
     /// that started it.
     pub fn sample(&self) -> BTreeMap<&'static str, f64> {
@@ -87,4 +99,33 @@ impl Roles {
 /// What each role spent between two samples.
 pub fn delta(before: &BTreeMap<&'static str, f64>, after: &BTreeMap<&'static str, f64>) -> BTreeMap<&'static str, f64> {
     after.iter().map(|(role, ms)| (*role, ms - before.get(role).copied().unwrap_or(0.0))).collect()
+}
+
+/// `spent` (a delta) divided by the requests it served.
+pub fn per_request(spent: BTreeMap<&'static str, f64>, requests: usize) -> BTreeMap<&'static str, f64> {
+    let requests = requests.max(1) as f64;
+    spent.into_iter().map(|(role, ms)| (role, ms / requests)).collect()
+}
+
+/// Where the time goes: one row per load run (its label, CPU ms per request by role) and the total.
+/// On 2 cores, throughput can be no more than 2,000 ms / the total.
+pub fn print_per_request<'a>(rows: impl IntoIterator<Item = (String, &'a BTreeMap<&'static str, f64>)>) {
+    let rows: Vec<_> = rows.into_iter().collect();
+    let roles: BTreeSet<&str> = rows.iter().flat_map(|(_, cpu)| cpu.keys().copied()).collect();
+    let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0).max(20);
+    println!();
+    println!("CPU ms per request by process (2 cores = 2,000 ms per second of wall time):");
+    print!("{:<width$}", "");
+    for role in &roles {
+        print!(" {:>12}", role.split(' ').next().unwrap_or(role));
+    }
+    println!(" {:>8} {:>12}", "total", "2-core bound");
+    for (label, cpu) in &rows {
+        print!("{label:<width$}");
+        for role in &roles {
+            print!(" {:>12.2}", cpu.get(role).copied().unwrap_or(0.0));
+        }
+        let total: f64 = cpu.values().sum();
+        println!(" {total:>8.2} {:>9.0} /s", 2_000.0 / total.max(f64::EPSILON));
+    }
 }
