@@ -1,6 +1,8 @@
 //! Every SQL statement the cart Worker runs: the catalog through the read-only view
-//! `catalog.cart_variants`, and its own `cart` schema (migration 0007, docs/adr/0004). Postgres builds
-//! JSON in the shape of `shared::cart`'s types, parsed here, so a bad row is an error, not a bad price.
+//! `catalog.cart_variants`, and its own `cart` schema (migration 0008, docs/adr/0004). Pricing data
+//! comes from one function, `cart.pricing_data` (migration 0013: a function, so its plan is kept
+//! per connection), as JSON in the shape of `shared::cart`'s types, parsed here, so a bad row is an
+//! error, not a bad price.
 
 use std::collections::BTreeMap;
 
@@ -31,30 +33,6 @@ pub struct Variant {
     pub on_sale: bool,
     pub vendor_location: Option<GeoPoint>,
 }
-
-const VARIANT_JSON: &str = "json_build_object('variant_id', variant_id, 'product_id', product_id, \
-    'vendor_id', vendor_id, 'price', json_build_object('amount_minor', price_minor, 'currency', currency), \
-    'available', available, 'weight_grams', weight_grams, 'on_sale', on_sale, \
-    'vendor_location', CASE WHEN vendor_latitude IS NULL THEN NULL \
-        ELSE json_build_object('lat', vendor_latitude, 'lng', vendor_longitude) END)";
-
-const COUPON_JSON: &str = "json_build_object( \
-    'coupon', json_build_object('code', c.code, \
-        'scope', CASE WHEN c.vendor_id IS NULL THEN json_build_object('type', 'platform') \
-            ELSE json_build_object('type', 'vendor', 'vendor_id', c.vendor_id) END, \
-        'value', CASE WHEN c.percent_bp IS NOT NULL \
-            THEN json_build_object('type', 'percentage', 'basis_points', c.percent_bp) \
-            ELSE json_build_object('type', 'fixed', \
-                'amount', json_build_object('amount_minor', c.fixed_minor, 'currency', c.currency)) END, \
-        'min_purchase', CASE WHEN c.min_purchase_minor IS NULL THEN NULL \
-            ELSE json_build_object('amount_minor', c.min_purchase_minor, 'currency', c.currency) END, \
-        'max_discount', CASE WHEN c.max_discount_minor IS NULL THEN NULL \
-            ELSE json_build_object('amount_minor', c.max_discount_minor, 'currency', c.currency) END, \
-        'valid_from', c.valid_from, 'valid_until', c.valid_until, \
-        'per_customer_limit', c.per_customer_limit, 'total_limit', c.total_limit), \
-    'usage', json_build_object( \
-        'by_customer', (SELECT count(*) FROM cart.coupon_redemptions r WHERE r.coupon_code = c.code AND r.user_id = $5), \
-        'total', (SELECT count(*) FROM cart.coupon_redemptions r WHERE r.coupon_code = c.code)))";
 
 /// A coupon with its redemptions so far.
 #[derive(Debug, Deserialize)]
@@ -124,10 +102,11 @@ impl Data {
 
     /// The variants that exist, whatever their state, in no particular order.
     pub async fn variants(&self, ids: &[VariantId]) -> Result<Vec<Variant>, ApiError> {
-        let sql = format!(
-            "SELECT coalesce(json_agg({VARIANT_JSON}), '[]'::json) FROM catalog.cart_variants WHERE variant_id = ANY($1)"
-        );
-        let result = self.neon.query(&sql, &[&ids]).await.map_err(neon)?;
+        let result = self
+            .neon
+            .query("SELECT cart.pricing_data($1, '{}', '{}', NULL, NULL) -> 'variants'", &[&ids])
+            .await
+            .map_err(neon)?;
         single_json(&result)
     }
 
@@ -143,22 +122,14 @@ impl Data {
         let variants: Vec<VariantId> = cart.lines.iter().map(|line| &line.variant_id).chain(extra).cloned().collect();
         let vendors: Vec<&VendorId> = cart.lines.iter().map(|line| &line.vendor_id).collect();
         let country = cart.destination.as_ref().map(|destination| destination.country.as_str());
-        let sql = format!(
-            "SELECT json_build_object( \
-                'variants', (SELECT coalesce(json_agg({VARIANT_JSON}), '[]'::json) \
-                    FROM catalog.cart_variants WHERE variant_id = ANY($1)), \
-                'coupons', (SELECT coalesce(json_agg({COUPON_JSON}), '[]'::json) \
-                    FROM cart.coupons c WHERE c.code = ANY($2)), \
-                'shipping', (SELECT coalesce(json_agg(json_build_object('id', id, 'vendor_id', vendor_id, 'rate', rate) \
-                    ORDER BY vendor_id, position, id), '[]'::json) \
-                    FROM cart.shipping_options WHERE vendor_id = ANY($3) OR vendor_id IN \
-                        (SELECT vendor_id FROM catalog.cart_variants WHERE variant_id = ANY($1))), \
-                'tax', json_build_object('rates', (SELECT coalesce(json_agg(json_build_object( \
-                    'country', country, 'region', nullif(region, ''), 'rate', rate_bp)), '[]'::json) \
-                    FROM cart.tax_rates WHERE country = $4)))"
-        );
-        let result =
-            self.neon.query(&sql, &[&variants, &cart.coupons, &vendors, &country, &user_id]).await.map_err(neon)?;
+        let result = self
+            .neon
+            .query(
+                "SELECT cart.pricing_data($1, $2, $3, $4, $5)",
+                &[&variants, &cart.coupons, &vendors, &country, &user_id],
+            )
+            .await
+            .map_err(neon)?;
         let row: PricingRow = single_json(&result)?;
         let mut data = PricingData {
             shipping_options: row.shipping,

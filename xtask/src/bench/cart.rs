@@ -212,6 +212,8 @@ const STATEMENT_LOG: &[(&str, &str)] = &[
     ("auto_explain.log_min_duration", "0"),
     ("auto_explain.log_analyze", "on"),
     ("auto_explain.log_buffers", "on"),
+    // The queries inside functions too (cart.pricing_data).
+    ("auto_explain.log_nested_statements", "on"),
 ];
 
 /// Runs `requests` with the statement log on and prints what PostgreSQL logged meanwhile.
