@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use super::role::{GrantError, Identity, Role, RoleGrant, USER_ID_PREFIX, UnknownRole};
+pub use remembering::RememberingVerifier;
 
 use super::eddsa::{EdDsa, EdSigningKey, EdVerifyingKey};
 use super::jwks::{Jwk, JwkError, Jwks};
@@ -353,5 +354,6 @@ fn timestamp(unix_seconds: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(unix_seconds, 0)
 }
 
+mod remembering;
 #[cfg(test)]
 mod tests;
