@@ -14,7 +14,7 @@ use shared::neon::NeonClient;
 use shared::transport::ReqwestTransport;
 use tokio::sync::OnceCell;
 use xtask::children::Logs;
-use xtask::stack::{Ports, Stack, StackConfig, WorkerMode};
+use xtask::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
 
 pub use xtask::stack;
 
@@ -43,6 +43,7 @@ impl TestStack {
             state_dir: state_dir.clone(),
             ports: Ports::free()?,
             worker,
+            gateways: GatewayBuild::Dev,
             logs: Logs::Files(state_dir.join("logs")),
         };
         let stack = match Stack::start(config).await {

@@ -11,8 +11,8 @@ mod cpu;
 mod load;
 
 use crate::children::Logs;
-use crate::stack::{Ports, Stack, StackConfig, WorkerMode};
-use crate::{build, paths, tools};
+use crate::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
+use crate::{build, paths, progress, tools};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 use std::time::Instant;
@@ -27,6 +27,7 @@ pub fn run(what: &str) -> anyhow::Result<()> {
     }
     tools::ensure_all()?;
     build::all()?;
+    progress::step("build local-cloud optimised (benchmarks count its CPU)", build::bench_gateways)?;
     let runtime = tokio::runtime::Runtime::new()?;
     match what {
         "catalog" => runtime.block_on(catalog::run()),
@@ -42,6 +43,7 @@ async fn identity() -> anyhow::Result<()> {
         state_dir: state_dir.clone(),
         ports: Ports::free()?,
         worker: Some(WorkerMode::Prebuilt),
+        gateways: GatewayBuild::Optimised,
         logs: Logs::Files(state_dir.join("logs")),
     })
     .await?;

@@ -27,6 +27,14 @@ pub fn native_tools() -> anyhow::Result<()> {
     cmd::run(cmd::cargo().args(["build", "-p", "local-cloud", "-p", "local-spin-host"]))
 }
 
+/// Cargo profile (Cargo.toml) of the gateways benchmarks run.
+pub const BENCH_GATEWAYS_PROFILE: &str = "bench-gateways";
+
+/// local-cloud optimised, for benchmarks (`stack::GatewayBuild::Optimised`).
+pub fn bench_gateways() -> anyhow::Result<()> {
+    cmd::run(cmd::cargo().args(["build", "--profile", BENCH_GATEWAYS_PROFILE, "-p", "local-cloud"]))
+}
+
 pub fn spin_components() -> anyhow::Result<()> {
     let mut command = cmd::cargo();
     command.args(["build", "--release", "--target", "wasm32-wasip2"]);

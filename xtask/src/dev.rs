@@ -1,7 +1,7 @@
 //! `cargo xtask dev`: install what is missing, build everything, run the stack until Ctrl-C.
 
 use crate::children::Logs;
-use crate::stack::{Ports, Stack, StackConfig, WorkerMode};
+use crate::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
 use crate::{build, cart_seed, catalog_seed, paths, progress, seed, tools};
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ pub fn run() -> anyhow::Result<()> {
             state_dir: paths::dev_state_dir(),
             ports,
             worker: Some(WorkerMode::Watch),
+            gateways: GatewayBuild::Dev,
             logs: Logs::Console,
         })
         .await?;

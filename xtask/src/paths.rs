@@ -25,6 +25,11 @@ pub fn native_bin(name: &str) -> PathBuf {
     target_dir().join("debug").join(name)
 }
 
+/// A native binary built with a named cargo profile.
+pub fn profile_bin(profile: &str, name: &str) -> PathBuf {
+    target_dir().join(profile).join(name)
+}
+
 pub fn worker_dir(name: &str) -> PathBuf {
     repo_root().join("workers").join(name)
 }

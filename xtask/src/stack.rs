@@ -140,12 +140,22 @@ pub enum WorkerMode {
     Miniflare,
 }
 
+/// Which build of the local gateways (local-cloud) a stack runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GatewayBuild {
+    /// `cargo build`'s, as dev and tests run it.
+    Dev,
+    /// Optimised (`build::bench_gateways`), for benchmarks, which count its CPU.
+    Optimised,
+}
+
 #[derive(Debug, Clone)]
 pub struct StackConfig {
     pub state_dir: PathBuf,
     pub ports: Ports,
     /// None: no Worker (tests of the core alone start faster).
     pub worker: Option<WorkerMode>,
+    pub gateways: GatewayBuild,
     pub logs: Logs,
 }
 
@@ -164,7 +174,7 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start(config: StackConfig) -> anyhow::Result<Self> {
-        let StackConfig { state_dir, ports, worker, logs } = config;
+        let StackConfig { state_dir, ports, worker, gateways, logs } = config;
         std::fs::create_dir_all(&state_dir)?;
         let secrets = Secrets::load_or_create(&state_dir)?;
 
@@ -177,7 +187,10 @@ impl Stack {
             Server::start(state_dir.join("redis"), ports.redis)
         })?;
 
-        let mut cloud_command = Command::new(paths::native_bin("local-cloud"));
+        let mut cloud_command = Command::new(match gateways {
+            GatewayBuild::Dev => paths::native_bin("local-cloud"),
+            GatewayBuild::Optimised => paths::profile_bin(build::BENCH_GATEWAYS_PROFILE, "local-cloud"),
+        });
         cloud_command.args([
             "--neon-listen",
             &format!("127.0.0.1:{}", ports.neon),

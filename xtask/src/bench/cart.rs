@@ -22,7 +22,7 @@ use shared::transport::ReqwestTransport;
 use crate::bench::cpu::{self, Roles};
 use crate::bench::load::{self, CONNECTIONS, Outcome, Slot};
 use crate::children::Logs;
-use crate::stack::{Ports, Stack, StackConfig, WorkerMode};
+use crate::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
 use crate::{bench, cart_seed, catalog_seed, paths};
 
 const REQUESTS: usize = 800;
@@ -47,6 +47,7 @@ pub async fn run() -> anyhow::Result<()> {
         state_dir: state_dir.clone(),
         ports: Ports::free()?,
         worker: Some(WorkerMode::Miniflare),
+        gateways: GatewayBuild::Optimised,
         logs: Logs::Files(state_dir.join("logs")),
     })
     .await?;

@@ -19,7 +19,7 @@ use super::load::{self, Outcome};
 use crate::catalog_seed::{self, SeedCatalog, SeedConfig};
 use crate::children::Logs;
 use crate::paths;
-use crate::stack::{Ports, Stack, StackConfig, WorkerMode};
+use crate::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
 
 /// The catalog size.
 const PRODUCTS: usize = 10_000;
@@ -56,6 +56,7 @@ pub async fn run() -> anyhow::Result<()> {
         state_dir: state_dir.clone(),
         ports: Ports::free()?,
         worker: Some(WorkerMode::Miniflare),
+        gateways: GatewayBuild::Optimised,
         logs: Logs::Files(state_dir.join("logs")),
     })
     .await?;
