@@ -15,8 +15,8 @@ use shared::cart::{
 use shared::catalog::geo::GeoPoint;
 use shared::catalog::{Money, ProductId, Quantity, VariantId, VendorId};
 use shared::neon::{BatchOptions, NeonClient, NeonError, Query};
-use shared::transport::ReqwestTransport;
 
+use worker_platform::fetch::FetchTransport;
 use worker_platform::respond::{database_failure, internal};
 
 use crate::config::Config;
@@ -92,12 +92,12 @@ struct PricingRow {
 }
 
 pub struct Data {
-    neon: NeonClient<ReqwestTransport>,
+    neon: NeonClient<FetchTransport>,
 }
 
 impl Data {
     pub fn new(config: &Config) -> Self {
-        Self { neon: NeonClient::from_config(ReqwestTransport::default(), config.neon.clone()) }
+        Self { neon: NeonClient::from_config(FetchTransport, config.neon.clone()) }
     }
 
     /// The variants that exist, whatever their state, in no particular order.

@@ -12,8 +12,8 @@
 use serde::Serialize;
 use shared::api::{ApiError, ErrorCode};
 use shared::cart::{Cart, CartOwner};
-use shared::transport::ReqwestTransport;
 use shared::upstash::{Arg, RedisValue, Script, UpstashClient, UpstashError, cmd};
+use worker_platform::fetch::FetchTransport;
 use worker_platform::random;
 use worker_platform::respond::internal;
 
@@ -29,7 +29,7 @@ thread_local! {
 }
 
 pub struct Store {
-    upstash: UpstashClient<ReqwestTransport>,
+    upstash: UpstashClient<FetchTransport>,
 }
 
 /// A cart as read, with the version a write must still find.
@@ -49,7 +49,7 @@ pub struct Write<'a> {
 
 impl Store {
     pub fn new(config: &Config) -> Self {
-        Self { upstash: UpstashClient::new(ReqwestTransport::default(), &config.upstash.url, &config.upstash.token) }
+        Self { upstash: UpstashClient::new(FetchTransport, &config.upstash.url, &config.upstash.token) }
     }
 
     /// The stored cart, or an empty one (expired or never written).

@@ -4,6 +4,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod fetch;
 pub mod forwarded;
 pub mod random;
 pub mod request;
