@@ -1,6 +1,6 @@
 //! Every SQL statement the cart Worker runs: the catalog through the read-only view
 //! `catalog.cart_variants`, and its own `cart` schema (migration 0008, docs/adr/0004). Pricing data
-//! comes from one function, `cart.pricing_data` (migration 0013: a function, so its plan is kept
+//! comes from one function, `cart.pricing_data` (migration 0015: a function, so its plan is kept
 //! per connection), as JSON in the shape of `shared::cart`'s types, parsed here, so a bad row is an
 //! error, not a bad price.
 
