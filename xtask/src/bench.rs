@@ -1,4 +1,4 @@
-//! `cargo xtask bench identity` (here) and `bench catalog` (bench/catalog.rs).
+//! `cargo xtask bench identity` (here), `bench catalog` (bench/catalog.rs) and `bench cart` (bench/cart.rs).
 //! identity: CPU cost of identity's hot paths inside workerd. Cloudflare bills
 //! Worker CPU time, not wall time, so this reads the CPU the workerd processes consumed
 //! (/proc utime+stime) over a bounded number of sequential requests, and subtracts the cost of a

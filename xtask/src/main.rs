@@ -8,7 +8,8 @@ const USAGE: &str = "usage: cargo xtask <command>
   bench identity       CPU per login and per token verification inside workerd
   bench catalog        catalog reads (list, search, detail, suggest; cold and warm) at 16
                        connections through workerd on a 10,000-product seed
-  bench cart           cart add and read throughput through workerd, Upstash commands per operation
+  bench cart           cart add and read throughput through workerd: Upstash and Neon requests
+                       and CPU per process per operation
   migrate              apply migrations/ to the dev database (the dev stack must be running)
   seed [--products N] [--vendors V] [--categories C]
                        write a deterministic demo catalog (default 2,000 products, 25 vendors, 40

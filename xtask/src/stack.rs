@@ -229,10 +229,13 @@ impl Stack {
         let mut spin = ManagedChild::spawn("spin", &mut spin_command, &logs)?;
         wait_for_port(&mut spin, ports.spin).await?;
 
+        let configs = match worker {
+            Some(mode) => worker_configs(&state_dir, mode)?,
+            None => Vec::new(),
+        };
+        write_dev_vars(&configs, &urls, &connection_string, &secrets)?;
         let worker = match worker {
             Some(WorkerMode::Miniflare) => {
-                let configs = worker_configs(&state_dir, WorkerMode::Miniflare)?;
-                write_dev_vars(&configs, &urls, &connection_string, &secrets)?;
                 let mut command = Command::new(paths::on_path("node")?);
                 command
                     .current_dir(paths::repo_root())
@@ -244,9 +247,7 @@ impl Stack {
                 wait_for_http(&mut child, &format!("{}/api/v1/health", urls.worker)).await?;
                 Some(child)
             }
-            Some(mode) => {
-                let configs = worker_configs(&state_dir, mode)?;
-                write_dev_vars(&configs, &urls, &connection_string, &secrets)?;
+            Some(WorkerMode::Watch | WorkerMode::Prebuilt) => {
                 let mut command = Command::new(paths::node_bin("wrangler"));
                 command.current_dir(paths::repo_root()).arg("dev");
                 // The first config is the public gateway; the others are reached through its service bindings.
