@@ -23,6 +23,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use anyhow::Context as _;
+use http_server::Body;
+use hyper::body::Incoming;
+use hyper::{Request, Response};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -150,53 +153,61 @@ impl LocalCloud {
     /// Serves every listener until `shutdown` resolves, then lets in-flight requests finish.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let neon = self.neon.clone();
-        let upstash = self.upstash.clone();
-        let neon_task = tokio::spawn(http_server::serve(
-            self.neon_listener,
-            "neon",
-            self.log_requests,
-            stop_rx.clone(),
-            move |req| {
-                let neon = neon.clone();
-                async move { neon.handle(req).await }
-            },
-        ));
-        let upstash_task = tokio::spawn(http_server::serve(
-            self.upstash_listener,
-            "upstash",
-            self.log_requests,
-            stop_rx.clone(),
-            move |req| {
-                let upstash = upstash.clone();
-                async move { upstash.handle(req).await }
-            },
-        ));
-        let email = self.email.clone();
-        let email_task = tokio::spawn(http_server::serve(
-            self.email_listener,
-            "email",
-            self.log_requests,
-            stop_rx.clone(),
-            move |req| {
-                let email = email.clone();
-                async move { email.handle(req).await }
-            },
-        ));
-        let stripe = self.stripe.clone();
-        let stripe_task =
-            tokio::spawn(http_server::serve(self.stripe_listener, "stripe", self.log_requests, stop_rx, move |req| {
-                let stripe = stripe.clone();
-                async move { stripe.handle(req).await }
-            }));
+        let log = self.log_requests;
+        let tasks = [
+            ("neon", serve(self.neon_listener, "neon", log, &stop_rx, self.neon)),
+            ("upstash", serve(self.upstash_listener, "upstash", log, &stop_rx, self.upstash)),
+            ("email", serve(self.email_listener, "email", log, &stop_rx, self.email)),
+            ("stripe", serve(self.stripe_listener, "stripe", log, &stop_rx, self.stripe)),
+        ];
         shutdown.await;
         let _ = stop_tx.send(true);
-        neon_task.await.context("neon listener task")?;
-        upstash_task.await.context("upstash listener task")?;
-        email_task.await.context("email listener task")?;
-        stripe_task.await.context("stripe listener task")?;
+        for (name, task) in tasks {
+            task.await.with_context(|| format!("{name} listener task"))?;
+        }
         Ok(())
     }
+}
+
+/// One of the local services: answers every request on its listener.
+trait Service: Send + Sync + 'static {
+    fn answer(self: Arc<Self>, request: Request<Incoming>) -> impl Future<Output = Response<Body>> + Send;
+}
+
+impl Service for neon::Gateway {
+    async fn answer(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        self.handle(request).await
+    }
+}
+
+impl Service for upstash::Gateway {
+    async fn answer(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        self.handle(request).await
+    }
+}
+
+impl Service for email::Gateway {
+    async fn answer(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        self.handle(request).await
+    }
+}
+
+impl Service for stripe::Sandbox {
+    async fn answer(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        self.handle(request).await
+    }
+}
+
+fn serve<S: Service>(
+    listener: TcpListener,
+    name: &'static str,
+    log_requests: bool,
+    stop: &watch::Receiver<bool>,
+    service: Arc<S>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(http_server::serve(listener, name, log_requests, stop.clone(), move |request| {
+        Arc::clone(&service).answer(request)
+    }))
 }
 
 /// Gateways running on their own thread and Tokio runtime, so they outlive any one test's runtime.
