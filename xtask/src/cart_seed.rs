@@ -5,9 +5,7 @@
 use shared::neon::{BatchOptions, NeonClient, Query};
 use shared::transport::ReqwestTransport;
 
-/// The demo vendors of `seed::DEMO_ACCOUNTS` (shops in Lisbon and Porto).
-const NORTH_CERAMICS: &str = "ven_01JC00000000000000000000A1";
-const BRIGHT_TEXTILES: &str = "ven_01JC00000000000000000000B2";
+use crate::catalog_seed::{BRIGHT_TEXTILES, NORTH_CERAMICS};
 
 /// VAT and sales-tax rates in basis points, region '' being the country-wide rate.
 const TAX_RATES: &[(&str, &str, u32)] = &[

@@ -36,11 +36,14 @@ pub const MAX_PRODUCTS: usize = 1_000_000;
 /// Shop names are composed from `SHOP_WORDS` × trades; 200 stay unique and plausible.
 pub const MAX_VENDORS: usize = 200;
 
-/// The demo vendors of `seed::DEMO_ACCOUNTS` (README), so their admins find products to manage.
-const DEMO_VENDORS: [(&str, &str, &str, &str); 2] = [
-    ("ven_01JC00000000000000000000A1", "North Ceramics", "home", "Lisbon"),
-    ("ven_01JC00000000000000000000B2", "Bright Textiles", "fashion", "Porto"),
-];
+/// The demo shops, whose admins are in `seed::DEMO_ACCOUNTS` (README); the cart seed and the tests
+/// name them too.
+pub const NORTH_CERAMICS: &str = "ven_01JC00000000000000000000A1";
+pub const BRIGHT_TEXTILES: &str = "ven_01JC00000000000000000000B2";
+
+/// The demo vendors, so their admins find products to manage.
+const DEMO_VENDORS: [(&str, &str, &str, &str); 2] =
+    [(NORTH_CERAMICS, "North Ceramics", "home", "Lisbon"), (BRIGHT_TEXTILES, "Bright Textiles", "fashion", "Porto")];
 
 /// Fixed, so the catalog never changes; "MARKET" in ASCII.
 const SEED: u64 = 0x4D41_524B_4554;

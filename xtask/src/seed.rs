@@ -3,6 +3,7 @@
 //! itself (the first platform admin, vendor admins before vendor onboarding exists) and the
 //! email verification are then set directly in the database. Safe to run on every start.
 
+use crate::catalog_seed::{BRIGHT_TEXTILES, NORTH_CERAMICS};
 use crate::stack::Stack;
 use anyhow::{Context, bail};
 use shared::neon::NeonClient;
@@ -29,14 +30,14 @@ pub const DEMO_ACCOUNTS: [DemoAccount; 4] = [
         password: "demo-vendor-a-2026",
         display_name: "Alice (North Ceramics)",
         role: "vendor_admin",
-        vendor_id: Some("ven_01JC00000000000000000000A1"),
+        vendor_id: Some(NORTH_CERAMICS),
     },
     DemoAccount {
         email: "bruno@bright-textiles.demo.market",
         password: "demo-vendor-b-2026",
         display_name: "Bruno (Bright Textiles)",
         role: "vendor_admin",
-        vendor_id: Some("ven_01JC00000000000000000000B2"),
+        vendor_id: Some(BRIGHT_TEXTILES),
     },
     DemoAccount {
         email: "admin@demo.market",
