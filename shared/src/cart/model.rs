@@ -306,23 +306,19 @@ pub fn merge(account: Cart, guest: Cart, available: impl Fn(&VariantId) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cart::fixtures::{eur, product, variant, vendor};
     use proptest::prelude::*;
-
-    fn eur(minor: i64) -> Money {
-        Money::new(minor, Currency::EUR)
-    }
 
     fn qty(units: u32) -> Quantity {
         Quantity::new(i64::from(units)).unwrap()
     }
 
-    /// Variant `n` of vendor `n % 2`, priced `n` euros; the ids' ULIDs end in `n`.
+    /// Variant `n` of vendor `n % 2`, priced `n` euros.
     fn item(n: u8, quantity: u32) -> AddLine {
-        let id = |prefix: &str| format!("{prefix}_01JC000000000000000000{n:04}");
         AddLine {
-            variant_id: VariantId::parse(&id("var")).unwrap(),
-            product_id: ProductId::parse(&id("prod")).unwrap(),
-            vendor_id: VendorId::parse(&format!("ven_01JC00000000000000000000{:02}", n % 2)).unwrap(),
+            variant_id: variant(n),
+            product_id: product(n),
+            vendor_id: vendor(n % 2),
             quantity: qty(quantity),
             unit_price: eur(i64::from(n) * 100),
         }
