@@ -416,6 +416,18 @@ async fn changed_prices_and_missing_stock_are_flagged_not_dropped(world: &World<
     assert_eq!(gone["quantity"], 2);
     let (status, body) = shopper.add(sold_out, 1).await;
     assert_eq!((status, error_code(&body)), (409, "BIZ_5003"), "{body}");
+    assert_eq!(body["error"]["details"], json!({ "reason": "out_of_stock", "available": 0 }), "{body}");
+
+    // An add never takes a line past the stock: the shopper learns how many there are, and the line
+    // stays as it was.
+    let scarce = &variants[72];
+    world.sql(&format!("UPDATE catalog.variant_stock SET available = 3 WHERE variant_id = '{scarce}'")).await;
+    shopper.add_ok(scarce, 2).await;
+    let (status, body) = shopper.add(scarce, 2).await;
+    assert_eq!((status, error_code(&body)), (409, "BIZ_5003"), "{body}");
+    assert_eq!(body["error"]["details"], json!({ "reason": "insufficient_stock", "available": 3 }), "{body}");
+    assert_eq!(quantity(&shopper.cart().await, scarce), Some(2));
+    assert_eq!(quantity(&shopper.add_ok(scarce, 1).await, scarce), Some(3), "up to the stock is fine");
 }
 
 async fn local_delivery_is_priced_by_distance_from_the_shop(world: &World<'_>) {

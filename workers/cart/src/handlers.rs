@@ -72,9 +72,6 @@ pub async fn add_line(ctx: &mut Context, body: &[u8]) -> Outcome {
         .get(&variant_id)
         .filter(|variant| variant.on_sale)
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "variant not found"))?;
-    if variant.available.is_zero() {
-        return Err(ApiError::new(ErrorCode::OutOfStock, "this variant is out of stock"));
-    }
     let request_key = ctx.request_key.clone();
     let add = async |cart: &mut Cart| {
         if remember(cart, request_key.as_ref())? == Remembered::Again {
@@ -87,8 +84,8 @@ pub async fn add_line(ctx: &mut Context, body: &[u8]) -> Outcome {
             quantity,
             unit_price: variant.price,
         };
-        cart.add(line, CartLineId::generate(clock::now_ms(), random::bytes().map_err(respond::internal)?))
-            .map_err(cart_error)?;
+        let line_id = CartLineId::generate(clock::now_ms(), random::bytes().map_err(respond::internal)?);
+        cart.add_in_stock(line, variant.available, line_id).map_err(cart_error)?;
         Ok(false)
     };
     let (cart, replayed) = match existing {
@@ -360,13 +357,20 @@ fn remember(cart: &mut Cart, request_key: Option<&KeyedRequest>) -> Result<Remem
     }
 }
 
-/// Another shopper's line is as unknown as a made-up one (404); every limit is `BIZ_5002`.
+/// Another shopper's line is as unknown as a made-up one (404); not enough stock is `BIZ_5003` with
+/// what there is; every other limit is `BIZ_5002`.
 fn cart_error(error: CartError) -> ApiError {
-    match error {
-        CartError::LineNotFound => ApiError::new(ErrorCode::NotFound, error.to_string()),
-        _ => ApiError::new(ErrorCode::CartLimit, error.to_string())
-            .with_details(serde_json::json!({ "reason": error.reason() })),
+    let (code, available) = match error {
+        CartError::LineNotFound => return ApiError::new(ErrorCode::NotFound, error.to_string()),
+        CartError::OutOfStock => (ErrorCode::OutOfStock, Some(Quantity::ZERO)),
+        CartError::InsufficientStock { available } => (ErrorCode::OutOfStock, Some(available)),
+        _ => (ErrorCode::CartLimit, None),
+    };
+    let mut details = serde_json::json!({ "reason": error.reason() });
+    if let Some(available) = available {
+        details["available"] = serde_json::json!(available);
     }
+    ApiError::new(code, error.to_string()).with_details(details)
 }
 
 fn overflow(error: shared::catalog::money::MoneyError) -> ApiError {
