@@ -15,7 +15,7 @@ use shared::cart::{Cart, CartOwner};
 use shared::upstash::{Arg, RedisValue, Script, UpstashClient, UpstashError, cmd};
 use worker_platform::fetch::FetchTransport;
 use worker_platform::random;
-use worker_platform::respond::internal;
+use worker_platform::respond::{internal, unavailable};
 
 use crate::config::Config;
 
@@ -152,11 +152,11 @@ fn json<T: Serialize>(value: &T) -> Result<String, ApiError> {
     serde_json::to_string(value).map_err(|error| internal(error.to_string()))
 }
 
+/// Like `respond::database_failure`: an outage when it may pass, a bug otherwise.
 fn upstash(error: UpstashError) -> ApiError {
-    worker::console_error!("upstash: {error}");
     if error.is_transient() || matches!(error, UpstashError::Unauthorized(_)) {
-        ApiError::new(ErrorCode::DependencyUnavailable, "the cart store is unavailable")
+        unavailable("the cart store", error)
     } else {
-        ApiError::new(ErrorCode::Internal, "internal error")
+        internal(format_args!("upstash: {error}"))
     }
 }
