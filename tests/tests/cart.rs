@@ -427,7 +427,16 @@ async fn changed_prices_and_missing_stock_are_flagged_not_dropped(world: &World<
     assert_eq!((status, error_code(&body)), (409, "BIZ_5003"), "{body}");
     assert_eq!(body["error"]["details"], json!({ "reason": "insufficient_stock", "available": 3 }), "{body}");
     assert_eq!(quantity(&shopper.cart().await, scarce), Some(2));
-    assert_eq!(quantity(&shopper.add_ok(scarce, 1).await, scarce), Some(3), "up to the stock is fine");
+    let cart = shopper.add_ok(scarce, 1).await;
+    assert_eq!(quantity(&cart, scarce), Some(3), "up to the stock is fine");
+    // A quantity change likewise: raising past the stock is refused, lowering always allowed.
+    let scarce_line = format!("/api/v1/cart/lines/{}", lines(&cart)[scarce.as_str()]["line_id"].as_str().expect("id"));
+    let (status, body) = shopper.send(reqwest::Method::PATCH, &scarce_line, Some(json!({ "quantity": 4 }))).await;
+    assert_eq!((status, &body["error"]["details"]["available"]), (409, &json!(3)), "{body}");
+    let gone_line = format!("/api/v1/cart/lines/{}", all[sold_out.as_str()]["line_id"].as_str().expect("id"));
+    let (status, body) = shopper.send(reqwest::Method::PATCH, &gone_line, Some(json!({ "quantity": 1 }))).await;
+    assert_eq!((status, quantity(&body, sold_out)), (200, Some(1)), "{body}");
+    assert_eq!(quantity(&body, scarce), Some(3));
 }
 
 async fn local_delivery_is_priced_by_distance_from_the_shop(world: &World<'_>) {

@@ -120,6 +120,10 @@ fn line_quantity(quantity: Quantity) -> Result<Quantity, CartError> {
     if (1..=MAX_LINE_QUANTITY).contains(&quantity.get()) { Ok(quantity) } else { Err(CartError::QuantityOutOfRange) }
 }
 
+fn short_of(available: Quantity) -> CartError {
+    if available.is_zero() { CartError::OutOfStock } else { CartError::InsufficientStock { available } }
+}
+
 /// The sum, capped at the per-line limit (both operands are at most `MAX_QUANTITY`, so no overflow).
 fn capped_sum(a: Quantity, b: Quantity) -> (u32, Quantity) {
     let sum = a.get() + b.get();
@@ -181,21 +185,28 @@ impl Cart {
         new_line_id: CartLineId,
     ) -> Result<(CartLineId, bool), CartError> {
         let quantity = line_quantity(add.quantity)?;
-        if available.is_zero() {
-            return Err(CartError::OutOfStock);
-        }
         let line = self.lines.iter().find(|line| line.variant_id == add.variant_id);
         let kept = line.map_or(quantity, |line| capped_sum(line.quantity, quantity).1);
         if kept > available {
-            return Err(CartError::InsufficientStock { available });
+            return Err(short_of(available));
         }
         self.add(add, new_line_id)
     }
 
-    /// `PATCH /lines/{id}`: sets the quantity (removing a line is `DELETE`, not quantity 0).
-    pub fn set_quantity(&mut self, line_id: &CartLineId, quantity: Quantity) -> Result<(), CartError> {
+    /// `PATCH /lines/{id}`: sets the quantity (removing a line is `DELETE`, not quantity 0). Raising
+    /// it past `available` is refused as an add is; lowering is always allowed.
+    pub fn set_quantity(
+        &mut self,
+        line_id: &CartLineId,
+        quantity: Quantity,
+        available: Quantity,
+    ) -> Result<(), CartError> {
         let quantity = line_quantity(quantity)?;
-        self.line_mut(line_id)?.quantity = quantity;
+        let line = self.line_mut(line_id)?;
+        if quantity > line.quantity && quantity > available {
+            return Err(short_of(available));
+        }
+        line.quantity = quantity;
         Ok(())
     }
 
@@ -423,10 +434,15 @@ mod tests {
         let mut cart = cart_of(&[(1, 1), (3, 1)], 0);
         let (one, three) = (cart.lines[0].line_id.clone(), cart.lines[1].line_id.clone());
         cart.shipping.insert(cart.lines[0].vendor_id.clone(), ShippingOptionId::generate(1, [1; 10]));
-        cart.set_quantity(&one, qty(7)).unwrap();
+        cart.set_quantity(&one, qty(7), qty(7)).unwrap();
         assert_eq!(cart.lines[0].quantity, qty(7));
-        assert_eq!(cart.set_quantity(&one, qty(0)), Err(CartError::QuantityOutOfRange));
-        assert_eq!(cart.set_quantity(&line_id(77), qty(1)), Err(CartError::LineNotFound));
+        assert_eq!(cart.set_quantity(&one, qty(8), qty(7)), Err(CartError::InsufficientStock { available: qty(7) }));
+        assert_eq!(cart.set_quantity(&one, qty(8), qty(0)), Err(CartError::OutOfStock));
+        // Lowering a line is always allowed, even below a stock that has run out since.
+        cart.set_quantity(&one, qty(5), qty(0)).unwrap();
+        assert_eq!(cart.lines[0].quantity, qty(5));
+        assert_eq!(cart.set_quantity(&one, qty(0), qty(9)), Err(CartError::QuantityOutOfRange));
+        assert_eq!(cart.set_quantity(&line_id(77), qty(1), qty(9)), Err(CartError::LineNotFound));
         cart.remove_line(&one).unwrap();
         assert_eq!(cart.shipping.len(), 1, "vendor 1 still has a line");
         cart.remove_line(&three).unwrap();

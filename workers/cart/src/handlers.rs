@@ -95,10 +95,7 @@ pub async fn add_line(ctx: &mut Context, body: &[u8]) -> Outcome {
             ctx.store.update(&owner, add).await?
         }
     };
-    if data.covers(&cart) {
-        return priced(ctx, &cart, &data, replayed);
-    }
-    view(ctx, &cart, replayed).await
+    priced_with(ctx, &cart, &data, replayed).await
 }
 
 #[derive(Deserialize)]
@@ -107,13 +104,26 @@ struct QuantityBody {
     quantity: i64,
 }
 
-/// `PATCH /api/v1/cart/lines/{line_id}`.
+/// `PATCH /api/v1/cart/lines/{line_id}`. The catalog is read before the write (raising a line is
+/// checked against the stock) and prices the answer, so this costs no more queries than a read.
 pub async fn set_quantity(ctx: &Context, line_id: &str, body: &[u8]) -> Outcome {
     let body: QuantityBody = request::json(body)?;
     let quantity = Quantity::new(body.quantity).map_err(|_| cart_error(CartError::QuantityOutOfRange))?;
     let line_id = line(line_id)?;
-    let cart = change_existing(ctx, async |cart| cart.set_quantity(&line_id, quantity).map_err(cart_error)).await?;
-    view(ctx, &cart, false).await
+    let owner = ctx.session.owner.as_ref().ok_or_else(no_cart)?;
+    let read = ctx.store.load(owner).await?;
+    let data = ctx.data.pricing(&read.cart, None, ctx.session.user_id.as_deref()).await?;
+    let (cart, ()) = ctx
+        .store
+        .update_from(owner, read, async |cart: &mut Cart| {
+            let variant_id = cart.line_mut(&line_id).map_err(cart_error)?.variant_id.clone();
+            // Gone, hidden or never read (a line added since): nothing to raise it with.
+            let available =
+                data.catalog.get(&variant_id).filter(|variant| variant.on_sale).map_or(Quantity::ZERO, |v| v.available);
+            cart.set_quantity(&line_id, quantity, available).map_err(cart_error)
+        })
+        .await?;
+    priced_with(ctx, &cart, &data, false).await
 }
 
 /// `DELETE /api/v1/cart/lines/{line_id}`.
@@ -303,8 +313,12 @@ async fn change_existing(
     ctx: &Context,
     change: impl AsyncFnMut(&mut Cart) -> Result<(), ApiError>,
 ) -> Result<Cart, ApiError> {
-    let owner = ctx.session.owner.as_ref().ok_or_else(|| ApiError::new(ErrorCode::NotFound, "there is no cart yet"))?;
+    let owner = ctx.session.owner.as_ref().ok_or_else(no_cart)?;
     Ok(ctx.store.update(owner, change).await?.0)
+}
+
+fn no_cart() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "there is no cart yet")
 }
 
 /// A malformed line id names no line of this cart.
@@ -315,6 +329,11 @@ fn line(line_id: &str) -> Result<CartLineId, ApiError> {
 async fn view(ctx: &Context, cart: &Cart, replayed: bool) -> Outcome {
     let data = ctx.data.pricing(cart, None, ctx.session.user_id.as_deref()).await?;
     priced(ctx, cart, &data, replayed)
+}
+
+/// Priced with `data` read before the write, unless the cart has changed beyond it meanwhile.
+async fn priced_with(ctx: &Context, cart: &Cart, data: &PricingData, replayed: bool) -> Outcome {
+    if data.covers(cart) { priced(ctx, cart, data, replayed) } else { view(ctx, cart, replayed).await }
 }
 
 fn priced(ctx: &Context, cart: &Cart, data: &PricingData, replayed: bool) -> Outcome {
