@@ -337,10 +337,12 @@ async fn coupons_are_checked_each_way(world: &World<'_>) {
             price * 10 + 1
         ))
         .await;
+    // Redemptions are taken the way checkout takes them (migration 0012), so the cart's count and
+    // checkout's agree.
     world
         .sql(
-            "INSERT INTO cart.coupon_redemptions (coupon_code, user_id, order_id) \
-              VALUES ('ONCE-ONLY', 'usr_01JC0000000000000000000OTH', 'ord_01JC000000000000000000000X')",
+            "SELECT cart.redeem_coupons('usr_01JC0000000000000000000OTH', 'grp_01JC000000000000000000000X', \
+              ARRAY['ONCE-ONLY'], now())",
         )
         .await;
     let mut shopper = world.shopper();
@@ -359,25 +361,23 @@ async fn coupons_are_checked_each_way(world: &World<'_>) {
     }
     assert!(shopper.cart().await["coupons"].as_array().expect("coupons").is_empty(), "refused codes are not kept");
 
-    // ONE-EACH: the customer who redeemed it once at checkout is refused; another customer is not.
-    world
-        .sql(
-            "INSERT INTO cart.coupon_redemptions (coupon_code, user_id, order_id) \
-              VALUES ('ONE-EACH', 'usr_01JC00000000000000000ONE1', 'ord_01JC000000000000000000000Y')",
-        )
-        .await;
-    for (user, expected) in [("usr_01JC00000000000000000ONE1", 422), ("usr_01JC00000000000000000ONE2", 200)] {
+    // ONE-EACH: the customer who redeemed it once at checkout is refused; another customer is not;
+    // once that checkout is compensated (its redemption released), the first customer may use it again.
+    let (first, second) = ("usr_01JC00000000000000000ONE1", "usr_01JC00000000000000000ONE2");
+    let group = "grp_01JC000000000000000000000Y";
+    let apply = async |user: &str| {
         let mut customer = world.customer(user);
         customer.add_ok(variant, 1).await;
-        let (status, body) =
-            customer.send(reqwest::Method::POST, "/api/v1/cart/coupons", Some(json!({ "code": "ONE-EACH" }))).await;
-        assert_eq!(status, expected, "{user}: {body}");
-        if expected == 422 {
-            assert_eq!(body["error"]["details"]["reason"], "customer_limit_reached", "{body}");
-        } else {
-            assert_eq!(body["coupons"][0]["status"], "applied", "{body}");
-        }
-    }
+        customer.send(reqwest::Method::POST, "/api/v1/cart/coupons", Some(json!({ "code": "ONE-EACH" }))).await
+    };
+    world.sql(&format!("SELECT cart.redeem_coupons('{first}', '{group}', ARRAY['ONE-EACH'], now())")).await;
+    let (status, body) = apply(first).await;
+    assert_eq!((status, &body["error"]["details"]["reason"]), (422, &json!("customer_limit_reached")), "{body}");
+    let (status, body) = apply(second).await;
+    assert_eq!((status, &body["coupons"][0]["status"]), (200, &json!("applied")), "{body}");
+    world.sql(&format!("SELECT cart.release_coupons('{group}')")).await;
+    let (status, body) = apply(first).await;
+    assert_eq!((status, &body["coupons"][0]["status"]), (200, &json!("applied")), "released: {body}");
 
     let (status, cart) =
         shopper.send(reqwest::Method::POST, "/api/v1/cart/coupons", Some(json!({ "code": "half-capped" }))).await;
