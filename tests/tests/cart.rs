@@ -9,10 +9,8 @@ use serde_json::{Value, json};
 use shared::identity::access_token::{AccessTokenIssuer, Identity, Role, RoleGrant};
 use shared::neon::NeonClient;
 use shared::transport::ReqwestTransport;
+use xtask::cart_seed::{BRIGHT_TEXTILES, NORTH_CERAMICS};
 use xtask::catalog_seed::{self, SeedCatalog, SeedConfig};
-
-const NORTH_CERAMICS: &str = "ven_01JC00000000000000000000A1";
-const BRIGHT_TEXTILES: &str = "ven_01JC00000000000000000000B2";
 
 #[tokio::test]
 #[ignore = "needs the Wasm builds: run through `cargo xtask test`"]

@@ -6,8 +6,8 @@ use shared::neon::{BatchOptions, NeonClient, Query};
 use shared::transport::ReqwestTransport;
 
 /// The demo vendors of `seed::DEMO_ACCOUNTS` (shops in Lisbon and Porto).
-const NORTH_CERAMICS: &str = "ven_01JC00000000000000000000A1";
-const BRIGHT_TEXTILES: &str = "ven_01JC00000000000000000000B2";
+pub const NORTH_CERAMICS: &str = "ven_01JC00000000000000000000A1";
+pub const BRIGHT_TEXTILES: &str = "ven_01JC00000000000000000000B2";
 
 /// VAT and sales-tax rates in basis points, region '' being the country-wide rate.
 const TAX_RATES: &[(&str, &str, u32)] = &[
