@@ -60,7 +60,8 @@ impl Store {
 
     /// Applies `change` to the owner's cart atomically (see the module note); `change` runs on the
     /// freshest cart each attempt (it may read the catalog to decide) and its error aborts without
-    /// writing, so what is written was always decided on exactly the cart it replaces.
+    /// writing, so what is written was always decided on exactly the cart it replaces. A change that
+    /// changes nothing writes nothing.
     pub async fn update<T>(
         &self,
         owner: &CartOwner,
@@ -80,6 +81,10 @@ impl Store {
         until_written(async || {
             let mut cart = read.cart.clone();
             let outcome = change(&mut cart).await?;
+            if cart == read.cart {
+                // Nothing to write (a replayed request, the same choice again): the read is the answer.
+                return Ok(Some((cart, outcome)));
+            }
             match self.write(&[Write { owner, read: &read, cart: Some(&cart) }]).await? {
                 Written::Yes => Ok(Some((cart, outcome))),
                 Written::Lost(current) => {
