@@ -6,6 +6,7 @@ pub mod catalog;
 pub mod events;
 pub mod forwarding;
 pub mod health;
+pub mod hmac_key;
 pub mod idempotency;
 pub mod identity;
 pub mod ids;

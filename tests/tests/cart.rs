@@ -334,10 +334,12 @@ async fn coupons_are_checked_each_way(world: &World<'_>) {
             price * 10 + 1
         ))
         .await;
+    // Redemptions are taken the way checkout takes them (migration 0012), so the cart's count and
+    // checkout's agree.
     world
         .sql(
-            "INSERT INTO cart.coupon_redemptions (coupon_code, user_id, order_id) \
-              VALUES ('ONCE-ONLY', 'usr_01JC0000000000000000000OTH', 'ord_01JC000000000000000000000X')",
+            "SELECT cart.redeem_coupons('usr_01JC0000000000000000000OTH', 'grp_01JC000000000000000000000X', \
+              ARRAY['ONCE-ONLY'], now())",
         )
         .await;
     let mut shopper = world.shopper();
@@ -356,25 +358,23 @@ async fn coupons_are_checked_each_way(world: &World<'_>) {
     }
     assert!(shopper.cart().await["coupons"].as_array().expect("coupons").is_empty(), "refused codes are not kept");
 
-    // ONE-EACH: the customer who redeemed it once at checkout is refused; another customer is not.
-    world
-        .sql(
-            "INSERT INTO cart.coupon_redemptions (coupon_code, user_id, order_id) \
-              VALUES ('ONE-EACH', 'usr_01JC00000000000000000ONE1', 'ord_01JC000000000000000000000Y')",
-        )
-        .await;
-    for (user, expected) in [("usr_01JC00000000000000000ONE1", 422), ("usr_01JC00000000000000000ONE2", 200)] {
+    // ONE-EACH: the customer who redeemed it once at checkout is refused; another customer is not;
+    // once that checkout is compensated (its redemption released), the first customer may use it again.
+    let (first, second) = ("usr_01JC00000000000000000ONE1", "usr_01JC00000000000000000ONE2");
+    let group = "grp_01JC000000000000000000000Y";
+    let apply = async |user: &str| {
         let mut customer = world.customer(user);
         customer.add_ok(variant, 1).await;
-        let (status, body) =
-            customer.send(reqwest::Method::POST, "/api/v1/cart/coupons", Some(json!({ "code": "ONE-EACH" }))).await;
-        assert_eq!(status, expected, "{user}: {body}");
-        if expected == 422 {
-            assert_eq!(body["error"]["details"]["reason"], "customer_limit_reached", "{body}");
-        } else {
-            assert_eq!(body["coupons"][0]["status"], "applied", "{body}");
-        }
-    }
+        customer.send(reqwest::Method::POST, "/api/v1/cart/coupons", Some(json!({ "code": "ONE-EACH" }))).await
+    };
+    world.sql(&format!("SELECT cart.redeem_coupons('{first}', '{group}', ARRAY['ONE-EACH'], now())")).await;
+    let (status, body) = apply(first).await;
+    assert_eq!((status, &body["error"]["details"]["reason"]), (422, &json!("customer_limit_reached")), "{body}");
+    let (status, body) = apply(second).await;
+    assert_eq!((status, &body["coupons"][0]["status"]), (200, &json!("applied")), "{body}");
+    world.sql(&format!("SELECT cart.release_coupons('{group}')")).await;
+    let (status, body) = apply(first).await;
+    assert_eq!((status, &body["coupons"][0]["status"]), (200, &json!("applied")), "released: {body}");
 
     let (status, cart) =
         shopper.send(reqwest::Method::POST, "/api/v1/cart/coupons", Some(json!({ "code": "half-capped" }))).await;
@@ -413,6 +413,27 @@ async fn changed_prices_and_missing_stock_are_flagged_not_dropped(world: &World<
     assert_eq!(gone["quantity"], 2);
     let (status, body) = shopper.add(sold_out, 1).await;
     assert_eq!((status, error_code(&body)), (409, "BIZ_5003"), "{body}");
+    assert_eq!(body["error"]["details"], json!({ "reason": "out_of_stock", "available": 0 }), "{body}");
+
+    // An add never takes a line past the stock: the shopper learns how many there are, and the line
+    // stays as it was.
+    let scarce = &variants[72];
+    world.sql(&format!("UPDATE catalog.variant_stock SET available = 3 WHERE variant_id = '{scarce}'")).await;
+    shopper.add_ok(scarce, 2).await;
+    let (status, body) = shopper.add(scarce, 2).await;
+    assert_eq!((status, error_code(&body)), (409, "BIZ_5003"), "{body}");
+    assert_eq!(body["error"]["details"], json!({ "reason": "insufficient_stock", "available": 3 }), "{body}");
+    assert_eq!(quantity(&shopper.cart().await, scarce), Some(2));
+    let cart = shopper.add_ok(scarce, 1).await;
+    assert_eq!(quantity(&cart, scarce), Some(3), "up to the stock is fine");
+    // A quantity change likewise: raising past the stock is refused, lowering always allowed.
+    let scarce_line = format!("/api/v1/cart/lines/{}", lines(&cart)[scarce.as_str()]["line_id"].as_str().expect("id"));
+    let (status, body) = shopper.send(reqwest::Method::PATCH, &scarce_line, Some(json!({ "quantity": 4 }))).await;
+    assert_eq!((status, &body["error"]["details"]["available"]), (409, &json!(3)), "{body}");
+    let gone_line = format!("/api/v1/cart/lines/{}", all[sold_out.as_str()]["line_id"].as_str().expect("id"));
+    let (status, body) = shopper.send(reqwest::Method::PATCH, &gone_line, Some(json!({ "quantity": 1 }))).await;
+    assert_eq!((status, quantity(&body, sold_out)), (200, Some(1)), "{body}");
+    assert_eq!(quantity(&body, scarce), Some(3));
 }
 
 async fn local_delivery_is_priced_by_distance_from_the_shop(world: &World<'_>) {

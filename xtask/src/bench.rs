@@ -129,6 +129,22 @@ fn group_cpu_ms(group: u32) -> anyhow::Result<f64> {
         .sum())
 }
 
+/// A fresh stack for benchmark `name`, its state and log files under target/bench/<name> (returned),
+/// local-cloud optimised because the benchmarks count its CPU.
+pub(crate) async fn fresh_stack(name: &str, worker: WorkerMode) -> anyhow::Result<(Stack, std::path::PathBuf)> {
+    let state_dir = paths::target_dir().join("bench").join(name);
+    let _ = std::fs::remove_dir_all(&state_dir);
+    let stack = Stack::start(StackConfig {
+        state_dir: state_dir.clone(),
+        ports: Ports::free()?,
+        worker: Some(worker),
+        gateways: GatewayBuild::Optimised,
+        logs: Logs::Files(state_dir.join("logs")),
+    })
+    .await?;
+    Ok((stack, state_dir))
+}
+
 pub(crate) fn gzip_size(worker: &str) -> anyhow::Result<usize> {
     let wasm = paths::worker_dir(worker).join("build").join("index_bg.wasm");
     let bytes = std::fs::read(&wasm).with_context(|| format!("{} is missing", wasm.display()))?;

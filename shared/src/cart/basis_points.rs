@@ -67,12 +67,8 @@ impl From<BasisPoints> for u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Currency;
+    use crate::cart::fixtures::eur;
     use proptest::prelude::*;
-
-    fn eur(minor: i64) -> Money {
-        Money::new(minor, Currency::EUR)
-    }
 
     fn bp(bp: u32) -> BasisPoints {
         BasisPoints::new(bp).unwrap()

@@ -163,29 +163,17 @@ impl Coupon {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cart::fixtures::{coupon, eur};
     use chrono::TimeZone;
     use proptest::prelude::*;
-
-    fn eur(minor: i64) -> Money {
-        Money::new(minor, Currency::EUR)
-    }
 
     fn at(day: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, day, 0, 0, 0).unwrap()
     }
 
     fn percent(bp: u32) -> Coupon {
-        Coupon {
-            code: CouponCode::parse("summer-10").unwrap(),
-            scope: CouponScope::Platform,
-            value: CouponValue::Percentage { basis_points: BasisPoints::new(bp).unwrap() },
-            min_purchase: None,
-            max_discount: None,
-            valid_from: None,
-            valid_until: None,
-            per_customer_limit: None,
-            total_limit: None,
-        }
+        let value = CouponValue::Percentage { basis_points: BasisPoints::new(bp).unwrap() };
+        coupon("summer-10", CouponScope::Platform, value)
     }
 
     #[test]

@@ -8,6 +8,8 @@
 pub mod basis_points;
 pub mod coupon;
 pub mod destination;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub mod model;
 pub mod owner;
 pub mod pricing;

@@ -96,6 +96,10 @@ pub enum CartError {
     LineNotFound,
     #[error("at most {MAX_COUPONS} coupons per cart")]
     TooManyCoupons,
+    #[error("this variant is out of stock")]
+    OutOfStock,
+    #[error("only {} in stock", available.get())]
+    InsufficientStock { available: Quantity },
 }
 
 impl Reason for CartError {
@@ -106,12 +110,18 @@ impl Reason for CartError {
             CartError::CurrencyMismatch { .. } => "currency_mismatch",
             CartError::LineNotFound => "line_not_found",
             CartError::TooManyCoupons => "too_many_coupons",
+            CartError::OutOfStock => "out_of_stock",
+            CartError::InsufficientStock { .. } => "insufficient_stock",
         }
     }
 }
 
 fn line_quantity(quantity: Quantity) -> Result<Quantity, CartError> {
     if (1..=MAX_LINE_QUANTITY).contains(&quantity.get()) { Ok(quantity) } else { Err(CartError::QuantityOutOfRange) }
+}
+
+fn short_of(available: Quantity) -> CartError {
+    if available.is_zero() { CartError::OutOfStock } else { CartError::InsufficientStock { available } }
 }
 
 /// The sum, capped at the per-line limit (both operands are at most `MAX_QUANTITY`, so no overflow).
@@ -164,10 +174,39 @@ impl Cart {
         Ok((new_line_id, false))
     }
 
-    /// `PATCH /lines/{id}`: sets the quantity (removing a line is `DELETE`, not quantity 0).
-    pub fn set_quantity(&mut self, line_id: &CartLineId, quantity: Quantity) -> Result<(), CartError> {
+    /// A shopper's add: [`Cart::add`], refused when the variant is out of stock or the line would
+    /// hold more than `available` (the stock the catalog reports now), so a shopper is told at once
+    /// rather than by a flag on the next read. The merge on login caps at the stock instead: it
+    /// cannot refuse.
+    pub fn add_in_stock(
+        &mut self,
+        add: AddLine,
+        available: Quantity,
+        new_line_id: CartLineId,
+    ) -> Result<(CartLineId, bool), CartError> {
+        let quantity = line_quantity(add.quantity)?;
+        let line = self.lines.iter().find(|line| line.variant_id == add.variant_id);
+        let kept = line.map_or(quantity, |line| capped_sum(line.quantity, quantity).1);
+        if kept > available {
+            return Err(short_of(available));
+        }
+        self.add(add, new_line_id)
+    }
+
+    /// `PATCH /lines/{id}`: sets the quantity (removing a line is `DELETE`, not quantity 0). Raising
+    /// it past `available` is refused as an add is; lowering is always allowed.
+    pub fn set_quantity(
+        &mut self,
+        line_id: &CartLineId,
+        quantity: Quantity,
+        available: Quantity,
+    ) -> Result<(), CartError> {
         let quantity = line_quantity(quantity)?;
-        self.line_mut(line_id)?.quantity = quantity;
+        let line = self.line_mut(line_id)?;
+        if quantity > line.quantity && quantity > available {
+            return Err(short_of(available));
+        }
+        line.quantity = quantity;
         Ok(())
     }
 
@@ -306,23 +345,19 @@ pub fn merge(account: Cart, guest: Cart, available: impl Fn(&VariantId) -> Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cart::fixtures::{eur, product, variant, vendor};
     use proptest::prelude::*;
-
-    fn eur(minor: i64) -> Money {
-        Money::new(minor, Currency::EUR)
-    }
 
     fn qty(units: u32) -> Quantity {
         Quantity::new(i64::from(units)).unwrap()
     }
 
-    /// Variant `n` of vendor `n % 2`, priced `n` euros; the ids' ULIDs end in `n`.
+    /// Variant `n` of vendor `n % 2`, priced `n` euros.
     fn item(n: u8, quantity: u32) -> AddLine {
-        let id = |prefix: &str| format!("{prefix}_01JC000000000000000000{n:04}");
         AddLine {
-            variant_id: VariantId::parse(&id("var")).unwrap(),
-            product_id: ProductId::parse(&id("prod")).unwrap(),
-            vendor_id: VendorId::parse(&format!("ven_01JC00000000000000000000{:02}", n % 2)).unwrap(),
+            variant_id: variant(n),
+            product_id: product(n),
+            vendor_id: vendor(n % 2),
             quantity: qty(quantity),
             unit_price: eur(i64::from(n) * 100),
         }
@@ -371,14 +406,43 @@ mod tests {
     }
 
     #[test]
+    fn a_shoppers_add_never_takes_a_line_past_the_stock() {
+        let mut cart = Cart::default();
+        assert_eq!(cart.add_in_stock(item(1, 1), qty(0), line_id(0)), Err(CartError::OutOfStock));
+        let refused = cart.add_in_stock(item(1, 4), qty(3), line_id(0));
+        assert_eq!(refused, Err(CartError::InsufficientStock { available: qty(3) }));
+        assert!(cart.lines.is_empty(), "a refused add changes nothing");
+        let (line, _) = cart.add_in_stock(item(1, 2), qty(3), line_id(0)).unwrap();
+        assert_eq!(
+            cart.add_in_stock(item(1, 2), qty(3), line_id(1)),
+            Err(CartError::InsufficientStock { available: qty(3) })
+        );
+        assert_eq!(cart.add_in_stock(item(1, 1), qty(3), line_id(1)), Ok((line, false)));
+        assert_eq!(cart.lines[0].quantity, qty(3));
+        // The line limit caps first: 60 + 60 keeps 99, which 100 in stock covers and 98 does not.
+        let mut cart = cart_of(&[(2, 60)], 10);
+        assert_eq!(cart.clone().add_in_stock(item(2, 60), qty(100), line_id(11)).map(|(_, capped)| capped), Ok(true));
+        let refused = cart.add_in_stock(item(2, 60), qty(98), line_id(11));
+        assert_eq!(refused, Err(CartError::InsufficientStock { available: qty(98) }));
+        // A bad quantity is that, whatever the stock.
+        assert_eq!(cart.add_in_stock(item(2, 0), qty(0), line_id(12)), Err(CartError::QuantityOutOfRange));
+        assert_eq!(CartError::InsufficientStock { available: qty(3) }.reason(), "insufficient_stock");
+    }
+
+    #[test]
     fn lines_are_changed_and_removed_by_id_and_shipping_goes_with_the_last_line() {
         let mut cart = cart_of(&[(1, 1), (3, 1)], 0);
         let (one, three) = (cart.lines[0].line_id.clone(), cart.lines[1].line_id.clone());
         cart.shipping.insert(cart.lines[0].vendor_id.clone(), ShippingOptionId::generate(1, [1; 10]));
-        cart.set_quantity(&one, qty(7)).unwrap();
+        cart.set_quantity(&one, qty(7), qty(7)).unwrap();
         assert_eq!(cart.lines[0].quantity, qty(7));
-        assert_eq!(cart.set_quantity(&one, qty(0)), Err(CartError::QuantityOutOfRange));
-        assert_eq!(cart.set_quantity(&line_id(77), qty(1)), Err(CartError::LineNotFound));
+        assert_eq!(cart.set_quantity(&one, qty(8), qty(7)), Err(CartError::InsufficientStock { available: qty(7) }));
+        assert_eq!(cart.set_quantity(&one, qty(8), qty(0)), Err(CartError::OutOfStock));
+        // Lowering a line is always allowed, even below a stock that has run out since.
+        cart.set_quantity(&one, qty(5), qty(0)).unwrap();
+        assert_eq!(cart.lines[0].quantity, qty(5));
+        assert_eq!(cart.set_quantity(&one, qty(0), qty(9)), Err(CartError::QuantityOutOfRange));
+        assert_eq!(cart.set_quantity(&line_id(77), qty(1), qty(9)), Err(CartError::LineNotFound));
         cart.remove_line(&one).unwrap();
         assert_eq!(cart.shipping.len(), 1, "vendor 1 still has a line");
         cart.remove_line(&three).unwrap();
@@ -508,6 +572,20 @@ mod tests {
                 prop_assert_eq!(kept, requested.min(cap));
                 let reported = ab.capped.iter().find(|c| c.variant_id == item(n, 1).variant_id);
                 prop_assert_eq!(reported.map(|c| (c.requested, c.kept.get())), (requested > cap).then_some((requested, kept)));
+            }
+        }
+
+        #[test]
+        fn a_shoppers_adds_never_exceed_the_stock_and_a_refusal_changes_nothing(
+            adds in proptest::collection::vec(1..=MAX_LINE_QUANTITY, 1..20), stock in 0u32..150,
+        ) {
+            let mut cart = Cart::default();
+            for (i, quantity) in adds.iter().enumerate() {
+                let before = cart.clone();
+                match cart.add_in_stock(item(1, *quantity), qty(stock), line_id(i as u32)) {
+                    Ok(_) => prop_assert!(cart.lines[0].quantity.get() <= stock.min(MAX_LINE_QUANTITY)),
+                    Err(_) => prop_assert_eq!(&cart, &before),
+                }
             }
         }
 

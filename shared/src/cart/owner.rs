@@ -4,11 +4,10 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use thiserror::Error;
+use hmac::Mac;
 
 use crate::catalog::ids::prefixed_id;
+use crate::hmac_key::{HmacKey, HmacKeyError};
 
 prefixed_id!(
     /// `gcart_…`: a guest's cart, named only by its signed cookie.
@@ -21,33 +20,24 @@ pub const COOKIE_NAME: &str = "cart";
 pub const GUEST_TTL_SECS: u64 = 30 * 24 * 60 * 60;
 /// Account carts are "kept"; DESIGN §3 wants a TTL on every key, so a year after the last change.
 pub const ACCOUNT_TTL_SECS: u64 = 365 * 24 * 60 * 60;
-/// HMAC-SHA256 keys shorter than the hash add no strength (RFC 2104 §3).
-pub const MIN_KEY_BYTES: usize = 32;
-
-type HmacSha256 = Hmac<Sha256>;
-
-#[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
-#[error("the cart cookie key must be at least {MIN_KEY_BYTES} bytes")]
-pub struct CookieKeyError;
 
 /// Signs and checks guest cookies: `gcart_01J….<base64url(HMAC-SHA256(key, id))>`.
-#[derive(Clone)]
-pub struct CookieKey(Vec<u8>);
+#[derive(Debug, Clone)]
+pub struct CookieKey(HmacKey);
 
 impl CookieKey {
-    pub fn new(bytes: &[u8]) -> Result<Self, CookieKeyError> {
-        if bytes.len() >= MIN_KEY_BYTES { Ok(Self(bytes.to_vec())) } else { Err(CookieKeyError) }
+    pub fn new(bytes: &[u8]) -> Result<Self, HmacKeyError> {
+        HmacKey::new(bytes).map(Self)
     }
 
-    fn mac(&self) -> HmacSha256 {
-        // HMAC takes keys of any length; `new` has checked the minimum.
-        <HmacSha256 as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+    /// The `CART_COOKIE_KEY` secret: base64url, padded or not.
+    pub fn from_base64url(text: &str) -> Result<Self, HmacKeyError> {
+        HmacKey::from_base64url(text).map(Self)
     }
 
     pub fn sign(&self, id: &GuestCartId) -> String {
-        let mut mac = self.mac();
-        mac.update(id.as_str().as_bytes());
-        format!("{}.{}", id.as_str(), URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+        let tag = self.0.mac(id.as_str().as_bytes()).finalize().into_bytes();
+        format!("{}.{}", id.as_str(), URL_SAFE_NO_PAD.encode(tag))
     }
 
     /// The id, if the value is one this key signed (compared in constant time).
@@ -55,17 +45,8 @@ impl CookieKey {
         let (id, signature) = value.split_once('.')?;
         let id = GuestCartId::parse(id).ok()?;
         let signature = URL_SAFE_NO_PAD.decode(signature).ok()?;
-        let mut mac = self.mac();
-        mac.update(id.as_str().as_bytes());
-        mac.verify_slice(&signature).ok()?;
+        self.0.mac(id.as_str().as_bytes()).verify_slice(&signature).ok()?;
         Some(id)
-    }
-}
-
-/// Hand-written so the key never reaches a log.
-impl std::fmt::Debug for CookieKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CookieKey(…)")
     }
 }
 
@@ -139,7 +120,8 @@ mod tests {
         for bad in ["", "gcart_x", guest(1).as_str(), &format!("{}.", guest(1)), "a.b.c"] {
             assert_eq!(key(1).verify(bad), None, "{bad}");
         }
-        assert_eq!(CookieKey::new(&[0; 31]).map(|_| ()), Err(CookieKeyError));
+        assert_eq!(CookieKey::new(&[0; 31]).map(|_| ()), Err(HmacKeyError));
+        assert_eq!(format!("{:?}", key(1)), "CookieKey(HmacKey(…))");
     }
 
     #[test]

@@ -354,27 +354,12 @@ mod tests {
     use super::*;
     use crate::cart::coupon::CouponValue;
     use crate::cart::destination::{CountryCode, Region};
+    use crate::cart::fixtures::{code, coupon, eur, product, variant, vendor};
     use crate::cart::model::AddLine;
     use crate::cart::shipping::{ShippingRate, WeightBand};
     use crate::cart::tax::TaxRate;
     use chrono::TimeZone;
     use proptest::prelude::*;
-
-    fn eur(minor: i64) -> Money {
-        Money::new(minor, Currency::EUR)
-    }
-
-    fn vendor(n: u8) -> VendorId {
-        VendorId::parse(&format!("ven_01JC00000000000000000000{n:02}")).unwrap()
-    }
-
-    fn variant(n: u8) -> VariantId {
-        VariantId::parse(&format!("var_01JC000000000000000000{n:04}")).unwrap()
-    }
-
-    fn code(text: &str) -> CouponCode {
-        CouponCode::parse(text).unwrap()
-    }
 
     /// A cart of `(variant, vendor, quantity, captured price)` lines.
     fn cart(lines: &[(u8, u8, u32, i64)]) -> Cart {
@@ -382,7 +367,7 @@ mod tests {
         for &(n, shop, quantity, price) in lines {
             let add = AddLine {
                 variant_id: variant(n),
-                product_id: ProductId::parse(&format!("prod_01JC000000000000000000{n:04}")).unwrap(),
+                product_id: product(n),
                 vendor_id: vendor(shop),
                 quantity: Quantity::new(i64::from(quantity)).unwrap(),
                 unit_price: eur(price),
@@ -402,26 +387,13 @@ mod tests {
     }
 
     fn platform(percent_bp: u32) -> Coupon {
-        Coupon {
-            code: code("EVERYONE"),
-            scope: CouponScope::Platform,
-            value: CouponValue::Percentage { basis_points: BasisPoints::new(percent_bp).unwrap() },
-            min_purchase: None,
-            max_discount: None,
-            valid_from: None,
-            valid_until: None,
-            per_customer_limit: None,
-            total_limit: None,
-        }
+        let value = CouponValue::Percentage { basis_points: BasisPoints::new(percent_bp).unwrap() };
+        coupon("EVERYONE", CouponScope::Platform, value)
     }
 
     fn shop_fixed(text: &str, shop: u8, amount: i64) -> Coupon {
-        Coupon {
-            code: code(text),
-            scope: CouponScope::Vendor { vendor_id: vendor(shop) },
-            value: CouponValue::Fixed { amount: eur(amount) },
-            ..platform(0)
-        }
+        let scope = CouponScope::Vendor { vendor_id: vendor(shop) };
+        coupon(text, scope, CouponValue::Fixed { amount: eur(amount) })
     }
 
     fn portugal() -> Destination {

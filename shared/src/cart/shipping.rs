@@ -199,10 +199,7 @@ fn by_distance(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn eur(minor: i64) -> Money {
-        Money::new(minor, Currency::EUR)
-    }
+    use crate::cart::fixtures::eur;
 
     fn option(rate: ShippingRate) -> ShippingOption {
         ShippingOption {

@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use shared::api::ApiError;
 use shared::cart::CookieKey;
 use shared::neon::NeonConfig;
@@ -37,13 +35,8 @@ impl Config {
         let key_text = vars.read("CART_COOKIE_KEY");
         let public_url = vars.read("PUBLIC_URL");
         vars.finish().map_err(|missing| missing.into_api_error(SERVICE))?;
-        let key_text = key_text.trim();
-        let cookie_key = URL_SAFE_NO_PAD
-            .decode(key_text)
-            .or_else(|_| URL_SAFE.decode(key_text))
-            .ok()
-            .and_then(|bytes| CookieKey::new(&bytes).ok())
-            .ok_or_else(|| misconfigured(SERVICE, serde_json::json!({ "invalid": ["CART_COOKIE_KEY"] })))?;
+        let cookie_key = CookieKey::from_base64url(&key_text)
+            .map_err(|_| misconfigured(SERVICE, serde_json::json!({ "invalid": ["CART_COOKIE_KEY"] })))?;
         Ok(Config { neon, upstash, cookie_key, secure_cookies: public_url.starts_with("https://") })
     }
 }

@@ -122,11 +122,17 @@ impl Data {
         let variants: Vec<VariantId> = cart.lines.iter().map(|line| &line.variant_id).chain(extra).cloned().collect();
         let vendors: Vec<&VendorId> = cart.lines.iter().map(|line| &line.vendor_id).collect();
         let country = cart.destination.as_ref().map(|destination| destination.country.as_str());
+        let asked = Asked { coupons: cart.coupons.clone(), country: country.map(str::to_owned), variants };
+        if asked.variants.is_empty() {
+            // An empty cart prices to nothing (`price` reads no data for it): no query.
+            return Ok(PricingData { asked, ..PricingData::default() });
+        }
+        let variants = &asked.variants;
         let result = self
             .neon
             .query(
                 "SELECT cart.pricing_data($1, $2, $3, $4, $5)",
-                &[&variants, &cart.coupons, &vendors, &country, &user_id],
+                &[variants, &cart.coupons, &vendors, &country, &user_id],
             )
             .await
             .map_err(neon)?;
@@ -135,7 +141,7 @@ impl Data {
             shipping_options: row.shipping,
             tax: row.tax,
             coupons: row.coupons.into_iter().map(|row| (row.coupon.code.clone(), (row.coupon, row.usage))).collect(),
-            asked: Asked { coupons: cart.coupons.clone(), country: country.map(str::to_owned), variants },
+            asked,
             ..PricingData::default()
         };
         for variant in row.variants {

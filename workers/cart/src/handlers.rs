@@ -72,9 +72,6 @@ pub async fn add_line(ctx: &mut Context, body: &[u8]) -> Outcome {
         .get(&variant_id)
         .filter(|variant| variant.on_sale)
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "variant not found"))?;
-    if variant.available.is_zero() {
-        return Err(ApiError::new(ErrorCode::OutOfStock, "this variant is out of stock"));
-    }
     let request_key = ctx.request_key.clone();
     let add = async |cart: &mut Cart| {
         if remember(cart, request_key.as_ref())? == Remembered::Again {
@@ -87,8 +84,8 @@ pub async fn add_line(ctx: &mut Context, body: &[u8]) -> Outcome {
             quantity,
             unit_price: variant.price,
         };
-        cart.add(line, CartLineId::generate(clock::now_ms(), random::bytes().map_err(respond::internal)?))
-            .map_err(cart_error)?;
+        let line_id = CartLineId::generate(clock::now_ms(), random::bytes().map_err(respond::internal)?);
+        cart.add_in_stock(line, variant.available, line_id).map_err(cart_error)?;
         Ok(false)
     };
     let (cart, replayed) = match existing {
@@ -98,10 +95,7 @@ pub async fn add_line(ctx: &mut Context, body: &[u8]) -> Outcome {
             ctx.store.update(&owner, add).await?
         }
     };
-    if data.covers(&cart) {
-        return priced(ctx, &cart, &data, replayed);
-    }
-    view(ctx, &cart, replayed).await
+    priced_with(ctx, &cart, &data, replayed).await
 }
 
 #[derive(Deserialize)]
@@ -110,13 +104,26 @@ struct QuantityBody {
     quantity: i64,
 }
 
-/// `PATCH /api/v1/cart/lines/{line_id}`.
+/// `PATCH /api/v1/cart/lines/{line_id}`. The catalog is read before the write (raising a line is
+/// checked against the stock) and prices the answer, so this costs no more queries than a read.
 pub async fn set_quantity(ctx: &Context, line_id: &str, body: &[u8]) -> Outcome {
     let body: QuantityBody = request::json(body)?;
     let quantity = Quantity::new(body.quantity).map_err(|_| cart_error(CartError::QuantityOutOfRange))?;
     let line_id = line(line_id)?;
-    let cart = change_existing(ctx, async |cart| cart.set_quantity(&line_id, quantity).map_err(cart_error)).await?;
-    view(ctx, &cart, false).await
+    let owner = ctx.session.owner.as_ref().ok_or_else(no_cart)?;
+    let read = ctx.store.load(owner).await?;
+    let data = ctx.data.pricing(&read.cart, None, ctx.session.user_id.as_deref()).await?;
+    let (cart, ()) = ctx
+        .store
+        .update_from(owner, read, async |cart: &mut Cart| {
+            let variant_id = cart.line_mut(&line_id).map_err(cart_error)?.variant_id.clone();
+            // Gone, hidden or never read (a line added since): nothing to raise it with.
+            let available =
+                data.catalog.get(&variant_id).filter(|variant| variant.on_sale).map_or(Quantity::ZERO, |v| v.available);
+            cart.set_quantity(&line_id, quantity, available).map_err(cart_error)
+        })
+        .await?;
+    priced_with(ctx, &cart, &data, false).await
 }
 
 /// `DELETE /api/v1/cart/lines/{line_id}`.
@@ -306,8 +313,12 @@ async fn change_existing(
     ctx: &Context,
     change: impl AsyncFnMut(&mut Cart) -> Result<(), ApiError>,
 ) -> Result<Cart, ApiError> {
-    let owner = ctx.session.owner.as_ref().ok_or_else(|| ApiError::new(ErrorCode::NotFound, "there is no cart yet"))?;
+    let owner = ctx.session.owner.as_ref().ok_or_else(no_cart)?;
     Ok(ctx.store.update(owner, change).await?.0)
+}
+
+fn no_cart() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "there is no cart yet")
 }
 
 /// A malformed line id names no line of this cart.
@@ -318,6 +329,11 @@ fn line(line_id: &str) -> Result<CartLineId, ApiError> {
 async fn view(ctx: &Context, cart: &Cart, replayed: bool) -> Outcome {
     let data = ctx.data.pricing(cart, None, ctx.session.user_id.as_deref()).await?;
     priced(ctx, cart, &data, replayed)
+}
+
+/// Priced with `data` read before the write, unless the cart has changed beyond it meanwhile.
+async fn priced_with(ctx: &Context, cart: &Cart, data: &PricingData, replayed: bool) -> Outcome {
+    if data.covers(cart) { priced(ctx, cart, data, replayed) } else { view(ctx, cart, replayed).await }
 }
 
 fn priced(ctx: &Context, cart: &Cart, data: &PricingData, replayed: bool) -> Outcome {
@@ -360,13 +376,20 @@ fn remember(cart: &mut Cart, request_key: Option<&KeyedRequest>) -> Result<Remem
     }
 }
 
-/// Another shopper's line is as unknown as a made-up one (404); every limit is `BIZ_5002`.
+/// Another shopper's line is as unknown as a made-up one (404); not enough stock is `BIZ_5003` with
+/// what there is; every other limit is `BIZ_5002`.
 fn cart_error(error: CartError) -> ApiError {
-    match error {
-        CartError::LineNotFound => ApiError::new(ErrorCode::NotFound, error.to_string()),
-        _ => ApiError::new(ErrorCode::CartLimit, error.to_string())
-            .with_details(serde_json::json!({ "reason": error.reason() })),
+    let (code, available) = match error {
+        CartError::LineNotFound => return ApiError::new(ErrorCode::NotFound, error.to_string()),
+        CartError::OutOfStock => (ErrorCode::OutOfStock, Some(Quantity::ZERO)),
+        CartError::InsufficientStock { available } => (ErrorCode::OutOfStock, Some(available)),
+        _ => (ErrorCode::CartLimit, None),
+    };
+    let mut details = serde_json::json!({ "reason": error.reason() });
+    if let Some(available) = available {
+        details["available"] = serde_json::json!(available);
     }
+    ApiError::new(code, error.to_string()).with_details(details)
 }
 
 fn overflow(error: shared::catalog::money::MoneyError) -> ApiError {

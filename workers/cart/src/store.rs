@@ -15,7 +15,7 @@ use shared::cart::{Cart, CartOwner};
 use shared::upstash::{Arg, RedisValue, Script, UpstashClient, UpstashError, cmd};
 use worker_platform::fetch::FetchTransport;
 use worker_platform::random;
-use worker_platform::respond::internal;
+use worker_platform::respond::{internal, unavailable};
 
 use crate::config::Config;
 
@@ -60,7 +60,8 @@ impl Store {
 
     /// Applies `change` to the owner's cart atomically (see the module note); `change` runs on the
     /// freshest cart each attempt (it may read the catalog to decide) and its error aborts without
-    /// writing, so what is written was always decided on exactly the cart it replaces.
+    /// writing, so what is written was always decided on exactly the cart it replaces. A change that
+    /// changes nothing writes nothing.
     pub async fn update<T>(
         &self,
         owner: &CartOwner,
@@ -80,6 +81,10 @@ impl Store {
         until_written(async || {
             let mut cart = read.cart.clone();
             let outcome = change(&mut cart).await?;
+            if cart == read.cart {
+                // Nothing to write (a replayed request, the same choice again): the read is the answer.
+                return Ok(Some((cart, outcome)));
+            }
             match self.write(&[Write { owner, read: &read, cart: Some(&cart) }]).await? {
                 Written::Yes => Ok(Some((cart, outcome))),
                 Written::Lost(current) => {
@@ -152,11 +157,11 @@ fn json<T: Serialize>(value: &T) -> Result<String, ApiError> {
     serde_json::to_string(value).map_err(|error| internal(error.to_string()))
 }
 
+/// Like `respond::database_failure`: an outage when it may pass, a bug otherwise.
 fn upstash(error: UpstashError) -> ApiError {
-    worker::console_error!("upstash: {error}");
     if error.is_transient() || matches!(error, UpstashError::Unauthorized(_)) {
-        ApiError::new(ErrorCode::DependencyUnavailable, "the cart store is unavailable")
+        unavailable("the cart store", error)
     } else {
-        ApiError::new(ErrorCode::Internal, "internal error")
+        internal(format_args!("upstash: {error}"))
     }
 }
