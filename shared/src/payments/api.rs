@@ -9,7 +9,7 @@
 //! | `POST /payments/journals` | [`RecordLedger`] | [`Recorded`] |
 //! | `POST /payments/refunds` | [`CreateRefund`] | [`Refund`] |
 //! | `POST /payments/accounts` | [`CreateAccount`] | [`ConnectedAccount`] |
-//! | `POST /payments/sweep` | [`Sweep`] or empty | [`SweepReport`] |
+//! | `POST /payments/sweep` | [`SweepRequest`]: outbox rows and vendors | [`SweepReport`] |
 //!
 //! Every retry of a POST with the same key (or, for voids and journals, the same payment) finds the
 //! work done and answers as the first call did. `POST /payments/webhooks/stripe` is the provider's,
@@ -29,6 +29,8 @@ use super::status::PaymentStatus;
 use super::stripe::{CardError, CreateCardPaymentMethod, PaymentIntent, PaymentMethodId};
 use crate::api::{ApiError, ErrorCode};
 use crate::catalog::{Money, VendorId};
+#[cfg(doc)]
+use crate::events::outbox::SweepRequest;
 use crate::idempotency::IdempotencyKey;
 use crate::orders::{BuyerId, OrderGroupId, OrderId};
 
@@ -263,15 +265,8 @@ pub struct ConnectedAccount {
     pub transfers_enabled: bool,
 }
 
-/// `POST /payments/sweep` (the edge cron): deliver the outbox, then pay out vendors.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sweep {
-    /// Outbox rows and vendors per sweep.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u32>,
-}
-
+/// `POST /payments/sweep` (the edge cron): deliver the outbox, then pay out vendors; its body's
+/// `limit` bounds both.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SweepReport {
     pub outbox: OutboxReport,

@@ -1,12 +1,12 @@
 //! `POST /payments/sweep` (signed, from the edge cron): delivers the outbox, then pays out
 //! vendors. Body: empty or `{"limit": n}` (rows and vendors per sweep).
 
-use shared::api::ErrorCode;
-use shared::payments::api::{Sweep, SweepReport};
+use shared::events::outbox::SweepRequest;
+use shared::payments::api::SweepReport;
 use spin_platform::{Received, Response, config as platform};
 
 use crate::config;
-use crate::failures::{Handled, Problem, answer};
+use crate::failures::{Handled, answer};
 use crate::{outbox, payouts};
 
 /// Rows and vendors per sweep when the caller does not say: each is one or two provider calls,
@@ -19,24 +19,10 @@ pub async fn handle(request: &Received) -> Response {
 }
 
 async fn run(request: &Received) -> Handled<SweepReport> {
-    let limit = limit(&request.body)?;
+    let limit = SweepRequest::limit(&request.body, DEFAULT_LIMIT, MAX_LIMIT)?;
     let neon = platform::neon_client().await?;
     let outbox = outbox::deliver(&neon, limit).await?;
     let provider = config::stripe().await?;
     let payouts = payouts::run(&neon, &provider, limit).await?;
     Ok(SweepReport { outbox, payouts })
-}
-
-fn limit(body: &[u8]) -> Handled<u32> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(DEFAULT_LIMIT);
-    }
-    let sweep: Sweep = serde_json::from_slice(body).map_err(|error| {
-        Problem::api(ErrorCode::InvalidRequest, format!("sweep body must be {{\"limit\": n}}: {error}"))
-    })?;
-    match sweep.limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(limit @ 1..=MAX_LIMIT) => Ok(limit),
-        Some(_) => Err(Problem::api(ErrorCode::ValidationFailed, format!("limit must be between 1 and {MAX_LIMIT}"))),
-    }
 }
