@@ -7,7 +7,7 @@ use shared::neon::NeonError;
 use spin_platform::respond::unix_now;
 use spin_platform::{Received, Response, config, error_response, json_response, misconfigured};
 
-use crate::delivery;
+use crate::OUTBOX;
 use crate::router::{failure, verified};
 use crate::store::{self, Neon};
 
@@ -58,7 +58,7 @@ pub async fn consume(request: &Received) -> Response {
     answer(request, &neon, body.reference, result).await
 }
 
-/// After a commit, its events go to the edge before the answer (see `delivery`).
+/// After a commit, its events go to the edge before the answer (`Outbox::after_commit`).
 async fn answer(
     request: &Received,
     neon: &Neon,
@@ -67,7 +67,7 @@ async fn answer(
 ) -> Response {
     match result {
         Ok(lines) => {
-            delivery::after_commit(neon, &request.request_id).await;
+            OUTBOX.after_commit(neon, &request.request_id).await;
             json_response(200, &Reservation::new(reference, lines), &request.request_id)
         }
         Err(error) => failure(&error, &request.request_id),

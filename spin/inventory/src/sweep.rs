@@ -1,7 +1,7 @@
 //! `POST /inventory/sweep` (signed, from the edge cron every minute): expires reservations nobody
 //! paid for in time, then delivers the outbox to the edge. Body: empty or `{"limit": n}`.
 
-use shared::events::edge::{DeliveryReport, MAX_EVENTS_PER_DELIVERY};
+use shared::events::edge::MAX_EVENTS_PER_DELIVERY;
 use shared::events::outbox::SweepRequest;
 use shared::inventory::SweepReport;
 use spin_platform::{
@@ -36,20 +36,10 @@ pub async fn handle(request: &Received) -> Response {
     };
     let mut references: Vec<_> = expired.into_iter().map(|line| line.reference).collect();
     references.dedup();
-    let mut events = DeliveryReport::default();
-    for _ in 0..MAX_BATCHES {
-        match OUTBOX.deliver_due(&neon, MAX_EVENTS_PER_DELIVERY).await {
-            Ok(batch) => {
-                events.claimed += batch.claimed;
-                events.delivered += batch.delivered;
-                events.failed += batch.failed;
-                if batch.claimed < MAX_EVENTS_PER_DELIVERY || batch.failed > 0 {
-                    break;
-                }
-            }
-            Err(DeliveryError::Config(error)) => return misconfigured(&error, &request.request_id),
-            Err(DeliveryError::Neon(error)) => return database_failure(&error, &request.request_id),
-        }
-    }
+    let events = match OUTBOX.deliver_backlog(&neon, MAX_BATCHES * MAX_EVENTS_PER_DELIVERY).await {
+        Ok(report) => report,
+        Err(DeliveryError::Config(error)) => return misconfigured(&error, &request.request_id),
+        Err(DeliveryError::Neon(error)) => return database_failure(&error, &request.request_id),
+    };
     json_response(200, &SweepReport { expired: references, events }, &request.request_id)
 }

@@ -11,7 +11,7 @@ use shared::payments::stripe::PaymentIntentId;
 use shared::payments::{PaymentId, PaymentStatus};
 use spin_platform::SpinTransport;
 
-use crate::{ids, outbox};
+use crate::{OUTBOX, ids};
 
 pub type Neon = NeonClient<SpinTransport>;
 
@@ -182,7 +182,7 @@ pub async fn apply(neon: &Neon, row: &PaymentRow, report: Report<'_>) -> Result<
     if let Some((index, event_id)) = announced
         && results.get(index).is_some_and(|result| !result.is_empty())
     {
-        outbox::deliver_now(neon, &event_id).await;
+        OUTBOX.after_commit(neon, &event_id).await;
     }
     Ok(target)
 }
