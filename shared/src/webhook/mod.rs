@@ -25,6 +25,8 @@ use thiserror::Error;
 
 pub use replay::{SeenJtiStore, StoreError, UpstashSeenJtiStore};
 
+use crate::transport::{HttpRequest, Method};
+
 pub const SIGNATURE_HEADER: &str = "Upstash-Signature";
 /// QStash's token lifetime ("5 minutes by default"); longer tokens are refused.
 pub const MAX_LIFETIME_SECS: i64 = 300;
@@ -154,6 +156,14 @@ pub fn sign(key: &SigningKey, request: SignRequest<'_>) -> Result<String, SignEr
     Hs256
         .token(&Header::empty().with_token_type("JWT"), &claims, &key.0)
         .map_err(|error| SignError::Encode(error.to_string()))
+}
+
+/// The request that carries its own signature: `method` to `request.url` with exactly
+/// `request.body` and its `Upstash-Signature`, so what is sent is what was signed. Every signer
+/// (Spin components, Workers calling Spin) builds its requests here; add headers to the result.
+pub fn signed_request(key: &SigningKey, method: Method, request: SignRequest<'_>) -> Result<HttpRequest, SignError> {
+    let signature = sign(key, request)?;
+    Ok(HttpRequest::new(method, request.url).header(SIGNATURE_HEADER, signature).body(request.body))
 }
 
 /// Checks a request's `Upstash-Signature` (pass the header as received, `None` if absent)

@@ -96,7 +96,7 @@ impl Outbox {
         let ids: Vec<String> = claimed.iter().map(|(event, _)| event.id.as_str().to_owned()).collect();
         let batch = EventBatch { events: claimed.iter().map(|(event, _)| event.clone()).collect() };
         let body = serde_json::to_vec(&batch).unwrap_or_default();
-        let failure = match signed::post_json(self.issuer(), &url, body).await {
+        let failure = match signed::post_json(self.issuer(), &url, &body).await {
             Ok(response) if (200..300).contains(&response.status) => None,
             Ok(response) => Some(format!(
                 "HTTP {}: {}",
