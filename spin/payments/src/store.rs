@@ -90,6 +90,13 @@ pub async fn load(neon: &Neon, payment_id: &PaymentId) -> Result<Option<PaymentR
     result.first().map(|row| json_row(row.get("payment")?)).transpose()
 }
 
+/// A payment this request has just read or written, as it is now (gone is our bug, not a 404).
+pub async fn reload(neon: &Neon, payment_id: &PaymentId) -> Result<PaymentRow, NeonError> {
+    load(neon, payment_id)
+        .await?
+        .ok_or_else(|| NeonError::Decode(DecodeError::Body(format!("payment {payment_id} vanished"))))
+}
+
 /// A `json_build_object` column as the type it was built for.
 pub fn json_row<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, NeonError> {
     serde_json::from_value(value)
