@@ -25,6 +25,7 @@ use thiserror::Error;
 
 pub use replay::{SeenJtiStore, StoreError, UpstashSeenJtiStore};
 
+use crate::api::{ApiError, ErrorCode};
 use crate::transport::{HttpRequest, Method};
 
 pub const SIGNATURE_HEADER: &str = "Upstash-Signature";
@@ -103,6 +104,25 @@ pub enum SignatureError {
     Store(#[from] StoreError),
     #[error("receiver time {0} is outside the representable range")]
     ClockOutOfRange(i64),
+}
+
+impl SignatureError {
+    /// What the caller is told, the same at every receiver: 401 with `AUTH_…` missing, replayed or
+    /// invalid, and the reason; a replay store that could not be asked is 503 (retry later).
+    pub fn to_api_error(&self) -> ApiError {
+        let code = match self {
+            SignatureError::Missing => ErrorCode::SignatureMissing,
+            SignatureError::Replayed { .. } => ErrorCode::SignatureReplayed,
+            SignatureError::Store(_) => {
+                return ApiError::new(
+                    ErrorCode::DependencyUnavailable,
+                    "cannot check the signature for replay right now; retry later",
+                );
+            }
+            _ => ErrorCode::SignatureInvalid,
+        };
+        ApiError::new(code, self.to_string())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -127,6 +127,19 @@ fn a_signed_request_sends_exactly_what_it_signed() {
 }
 
 #[test]
+fn refusals_are_401_with_their_code_and_an_unreachable_store_503() {
+    let answer = |error: SignatureError| {
+        let error = error.to_api_error();
+        (error.code, error.status())
+    };
+    assert_eq!(answer(SignatureError::Missing), (ErrorCode::SignatureMissing, 401));
+    assert_eq!(answer(SignatureError::Replayed { jti: "j".into() }), (ErrorCode::SignatureReplayed, 401));
+    assert_eq!(answer(SignatureError::BodyMismatch), (ErrorCode::SignatureInvalid, 401));
+    assert_eq!(answer(SignatureError::BadSignature), (ErrorCode::SignatureInvalid, 401));
+    assert_eq!(answer(SignatureError::Store(StoreError("down".into()))), (ErrorCode::DependencyUnavailable, 503));
+}
+
+#[test]
 fn a_token_built_the_qstash_way_verifies() {
     let token = hand_made_token(CURRENT, claims(NOW, NOW + 300));
     let verified = check(&token, b"{}", NOW + 10).unwrap();
