@@ -20,7 +20,7 @@ use thiserror::Error;
 pub const EMAIL_VERIFICATION_REQUESTED: &str = "identity.email_verification_requested";
 pub const PASSWORD_RESET_REQUESTED: &str = "identity.password_reset_requested";
 
-/// Event ids are `evt_…`, usually `ids::new_id("evt", …)`.
+/// Event ids are `evt_…`, usually `EventId::generate`.
 pub const EVENT_ID_PREFIX: &str = "evt_";
 /// Long enough for any prefixed ULID or UUID; short enough to index and log.
 pub const MAX_EVENT_ID_LEN: usize = 128;
@@ -55,6 +55,11 @@ impl EventId {
             return Err(format!("event id must be at most {MAX_EVENT_ID_LEN} of A-Z a-z 0-9 - _ . :"));
         }
         Ok(Self(id))
+    }
+
+    /// A new `evt_<ULID>`; time and randomness come from the caller, like `prefixed_id`'s.
+    pub fn generate(unix_ms: u64, entropy: crate::ids::Entropy) -> Self {
+        Self(crate::ids::new_id("evt", unix_ms, entropy))
     }
 }
 
@@ -250,6 +255,13 @@ mod tests {
             parse(json.as_bytes()).unwrap(),
             Incoming::Unknown { id, event_type: "payments.payment_succeeded".into() }
         );
+    }
+
+    #[test]
+    fn generated_event_ids_are_valid_ones() {
+        let id = EventId::generate(1_777_636_800_000, [7; 10]);
+        assert_eq!(EventId::parse(id.as_str()), Ok(id.clone()));
+        assert!(id.as_str().starts_with(EVENT_ID_PREFIX));
     }
 
     #[test]

@@ -15,7 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use e2e::MigratedDatabase;
 use serde_json::{Value, json};
+use shared::catalog::{Currency, Money, VendorId};
 use shared::neon::{BatchOptions, NeonClient, NeonError, PostgresError, Query, QueryResult, ToSql};
+use shared::orders::{Actor, BuyerId, Carrier, OrderAction, OrderState, OrderStatus, Shipment, TrackingNumber};
+use shared::payments::PaymentStatus;
 use shared::transport::ReqwestTransport;
 use tokio::task::JoinSet;
 
@@ -979,6 +982,101 @@ async fn orders_follow_the_lifecycle_and_every_status_change_is_in_the_timeline(
     );
     sql(&neon, "UPDATE orders.orders SET status = 'refunded', refunded_minor = 500 WHERE id = $1", &[&other.orders[0]])
         .await;
+}
+
+/// `orders.order_status_guard` and `shared::orders::OrderState::apply` are two copies of one
+/// lifecycle: every move some action makes in the domain passes the guard, and the guard refuses
+/// every other (OR001). Editing one copy alone fails here.
+#[tokio::test]
+async fn the_order_status_guard_allows_exactly_the_moves_the_domain_makes() {
+    let neon = neon().await;
+    let created = create_group(&neon, &id("usr"), &id("key"), &[(1, 500)]).await.expect("a group");
+    let order = &created.orders[0];
+    for from in OrderStatus::ALL {
+        let domain = domain_order_moves(from);
+        for to in OrderStatus::ALL.into_iter().filter(|to| *to != from) {
+            // Put the order in `from` with the triggers off (this transaction only), then move it.
+            let reset = [
+                Query::new("SET LOCAL session_replication_role = replica", &[]),
+                Query::new("UPDATE orders.orders SET status = $2 WHERE id = $1", &[order, &from.as_str()]),
+            ];
+            neon.batch(&reset, BatchOptions::default()).await.expect("the order is reset");
+            let moved = exec(&neon, "UPDATE orders.orders SET status = $2 WHERE id = $1", &[order, &to.as_str()]).await;
+            match moved {
+                Ok(_) => {
+                    assert!(domain.contains(&to), "the guard lets {from} → {to} through; the domain never makes it")
+                }
+                Err(error) => {
+                    assert_eq!(error.sqlstate(), Some("OR001"), "{error}");
+                    assert!(!domain.contains(&to), "the domain makes {from} → {to}; the guard refuses it");
+                }
+            }
+        }
+    }
+}
+
+/// Where any action of any actor takes an order in `from` (paid once past pending).
+fn domain_order_moves(from: OrderStatus) -> std::collections::HashSet<OrderStatus> {
+    let buyer = BuyerId::parse(&id("usr")).expect("a buyer id");
+    let vendor = VendorId::parse(&id("ven")).expect("a vendor id");
+    let total = Money::new(500, Currency::EUR);
+    let state = OrderState {
+        status: from,
+        paid: from != OrderStatus::Pending,
+        ..OrderState::pending(buyer.clone(), vendor.clone(), total)
+    };
+    let shipment = Shipment {
+        carrier: Carrier::parse("DHL").expect("a carrier"),
+        tracking: TrackingNumber::parse("00340434").expect("a tracking number"),
+    };
+    let actions = [
+        OrderAction::Confirm,
+        OrderAction::StartProcessing,
+        OrderAction::Ship(shipment),
+        OrderAction::Deliver,
+        OrderAction::Complete,
+        OrderAction::Cancel,
+        OrderAction::Refund { amount: total },
+    ];
+    let actors = [Actor::Buyer(buyer), Actor::Vendor(vendor), Actor::PlatformAdmin, Actor::System];
+    actions
+        .iter()
+        .flat_map(|action| actors.iter().filter_map(|actor| state.apply(actor, action.clone()).ok()))
+        .map(|after| after.status)
+        .filter(|to| *to != from)
+        .collect()
+}
+
+/// `payments.payment_status_guard` and `shared::payments::PaymentStatus::can_move_to` are two
+/// copies of one lifecycle: the guard lets through exactly the moves the domain allows (PY002
+/// for the others).
+#[tokio::test]
+async fn the_payment_status_guard_allows_exactly_the_moves_the_domain_allows() {
+    let neon = neon().await;
+    let set = "status = $2, succeeded_at = CASE WHEN $2 = 'succeeded' THEN now() END";
+    for from in PaymentStatus::ALL {
+        for to in PaymentStatus::ALL.into_iter().filter(|to| *to != from) {
+            let payment = id("pay");
+            // Inserts are not guarded: the row starts in `from`.
+            sql(
+                &neon,
+                "INSERT INTO payments.payments (id, group_id, buyer_id, amount_minor, currency, status, succeeded_at) \
+                 VALUES ($1, $2, $3, 1000, 'EUR', $4, CASE WHEN $4 = 'succeeded' THEN now() END)",
+                &[&payment, &id("grp"), &id("usr"), &from.as_str()],
+            )
+            .await;
+            let moved =
+                exec(&neon, &format!("UPDATE payments.payments SET {set} WHERE id = $1"), &[&payment, &to.as_str()])
+                    .await;
+            match moved {
+                Ok(_) => assert!(from.can_move_to(to), "the guard lets {from} → {to} through; the domain refuses it"),
+                Err(error) => {
+                    assert_eq!(error.sqlstate(), Some("PY002"), "{error}");
+                    assert!(!from.can_move_to(to), "the domain allows {from} → {to}; the guard refuses it");
+                }
+            }
+        }
+    }
 }
 
 #[tokio::test]

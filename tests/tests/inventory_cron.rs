@@ -1,6 +1,6 @@
 //! The sweeps workers/events' cron drives (DESIGN §5): reservations nobody pays for are released
 //! and the storefront gets the units back through the stock event; events the edge did not take
-//! stay in the outbox until a sweep delivers them. The Workers run through
+//! stay in the outbox until a sweep delivers them; payments' outbox is swept by the same cron. The Workers run through
 //! miniflare's API here (`TestStack::start_with_crons`), where a test can fire a cron; wrangler dev
 //! never fires them and its proxy cannot address a Worker other than the gateway.
 
@@ -76,6 +76,29 @@ async fn undelivered_events_wait_in_the_outbox_until_a_sweep_delivers_them() {
     stack.run_cron("marketplace-events").await.expect("the cron runs");
     assert_eq!(pending_events(&world).await, Vec::<Value>::new(), "delivered");
     assert_eq!(world.public_available(&world.variant).await, json!(42), "the storefront shows the count");
+
+    // Payments' events wait in their outbox for the same cron. Their receiver is the orders saga's;
+    // here the events Worker stands in (it acknowledges types it does not handle).
+    drop(world);
+    let edge = stack.stack.urls().worker;
+    let receiver = format!("{edge}{}", shared::events::edge::DELIVERY_PATH);
+    let overrides =
+        [("SPIN_VARIABLE_PAYMENTS_EVENTS_URL", receiver.as_str()), ("SPIN_VARIABLE_PAYMENTS_EVENTS_ORIGIN", &edge)];
+    stack.stack.restart_spin(&overrides).await.expect("spin restarts with a payments receiver");
+    let event = shared::events::EventId::generate(e2e::now_unix().unsigned_abs() * 1000, [7; 10]);
+    let neon = stack.neon();
+    neon.query(
+        "INSERT INTO payments.outbox (id, topic, payload) VALUES ($1, 'payments.payment_succeeded', '{}'::jsonb)",
+        &[&event],
+    )
+    .await
+    .expect("a due payments event");
+    stack.run_cron("marketplace-events").await.expect("the cron runs");
+    let delivered = neon
+        .query("SELECT delivered_at IS NOT NULL AND attempts = 1 FROM payments.outbox WHERE id = $1", &[&event])
+        .await
+        .expect("outbox");
+    assert!(delivered.one().expect("the event").get::<bool>(0).expect("a boolean"), "the cron swept payments' outbox");
 }
 
 async fn pending_events(world: &World<'_>) -> Vec<Value> {

@@ -12,6 +12,7 @@ use std::time::Duration;
 use e2e::{TestStack, error_code, now_unix};
 use serde_json::{Value, json};
 use shared::catalog::VendorId;
+use shared::events::edge::EventBatch;
 use shared::neon::{BatchOptions, Query, ToSql};
 use shared::orders::{BuyerId, OrderGroupId, OrderId};
 use shared::payments::api::{PaymentEvent, TOPIC_PAYMENT_FAILED, TOPIC_PAYMENT_SUCCEEDED};
@@ -483,7 +484,11 @@ async fn the_outbox_is_delivered_signed_and_marked_only_on_2xx(stack: &mut TestS
     )
     .await;
     assert_eq!(delivered, 1, "delivered right after the commit");
-    assert_eq!(receiver.received.lock().unwrap().len() as i64, pending + 1);
+    let after_commit = receiver.received.lock().unwrap().clone();
+    assert_eq!(after_commit.len(), 2, "the refused batch, then the fresh event's");
+    let fresh_batch = batch_events(&after_commit[1].1);
+    assert_eq!(fresh_batch.len(), 1, "only the fresh event was due: {fresh_batch:?}");
+    assert_eq!(fresh_batch[0]["data"]["payment_id"], json!(fresh.id()));
 
     sql(stack, "UPDATE payments.outbox SET next_attempt_at = now() WHERE delivered_at IS NULL", &[]).await;
     let (status, report) = post_signed(stack, SWEEP, json!({"limit": 100}).to_string()).await;
@@ -491,23 +496,37 @@ async fn the_outbox_is_delivered_signed_and_marked_only_on_2xx(stack: &mut TestS
     assert_eq!(report["outbox"]["delivered"], pending, "{report}");
     assert_eq!(count(stack, "SELECT count(*) FROM payments.outbox WHERE delivered_at IS NULL", &[]).await, 0);
 
-    // Every delivery is a signed event envelope for that URL and body.
+    // Every delivery is a signed batch of event envelopes for that URL and body; the refused
+    // batch's events came again, and no event was delivered twice.
     let received = receiver.received.lock().unwrap().clone();
-    assert_eq!(received.len() as i64, 2 * pending + 1, "each earlier event once refused, once delivered");
     let keys = Keys { current: SigningKey::new(stack.stack.secrets.webhook_key_current.as_bytes()), next: None };
-    let mut seen = std::collections::HashSet::new();
-    for (signature, body) in received.iter().skip(pending as usize) {
+    let mut sent = Vec::new();
+    for (signature, body) in &received {
         let verified = webhook::verify(&keys, signature.as_deref(), &url, body, now_unix(), &NoReplays).await;
         assert!(verified.is_ok(), "{verified:?}");
-        let envelope: Value = serde_json::from_slice(body).expect("JSON");
-        assert!(envelope["id"].as_str().is_some_and(|id| id.starts_with("evt_")), "{envelope}");
-        assert!([TOPIC_PAYMENT_SUCCEEDED, TOPIC_PAYMENT_FAILED].contains(&envelope["type"].as_str().unwrap_or("")));
-        let event: PaymentEvent = serde_json::from_value(envelope["data"].clone()).expect("a PaymentEvent");
-        assert!(event.status.is_final());
-        assert!(seen.insert(envelope["id"].as_str().unwrap().to_owned()), "delivered twice: {envelope}");
+        sent.push(batch_events(body));
     }
+    assert_eq!(sent[0].len() as i64, pending, "one refused batch of every pending event");
+    let mut seen = std::collections::HashSet::new();
+    for event in sent.iter().skip(1).flatten() {
+        assert!(event["id"].as_str().is_some_and(|id| id.starts_with("evt_")), "{event}");
+        assert!([TOPIC_PAYMENT_SUCCEEDED, TOPIC_PAYMENT_FAILED].contains(&event["type"].as_str().unwrap_or("")));
+        let data: PaymentEvent = serde_json::from_value(event["data"].clone()).expect("a PaymentEvent");
+        assert!(data.status.is_final());
+        assert!(seen.insert(event["id"].as_str().unwrap().to_owned()), "delivered twice: {event}");
+    }
+    assert_eq!(seen.len() as i64, pending + 1, "each earlier event once refused, once delivered");
+    let refused: std::collections::HashSet<String> =
+        sent[0].iter().map(|event| event["id"].as_str().unwrap_or("").to_owned()).collect();
+    assert!(refused.is_subset(&seen), "the refused events were delivered later");
     let (_, report) = post_signed(stack, SWEEP, "").await;
     assert_eq!(report["outbox"]["claimed"], 0, "{report}");
+}
+
+/// The events of one delivery (`{"events": [...]}`, `shared::events::edge::EventBatch`).
+fn batch_events(body: &[u8]) -> Vec<Value> {
+    let batch: EventBatch = serde_json::from_slice(body).expect("an event batch");
+    batch.events.iter().map(|event| serde_json::to_value(event).expect("JSON")).collect()
 }
 
 // ---- the payment under test -----------------------------------------------------------------

@@ -5,12 +5,13 @@
 //! handler is idempotent besides, so a redelivery changes nothing.
 //!
 //! Wire: `POST {edge}/webhooks/core-events` with `{"events":[{"id","type","occurred_at","data"}]}`
-//! (each event in the envelope `crate::events` uses for the other direction).
+//! (each event in the envelope `crate::events` uses for the other direction). An outbox whose
+//! events are for another core receiver (payments' for the orders saga) is delivered the same way,
+//! in the same batches, to that receiver's URL.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::outbox::retry_delay_secs;
 use super::{EventError, EventId};
 use crate::inventory::StockLevel;
 use crate::transport::HttpTransport;
@@ -79,12 +80,22 @@ pub struct DeliveryReport {
     pub delivered: usize,
     /// Due again later (backoff), or parked once the attempts ran out.
     pub failed: usize,
+    /// The outbox has no destination configured: nothing was claimed, the events wait.
+    #[serde(default)]
+    pub unconfigured: bool,
 }
 
-/// When a claimed row whose delivery failed is due again: `attempts` counts this one (the claim
-/// raised it). `None`: the attempts ran out; the row is parked for an operator.
-pub fn retry_after_secs(attempts: i32) -> Option<i64> {
-    retry_delay_secs(attempts)
+impl DeliveryReport {
+    /// Two deliveries of one sweep, counted together.
+    #[must_use]
+    pub fn and(self, other: DeliveryReport) -> DeliveryReport {
+        DeliveryReport {
+            claimed: self.claimed + other.claimed,
+            delivered: self.delivered + other.delivered,
+            failed: self.failed + other.failed,
+            unconfigured: self.unconfigured || other.unconfigured,
+        }
+    }
 }
 
 /// The edge's memory of processed event ids: one Upstash key per id with a TTL
@@ -210,7 +221,17 @@ mod tests {
     fn the_edge_remembers_ids_past_the_last_retry() {
         let retries: i64 = super::super::outbox::RETRY_DELAYS_SECS.iter().sum();
         assert!(PROCESSED_TTL_SECS > retries + CLAIM_LEASE_SECS * 10);
-        assert_eq!(retry_after_secs(1), Some(30));
-        assert_eq!(retry_after_secs(super::super::outbox::MAX_ATTEMPTS), None);
+    }
+
+    #[test]
+    fn a_sweeps_deliveries_add_up() {
+        let one = DeliveryReport { claimed: 50, delivered: 50, failed: 0, unconfigured: false };
+        let two = DeliveryReport { claimed: 3, delivered: 0, failed: 3, unconfigured: false };
+        assert_eq!(one.and(two), DeliveryReport { claimed: 53, delivered: 50, failed: 3, unconfigured: false });
+        assert!(
+            DeliveryReport::default()
+                .and(DeliveryReport { unconfigured: true, ..DeliveryReport::default() })
+                .unconfigured
+        );
     }
 }

@@ -1,6 +1,12 @@
 //! The outbox's delivery rules, free of I/O: what a row becomes after each attempt, and when it
 //! is tried again. A row is `pending` until one attempt succeeds (`delivered`) or retrying is
-//! pointless (`failed`: a permanent rejection, or the attempts ran out).
+//! pointless (`failed`: a permanent rejection, or the attempts ran out). Also the body of every
+//! component's `POST /{component}/sweep`, which the edge cron sends.
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::{ApiError, ErrorCode};
+use crate::catalog::validation::FieldErrors;
 
 /// Waits after the 1st, 2nd, … failed attempt: quick at first (a blip, a restart), then spread
 /// over more than ten hours so an outage of the email provider does not lose mail.
@@ -10,6 +16,33 @@ pub const MAX_ATTEMPTS: i32 = RETRY_DELAYS_SECS.len() as i32 + 1;
 /// How long a claimed row stays invisible to other sweeps while one delivers it; longer than any
 /// single send takes, so a crashed sender's row comes back on its own afterwards.
 pub const CLAIM_LEASE_SECS: i64 = 300;
+
+/// `POST /{component}/sweep`: an empty body, or `{"limit": n}` (how much one sweep may take on;
+/// each component says of what, and its own default and maximum).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+impl SweepRequest {
+    /// The limit a sweep's body asks for: `default` when it names none, `VAL_3001` for a body that
+    /// is not a sweep request, `VAL_3002` (`limit`: `out_of_range`) outside `1..=max`.
+    pub fn limit(body: &[u8], default: u32, max: u32) -> Result<u32, ApiError> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(default);
+        }
+        let request: SweepRequest = serde_json::from_slice(body).map_err(|error| {
+            ApiError::new(ErrorCode::InvalidRequest, format!("a sweep body is empty or {{\"limit\": n}}: {error}"))
+        })?;
+        match request.limit {
+            None => Ok(default),
+            Some(limit) if (1..=max).contains(&limit) => Ok(limit),
+            Some(_) => Err(FieldErrors::single("limit", "out_of_range").to_api_error()),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -140,6 +173,21 @@ mod tests {
     fn a_permanent_rejection_fails_at_once() {
         let row = after_attempt(0, Attempt::Permanent { error: "422 validation_error".into() });
         assert_eq!((row.status, row.attempts, row.retry_in_secs), (Status::Failed, 1, None));
+    }
+
+    #[test]
+    fn a_sweep_takes_its_default_its_limit_or_refuses() {
+        assert_eq!(SweepRequest::limit(b"", 20, 100), Ok(20));
+        assert_eq!(SweepRequest::limit(b" \n", 20, 100), Ok(20));
+        assert_eq!(SweepRequest::limit(b"{}", 20, 100), Ok(20));
+        assert_eq!(SweepRequest::limit(br#"{"limit": 100}"#, 20, 100), Ok(100));
+        let status = |body: &[u8]| SweepRequest::limit(body, 20, 100).map_err(|error| (error.code, error.status()));
+        assert_eq!(status(br#"{"limit": 101}"#), Err((ErrorCode::ValidationFailed, 422)));
+        assert_eq!(status(br#"{"limit": 0}"#), Err((ErrorCode::ValidationFailed, 422)));
+        assert_eq!(status(br#"{"limit": -1}"#), Err((ErrorCode::InvalidRequest, 400)));
+        assert_eq!(status(br#"{"limit": 5, "all": true}"#), Err((ErrorCode::InvalidRequest, 400)));
+        assert_eq!(status(b"five"), Err((ErrorCode::InvalidRequest, 400)));
+        assert_eq!(serde_json::to_string(&SweepRequest { limit: Some(5) }).unwrap(), r#"{"limit":5}"#);
     }
 
     #[test]

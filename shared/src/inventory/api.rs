@@ -9,7 +9,7 @@
 //! | `POST /inventory/reservations/consume` | [`ReferenceRequest`] | [`Reservation`]; nothing held: 409 `RES_4003` |
 //! | `POST /inventory/stock/set` | [`SetStockRequest`] | [`StockRow`] |
 //! | `POST /inventory/stock/initial` | [`InitialStockRequest`] | [`StockRows`] |
-//! | `POST /inventory/sweep` | [`SweepRequest`] | [`SweepReport`] |
+//! | `POST /inventory/sweep` | [`SweepRequest`]: references to expire | [`SweepReport`] |
 //! | `GET /api/v1/vendor/stock` (gateway) | `?cursor=&limit=` | `{"items": [StockRow], "next_cursor"}` |
 //! | `PUT /api/v1/vendor/stock/{variant_id}` (gateway) | [`VendorStockUpdate`] | [`StockRow`] |
 
@@ -20,6 +20,8 @@ use super::ids::{LocationId, ReservationId, ReservationReference};
 use crate::catalog::validation::FieldErrors;
 use crate::catalog::{Quantity, VariantId, VendorId};
 use crate::events::edge::DeliveryReport;
+#[cfg(doc)]
+use crate::events::outbox::SweepRequest;
 
 /// The same bound as `inventory.requested_items`: a checkout has far fewer lines.
 pub const MAX_ITEMS: usize = 500;
@@ -228,14 +230,6 @@ pub struct VendorStockUpdate {
     pub on_hand: Quantity,
     #[serde(default)]
     pub location_id: Option<LocationId>,
-}
-
-/// `POST /inventory/sweep`: empty, or `{"limit": n}` references to expire and events to deliver.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SweepRequest {
-    #[serde(default)]
-    pub limit: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

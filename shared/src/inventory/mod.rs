@@ -11,7 +11,7 @@ pub mod stock_list;
 
 pub use api::{
     InitialStock, InitialStockRequest, ReferenceRequest, Reservation, ReservationLine, ReservationStatus, ReserveItem,
-    ReserveRequest, SetStockRequest, Shortage, StockLevel, StockLevels, StockRow, StockRows, SweepReport, SweepRequest,
+    ReserveRequest, SetStockRequest, Shortage, StockLevel, StockLevels, StockRow, StockRows, SweepReport,
     VendorStockUpdate,
 };
 pub use ids::{LocationId, ReservationId, ReservationReference};

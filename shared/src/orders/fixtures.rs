@@ -9,28 +9,15 @@ use proptest::prelude::*;
 
 use super::group::{CheckoutRefusal, OrderGroup};
 use super::ids::{BuyerId, OrderGroupId};
+// The cart's test values, so checkout's carts name the same ids and amounts as the cart's tests.
+use crate::cart::fixtures::coupon;
+pub use crate::cart::fixtures::{eur, product, variant, vendor};
 use crate::cart::{
     AddLine, BasisPoints, Cart, CartLineId, CartView, CatalogVariant, CountryCode, Coupon, CouponCode, CouponScope,
     CouponUsage, CouponValue, Destination, PricingInput, ShippingOption, ShippingOptionId, ShippingRate, TaxRate,
     TaxTable, price,
 };
-use crate::catalog::{Currency, Money, ProductId, Quantity, VariantId, VendorId};
-
-pub fn eur(minor: i64) -> Money {
-    Money::new(minor, Currency::EUR)
-}
-
-pub fn vendor(n: u8) -> VendorId {
-    VendorId::parse(&format!("ven_01JC00000000000000000000{n:02}")).unwrap()
-}
-
-pub fn variant(n: u8) -> VariantId {
-    VariantId::parse(&format!("var_01JC000000000000000000{n:04}")).unwrap()
-}
-
-pub fn product(n: u8) -> ProductId {
-    ProductId::parse(&format!("prod_01JC000000000000000000{n:04}")).unwrap()
-}
+use crate::catalog::{Quantity, VariantId};
 
 pub fn buyer() -> BuyerId {
     BuyerId::parse("usr_01JC0000000000000000000B01").unwrap()
@@ -67,20 +54,6 @@ impl Shop {
             vendor_id: vendor(self.n),
             rate: ShippingRate::Flat { price: eur(self.shipping) },
         }
-    }
-}
-
-fn coupon(code: &str, scope: CouponScope, value: CouponValue) -> Coupon {
-    Coupon {
-        code: CouponCode::parse(code).unwrap(),
-        scope,
-        value,
-        min_purchase: None,
-        max_discount: None,
-        valid_from: None,
-        valid_until: None,
-        per_customer_limit: None,
-        total_limit: None,
     }
 }
 

@@ -151,7 +151,8 @@ impl OrderGroup {
         let applied = applied_coupons(view, coupons)?;
         let orders =
             view.vendors.iter().map(|vendor| order(&id, vendor, &applied, currency)).collect::<Result<Vec<_>, _>>()?;
-        let totals = sum_totals(orders.iter().map(|order| &order.totals), currency)?;
+        // Each order keeps its vendor's totals as priced, so the group's are the cart's grand totals.
+        let totals = view.totals.ok_or(CheckoutRefusal::EmptyCart)?;
         if totals.total != expected_total {
             return Err(CheckoutRefusal::TotalChanged { expected: expected_total, actual: totals.total });
         }
@@ -230,19 +231,6 @@ fn order(
         vendor_discount,
         platform_discount,
     })
-}
-
-fn sum_totals<'a>(totals: impl Iterator<Item = &'a Totals>, currency: Currency) -> Result<Totals, MoneyError> {
-    let zero = Money::zero(currency);
-    let mut sum = Totals { subtotal: zero, discount: zero, shipping: zero, tax: zero, total: zero };
-    for part in totals {
-        sum.subtotal = sum.subtotal.checked_add(part.subtotal)?;
-        sum.discount = sum.discount.checked_add(part.discount)?;
-        sum.shipping = sum.shipping.checked_add(part.shipping)?;
-        sum.tax = sum.tax.checked_add(part.tax)?;
-        sum.total = sum.total.checked_add(part.total)?;
-    }
-    Ok(sum)
 }
 
 #[cfg(test)]

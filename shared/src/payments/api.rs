@@ -9,15 +9,15 @@
 //! | `POST /payments/journals` | [`RecordLedger`] | [`Recorded`] |
 //! | `POST /payments/refunds` | [`CreateRefund`] | [`Refund`] |
 //! | `POST /payments/accounts` | [`CreateAccount`] | [`ConnectedAccount`] |
-//! | `POST /payments/sweep` | [`Sweep`] or empty | [`SweepReport`] |
+//! | `POST /payments/sweep` | [`SweepRequest`]: outbox rows and vendors | [`SweepReport`] |
 //!
 //! Every retry of a POST with the same key (or, for voids and journals, the same payment) finds the
 //! work done and answers as the first call did. `POST /payments/webhooks/stripe` is the provider's,
 //! checked with `Stripe-Signature`.
 //!
-//! The component tells the saga how a payment ended through its outbox: an event envelope
-//! (`shared::events`) of type [`TOPIC_PAYMENT_SUCCEEDED`] or [`TOPIC_PAYMENT_FAILED`] whose `data`
-//! is a [`PaymentEvent`].
+//! The component tells the saga how a payment ended through its outbox, delivered in signed
+//! batches (`crate::events::edge::EventBatch`) to the saga's receiver: events of type
+//! [`TOPIC_PAYMENT_SUCCEEDED`] or [`TOPIC_PAYMENT_FAILED`] whose `data` is a [`PaymentEvent`].
 
 use std::fmt;
 
@@ -29,6 +29,9 @@ use super::status::PaymentStatus;
 use super::stripe::{CardError, CreateCardPaymentMethod, PaymentIntent, PaymentMethodId};
 use crate::api::{ApiError, ErrorCode};
 use crate::catalog::{Money, VendorId};
+use crate::events::edge::DeliveryReport;
+#[cfg(doc)]
+use crate::events::outbox::SweepRequest;
 use crate::idempotency::IdempotencyKey;
 use crate::orders::{BuyerId, OrderGroupId, OrderId};
 
@@ -263,30 +266,12 @@ pub struct ConnectedAccount {
     pub transfers_enabled: bool,
 }
 
-/// `POST /payments/sweep` (the edge cron): deliver the outbox, then pay out vendors.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sweep {
-    /// Outbox rows and vendors per sweep.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<u32>,
-}
-
+/// `POST /payments/sweep` (the edge cron): deliver the outbox, then pay out vendors; its body's
+/// `limit` bounds both.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SweepReport {
-    pub outbox: OutboxReport,
+    pub outbox: DeliveryReport,
     pub payouts: PayoutReport,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OutboxReport {
-    /// Rows due and taken by this sweep.
-    pub claimed: u32,
-    pub delivered: u32,
-    /// Left for a later sweep (or given up on, after the last attempt).
-    pub failed: u32,
-    /// No destination is configured: nothing was claimed.
-    pub unconfigured: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -35,7 +35,7 @@ use thiserror::Error;
 use super::ids::SagaId;
 use super::step::{COMPENSATION_RETRY_MS, Compensation, MAX_COMPENSATION_ATTEMPTS, Step, StepKey};
 use crate::events::EventId;
-use crate::ids::{derived_entropy, new_id};
+use crate::ids::derived_entropy;
 use crate::orders::{OrderGroup, OrderGroupId};
 use crate::payments::{CommissionLine, PaymentId, PspReference};
 
@@ -543,7 +543,6 @@ impl SagaState {
     /// The id of the group's `OrderPlaced` outbox event: the same on every retry of `ConfirmOrders`.
     pub fn order_placed_event_id(&self) -> EventId {
         let group = self.group_id();
-        let id = new_id("evt", group.timestamp_ms(), derived_entropy(&[group.as_str(), "order_placed"]));
-        EventId::parse(id).unwrap_or_else(|_| unreachable!("a prefixed ULID is a valid event id"))
+        EventId::generate(group.timestamp_ms(), derived_entropy(&[group.as_str(), "order_placed"]))
     }
 }

@@ -25,6 +25,9 @@ use thiserror::Error;
 
 pub use replay::{SeenJtiStore, StoreError, UpstashSeenJtiStore};
 
+use crate::api::{ApiError, ErrorCode};
+use crate::transport::{HttpRequest, Method};
+
 pub const SIGNATURE_HEADER: &str = "Upstash-Signature";
 /// QStash's token lifetime ("5 minutes by default"); longer tokens are refused.
 pub const MAX_LIFETIME_SECS: i64 = 300;
@@ -103,6 +106,25 @@ pub enum SignatureError {
     ClockOutOfRange(i64),
 }
 
+impl SignatureError {
+    /// What the caller is told, the same at every receiver: 401 with `AUTH_…` missing, replayed or
+    /// invalid, and the reason; a replay store that could not be asked is 503 (retry later).
+    pub fn to_api_error(&self) -> ApiError {
+        let code = match self {
+            SignatureError::Missing => ErrorCode::SignatureMissing,
+            SignatureError::Replayed { .. } => ErrorCode::SignatureReplayed,
+            SignatureError::Store(_) => {
+                return ApiError::new(
+                    ErrorCode::DependencyUnavailable,
+                    "cannot check the signature for replay right now; retry later",
+                );
+            }
+            _ => ErrorCode::SignatureInvalid,
+        };
+        ApiError::new(code, self.to_string())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyUsed {
     Current,
@@ -154,6 +176,14 @@ pub fn sign(key: &SigningKey, request: SignRequest<'_>) -> Result<String, SignEr
     Hs256
         .token(&Header::empty().with_token_type("JWT"), &claims, &key.0)
         .map_err(|error| SignError::Encode(error.to_string()))
+}
+
+/// The request that carries its own signature: `method` to `request.url` with exactly
+/// `request.body` and its `Upstash-Signature`, so what is sent is what was signed. Every signer
+/// (Spin components, Workers calling Spin) builds its requests here; add headers to the result.
+pub fn signed_request(key: &SigningKey, method: Method, request: SignRequest<'_>) -> Result<HttpRequest, SignError> {
+    let signature = sign(key, request)?;
+    Ok(HttpRequest::new(method, request.url).header(SIGNATURE_HEADER, signature).body(request.body))
 }
 
 /// Checks a request's `Upstash-Signature` (pass the header as received, `None` if absent)

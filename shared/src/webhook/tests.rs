@@ -116,6 +116,30 @@ fn sign_then_verify_accepts_and_reports_the_claims() {
 }
 
 #[test]
+fn a_signed_request_sends_exactly_what_it_signed() {
+    let request = signed_request(&SigningKey::new(CURRENT), Method::Post, request(b"{\"a\":1}", "jwt_1")).unwrap();
+    assert_eq!((request.method, request.url.as_str(), request.body.as_slice()), (Method::Post, URL, &b"{\"a\":1}"[..]));
+    let headers: Vec<&str> = request.headers.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(headers, [SIGNATURE_HEADER]);
+    let token = &request.headers[0].1;
+    assert!(check(token, &request.body, NOW).is_ok());
+    assert_eq!(check(token, b"{\"a\":2}", NOW), Err(SignatureError::BodyMismatch));
+}
+
+#[test]
+fn refusals_are_401_with_their_code_and_an_unreachable_store_503() {
+    let answer = |error: SignatureError| {
+        let error = error.to_api_error();
+        (error.code, error.status())
+    };
+    assert_eq!(answer(SignatureError::Missing), (ErrorCode::SignatureMissing, 401));
+    assert_eq!(answer(SignatureError::Replayed { jti: "j".into() }), (ErrorCode::SignatureReplayed, 401));
+    assert_eq!(answer(SignatureError::BodyMismatch), (ErrorCode::SignatureInvalid, 401));
+    assert_eq!(answer(SignatureError::BadSignature), (ErrorCode::SignatureInvalid, 401));
+    assert_eq!(answer(SignatureError::Store(StoreError("down".into()))), (ErrorCode::DependencyUnavailable, 503));
+}
+
+#[test]
 fn a_token_built_the_qstash_way_verifies() {
     let token = hand_made_token(CURRENT, claims(NOW, NOW + 300));
     let verified = check(&token, b"{}", NOW + 10).unwrap();

@@ -3,7 +3,6 @@
 //! tells the edge when availability changed. Entry point → router → handlers; the stock rules are
 //! the SQL functions of migrations/0009_inventory.sql, the wire types `shared::inventory`.
 
-mod delivery;
 mod reservations;
 mod router;
 mod stock;
@@ -18,8 +17,8 @@ use spin_sdk::http_service;
 const COMPONENT: &str = "inventory";
 /// Seen `Upstash-Signature` token ids (migration 0009).
 const REPLAY_TABLE: spin_platform::ReplayTable = spin_platform::ReplayTable::new("inventory.received_signatures");
-/// `inventory.outbox`, delivered to the edge.
-const OUTBOX: spin_platform::EdgeOutbox = spin_platform::EdgeOutbox::new("inventory");
+/// `inventory.outbox`, delivered to the edge right after each commit and by the sweep.
+const OUTBOX: spin_platform::Outbox = spin_platform::Outbox::new("inventory", spin_platform::Destination::Edge);
 
 #[http_service]
 async fn handle(request: Request) -> impl IntoResponse {

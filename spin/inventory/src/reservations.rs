@@ -7,7 +7,7 @@ use shared::neon::NeonError;
 use spin_platform::respond::unix_now;
 use spin_platform::{Received, Response, config, error_response, json_response, misconfigured};
 
-use crate::delivery;
+use crate::OUTBOX;
 use crate::router::{failure, verified};
 use crate::store::{self, Neon};
 
@@ -32,20 +32,19 @@ pub async fn reserve(request: &Received) -> Response {
 
 /// `POST /inventory/reservations/release`: held stock goes back on sale; consumed stock is restocked.
 pub async fn release(request: &Received) -> Response {
-    let body: ReferenceRequest = match verified(request).await {
-        Ok(body) => body,
-        Err(response) => return response,
-    };
-    let neon = match config::neon_client().await {
-        Ok(neon) => neon,
-        Err(error) => return misconfigured(&error, &request.request_id),
-    };
-    let result = store::release(&neon, &body.reference).await;
-    answer(request, &neon, body.reference, result).await
+    settle(request, store::release).await
 }
 
 /// `POST /inventory/reservations/consume`: the held units leave the shelf; 409 when nothing is held.
 pub async fn consume(request: &Received) -> Response {
+    settle(request, store::consume).await
+}
+
+/// Release and consume: one reference, one 0009 function of it.
+async fn settle(
+    request: &Received,
+    function: impl AsyncFnOnce(&Neon, &ReservationReference) -> Result<Vec<ReservationLine>, NeonError>,
+) -> Response {
     let body: ReferenceRequest = match verified(request).await {
         Ok(body) => body,
         Err(response) => return response,
@@ -54,11 +53,11 @@ pub async fn consume(request: &Received) -> Response {
         Ok(neon) => neon,
         Err(error) => return misconfigured(&error, &request.request_id),
     };
-    let result = store::consume(&neon, &body.reference).await;
+    let result = function(&neon, &body.reference).await;
     answer(request, &neon, body.reference, result).await
 }
 
-/// After a commit, its events go to the edge before the answer (see `delivery`).
+/// After a commit, its events go to the edge before the answer (`Outbox::after_commit`).
 async fn answer(
     request: &Received,
     neon: &Neon,
@@ -67,7 +66,7 @@ async fn answer(
 ) -> Response {
     match result {
         Ok(lines) => {
-            delivery::after_commit(neon, &request.request_id).await;
+            OUTBOX.after_commit(neon, &request.request_id).await;
             json_response(200, &Reservation::new(reference, lines), &request.request_id)
         }
         Err(error) => failure(&error, &request.request_id),

@@ -4,7 +4,7 @@
 use shared::inventory::{InitialStockRequest, SetStockRequest, StockRows};
 use spin_platform::{Received, Response, config, error_response, json_response, misconfigured};
 
-use crate::delivery;
+use crate::OUTBOX;
 use crate::router::{failure, verified};
 use crate::store;
 
@@ -21,7 +21,7 @@ pub async fn set(request: &Received) -> Response {
     let location = body.location_id.as_ref();
     match store::set_on_hand(&neon, &body.vendor_id, &body.variant_id, location, body.on_hand.get(), None).await {
         Ok(row) => {
-            delivery::after_commit(&neon, &request.request_id).await;
+            OUTBOX.after_commit(&neon, &request.request_id).await;
             json_response(200, &row, &request.request_id)
         }
         Err(error) => failure(&error, &request.request_id),
@@ -44,7 +44,7 @@ pub async fn initial(request: &Received) -> Response {
     };
     match store::initial(&neon, &body.vendor_id, &body.items).await {
         Ok(items) => {
-            delivery::after_commit(&neon, &request.request_id).await;
+            OUTBOX.after_commit(&neon, &request.request_id).await;
             json_response(200, &StockRows { items }, &request.request_id)
         }
         Err(error) => failure(&error, &request.request_id),

@@ -1,9 +1,9 @@
 //! `POST /inventory/sweep` (signed, from the edge cron every minute): expires reservations nobody
 //! paid for in time, then delivers the outbox to the edge. Body: empty or `{"limit": n}`.
 
-use shared::api::{ApiError, ErrorCode};
-use shared::events::edge::{DeliveryReport, MAX_EVENTS_PER_DELIVERY};
-use shared::inventory::{SweepReport, SweepRequest};
+use shared::events::edge::MAX_EVENTS_PER_DELIVERY;
+use shared::events::outbox::SweepRequest;
+use shared::inventory::SweepReport;
 use spin_platform::{
     DeliveryError, Received, Response, config, database_failure, error_response, json_response, misconfigured,
 };
@@ -22,11 +22,9 @@ pub async fn handle(request: &Received) -> Response {
     if let Err(response) = signed(request).await {
         return response;
     }
-    let limit = match parse_limit(&request.body) {
+    let limit = match SweepRequest::limit(&request.body, DEFAULT_LIMIT, MAX_LIMIT) {
         Ok(limit) => limit,
-        Err(message) => {
-            return error_response(&ApiError::new(ErrorCode::InvalidRequest, message), &request.request_id);
-        }
+        Err(error) => return error_response(&error, &request.request_id),
     };
     let neon = match config::neon_client().await {
         Ok(neon) => neon,
@@ -38,33 +36,10 @@ pub async fn handle(request: &Received) -> Response {
     };
     let mut references: Vec<_> = expired.into_iter().map(|line| line.reference).collect();
     references.dedup();
-    let mut events = DeliveryReport::default();
-    for _ in 0..MAX_BATCHES {
-        match OUTBOX.deliver_due(&neon, MAX_EVENTS_PER_DELIVERY).await {
-            Ok(batch) => {
-                events.claimed += batch.claimed;
-                events.delivered += batch.delivered;
-                events.failed += batch.failed;
-                if batch.claimed < MAX_EVENTS_PER_DELIVERY || batch.failed > 0 {
-                    break;
-                }
-            }
-            Err(DeliveryError::Config(error)) => return misconfigured(&error, &request.request_id),
-            Err(DeliveryError::Neon(error)) => return database_failure(&error, &request.request_id),
-        }
-    }
+    let events = match OUTBOX.deliver_backlog(&neon, MAX_BATCHES * MAX_EVENTS_PER_DELIVERY).await {
+        Ok(report) => report,
+        Err(DeliveryError::Config(error)) => return misconfigured(&error, &request.request_id),
+        Err(DeliveryError::Neon(error)) => return database_failure(&error, &request.request_id),
+    };
     json_response(200, &SweepReport { expired: references, events }, &request.request_id)
-}
-
-fn parse_limit(body: &[u8]) -> Result<u32, String> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(DEFAULT_LIMIT);
-    }
-    let request: SweepRequest =
-        serde_json::from_slice(body).map_err(|error| format!("sweep body must be {{\"limit\": n}}: {error}"))?;
-    match request.limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(limit @ 1..=MAX_LIMIT) => Ok(limit),
-        Some(_) => Err(format!("limit must be between 1 and {MAX_LIMIT}")),
-    }
 }

@@ -13,7 +13,7 @@ use shared::inventory::{StockCursor, StockListQuery, StockRow, VendorStockUpdate
 use spin_platform::{Received, Response, config, error_response, json_response, misconfigured, receive_forwarded};
 
 use crate::router::failure;
-use crate::{COMPONENT, REPLAY_TABLE, delivery, store};
+use crate::{COMPONENT, OUTBOX, REPLAY_TABLE, store};
 
 const STOCK: &str = "/api/v1/vendor/stock";
 
@@ -80,7 +80,7 @@ async fn set(request: &Received, call: &Forwarded, variant: &str) -> Result<Resp
     let location = update.location_id.as_ref();
     match store::set_on_hand(&neon, &vendor, &variant, location, update.on_hand.get(), reference).await {
         Ok(row) => {
-            delivery::after_commit(&neon, &request.request_id).await;
+            OUTBOX.after_commit(&neon, &request.request_id).await;
             Ok(json_response(200, &row, &request.request_id))
         }
         Err(error) => Ok(failure(&error, &request.request_id)),

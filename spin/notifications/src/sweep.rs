@@ -1,9 +1,8 @@
 //! `POST /notifications/sweep` (signed, from the edge cron every minute): claims due pending rows
 //! and tries each once more. Body: empty or `{"limit": n}`.
 
-use serde::{Deserialize, Serialize};
-use shared::api::{ApiError, ErrorCode};
-use shared::events::outbox::Status;
+use serde::Serialize;
+use shared::events::outbox::{Status, SweepRequest};
 use spin_platform::{Received, Response, config, error_response, json_response, require_signature};
 
 use crate::failures::{misconfigured, unavailable};
@@ -13,12 +12,6 @@ use crate::{REPLAY_TABLE, delivery, mailer, outbox};
 /// request's duration (well inside the claim lease) as much as the provider's rate limit.
 const DEFAULT_LIMIT: u32 = 20;
 const MAX_LIMIT: u32 = 100;
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct SweepRequest {
-    limit: Option<u32>,
-}
 
 #[derive(Serialize, Default)]
 struct SweepReport {
@@ -32,9 +25,9 @@ pub async fn handle(request: &Received) -> Response {
     if let Err(rejection) = require_signature(request, REPLAY_TABLE).await {
         return error_response(&rejection.to_api_error(), &request.request_id);
     }
-    let limit = match parse(&request.body) {
+    let limit = match SweepRequest::limit(&request.body, DEFAULT_LIMIT, MAX_LIMIT) {
         Ok(limit) => limit,
-        Err(message) => return error_response(&ApiError::new(ErrorCode::InvalidRequest, message), &request.request_id),
+        Err(error) => return error_response(&error, &request.request_id),
     };
     let neon = match config::neon_client().await {
         Ok(neon) => neon,
@@ -56,17 +49,4 @@ pub async fn handle(request: &Received) -> Response {
         }
     }
     json_response(200, &report, &request.request_id)
-}
-
-fn parse(body: &[u8]) -> Result<u32, String> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(DEFAULT_LIMIT);
-    }
-    let request: SweepRequest =
-        serde_json::from_slice(body).map_err(|error| format!("sweep body must be {{\"limit\": n}}: {error}"))?;
-    match request.limit {
-        None => Ok(DEFAULT_LIMIT),
-        Some(limit @ 1..=MAX_LIMIT) => Ok(limit),
-        Some(_) => Err(format!("limit must be between 1 and {MAX_LIMIT}")),
-    }
 }

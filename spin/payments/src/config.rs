@@ -12,8 +12,6 @@ const STRIPE_SECRET_KEY: &str = "stripe_secret_key";
 /// The webhook endpoint's `whsec_…`, and the next one while it rolls. Secret.
 const STRIPE_WEBHOOK_SECRET_CURRENT: &str = "stripe_webhook_secret_current";
 const STRIPE_WEBHOOK_SECRET_NEXT: &str = "stripe_webhook_secret_next";
-/// Where the outbox's events go (signed); empty: they wait in the outbox.
-const PAYMENTS_EVENTS_URL: &str = "payments_events_url";
 /// Whole days between an order's delivery and the payout of its money.
 const PAYOUT_HOLD_DAYS: &str = "payout_hold_days";
 
@@ -43,10 +41,6 @@ pub async fn webhook_secrets() -> Result<WebhookSecrets, ConfigError> {
         None => None,
     };
     Ok(WebhookSecrets { current, next })
-}
-
-pub async fn events_url() -> Result<Option<String>, ConfigError> {
-    config::named_optional(PAYMENTS_EVENTS_URL).await
 }
 
 pub async fn hold_period() -> Result<HoldPeriod, ConfigError> {

@@ -4,7 +4,7 @@
 use shared::api::{ApiError, ErrorCode};
 use shared::neon::NeonError;
 use shared::payments::stripe::{CallError, StripeError};
-use spin_platform::{ConfigError, Received, Response, error_response, json_response};
+use spin_platform::{ConfigError, DeliveryError, Received, Response, error_response, json_response};
 
 /// A handler's failure. `?` turns the component's errors into one.
 #[derive(Debug)]
@@ -39,6 +39,15 @@ impl From<CallError> for Problem {
 impl From<ConfigError> for Problem {
     fn from(error: ConfigError) -> Self {
         Problem::Config(error)
+    }
+}
+
+impl From<DeliveryError> for Problem {
+    fn from(error: DeliveryError) -> Self {
+        match error {
+            DeliveryError::Config(error) => Problem::Config(error),
+            DeliveryError::Neon(error) => Problem::Neon(error),
+        }
     }
 }
 

@@ -13,13 +13,6 @@ pub fn new_id(prefix: &str) -> String {
     ids::new_id(prefix, now_ms_u64(), entropy)
 }
 
-/// A `jti` for a signed request.
-pub fn new_jti() -> String {
-    let mut random = [0u8; 16];
-    let _ = getrandom::fill(&mut random);
-    shared::webhook::jti_from_random(random)
-}
-
 pub fn now_ms() -> i64 {
     i64::try_from(now_ms_u64()).unwrap_or(i64::MAX)
 }

@@ -66,7 +66,7 @@ async fn run_create(request: &Received) -> Handled<Intent> {
                     event_id: None,
                 };
                 store::apply(&neon, &row, report).await?;
-                return Err(declined(&reload(&neon, &payment_id).await?));
+                return Err(declined(&store::reload(&neon, &payment_id).await?));
             }
             Err(error) => return Err(error.into()),
         },
@@ -174,11 +174,7 @@ pub async fn refresh(neon: &Neon, row: PaymentRow, intent: &PaymentIntent) -> Ha
     let report =
         Report { reported, intent: Some(&intent.id), failure: PaymentFailure::of_intent(intent), event_id: None };
     store::apply(neon, &row, report).await?;
-    reload(neon, &row.payment_id).await
-}
-
-async fn reload(neon: &Neon, payment_id: &PaymentId) -> Handled<PaymentRow> {
-    store::load(neon, payment_id).await?.ok_or_else(|| Problem::corrupt(format!("payment {payment_id} vanished")))
+    Ok(store::reload(neon, &row.payment_id).await?)
 }
 
 fn declined(row: &PaymentRow) -> Problem {

@@ -10,7 +10,6 @@ mod failures;
 mod ids;
 mod intents;
 mod journals;
-mod outbox;
 mod payouts;
 mod refunds;
 mod router;
@@ -24,6 +23,10 @@ use spin_sdk::http_service;
 
 /// Seen `Upstash-Signature` token ids for this component (migration 0011).
 const REPLAY_TABLE: spin_platform::ReplayTable = spin_platform::ReplayTable::new("payments.received_signatures");
+/// `payments.outbox`: how payments ended, for the orders saga, whose receiver's URL is the
+/// `payments_events_url` variable (empty: the events wait in the outbox).
+const OUTBOX: spin_platform::Outbox =
+    spin_platform::Outbox::new("payments", spin_platform::Destination::Variable("payments_events_url"));
 
 #[http_service]
 async fn handle(request: Request) -> impl IntoResponse {

@@ -11,7 +11,7 @@ use shared::payments::stripe::PaymentIntentId;
 use shared::payments::{PaymentId, PaymentStatus};
 use spin_platform::SpinTransport;
 
-use crate::{ids, outbox};
+use crate::{OUTBOX, ids};
 
 pub type Neon = NeonClient<SpinTransport>;
 
@@ -88,6 +88,13 @@ const LOAD: &str = "\
 pub async fn load(neon: &Neon, payment_id: &PaymentId) -> Result<Option<PaymentRow>, NeonError> {
     let result = neon.query(LOAD, &[payment_id]).await?;
     result.first().map(|row| json_row(row.get("payment")?)).transpose()
+}
+
+/// A payment this request has just read or written, as it is now (gone is our bug, not a 404).
+pub async fn reload(neon: &Neon, payment_id: &PaymentId) -> Result<PaymentRow, NeonError> {
+    load(neon, payment_id)
+        .await?
+        .ok_or_else(|| NeonError::Decode(DecodeError::Body(format!("payment {payment_id} vanished"))))
 }
 
 /// A `json_build_object` column as the type it was built for.
@@ -182,7 +189,7 @@ pub async fn apply(neon: &Neon, row: &PaymentRow, report: Report<'_>) -> Result<
     if let Some((index, event_id)) = announced
         && results.get(index).is_some_and(|result| !result.is_empty())
     {
-        outbox::deliver_now(neon, &event_id).await;
+        OUTBOX.after_commit(neon, &event_id).await;
     }
     Ok(target)
 }

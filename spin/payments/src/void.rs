@@ -58,14 +58,14 @@ pub async fn undo(neon: &Neon, provider: &Provider, row: &PaymentRow) -> Handled
         // its own intent; one that crashed leaves an intent whose webhook is refunded on arrival.
         let report = Report { reported: PaymentStatus::Cancelled, intent: None, failure: None, event_id: None };
         store::apply(neon, row, report).await?;
-        return reload(neon, &row.payment_id).await;
+        return Ok(store::reload(neon, &row.payment_id).await?);
     };
     let intent = provider.client.retrieve_payment_intent(intent_id).await?;
     match intent.status {
         PaymentIntentStatus::Succeeded => {
             let row = refresh(neon, row.clone(), &intent).await?;
             refund_all(neon, provider, &row).await?;
-            reload(neon, &row.payment_id).await
+            Ok(store::reload(neon, &row.payment_id).await?)
         }
         PaymentIntentStatus::Processing => Err(Problem::conflict(format!(
             "payment {} is still processing at the provider; void it again once it settles",
@@ -127,8 +127,4 @@ async fn record_void_refund(
     )
     .await?;
     Ok(())
-}
-
-async fn reload(neon: &Neon, payment_id: &PaymentId) -> Handled<PaymentRow> {
-    store::load(neon, payment_id).await?.ok_or_else(|| Problem::corrupt(format!("payment {payment_id} vanished")))
 }

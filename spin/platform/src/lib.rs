@@ -1,18 +1,18 @@
 //! Runtime adapter shared by the Spin components: wasi:http transport, typed variables,
 //! request/response helpers, the signed-request guard, gateway-forwarded API calls, signed calls
-//! out, and outbox delivery to the edge. No business rules live here.
+//! out, and outbox delivery. No business rules live here.
 
 pub mod config;
-pub mod edge_outbox;
 pub mod forwarded;
+pub mod outbox;
 pub mod respond;
 pub mod signature;
 pub mod signed;
 pub mod transport;
 
 pub use config::{ConfigError, Var};
-pub use edge_outbox::{DeliveryError, EdgeOutbox};
 pub use forwarded::receive_forwarded;
+pub use outbox::{DeliveryError, Destination, Outbox};
 pub use respond::{Received, Response, database_failure, error_response, json_response, misconfigured, receive};
 pub use signature::{NeonSeenJtiStore, Rejection, ReplayTable, require_signature};
 pub use transport::SpinTransport;

@@ -102,18 +102,8 @@ pub enum Rejection {
 impl Rejection {
     pub fn to_api_error(&self) -> ApiError {
         match self {
-            Rejection::Signature(error) => {
-                let code = match error {
-                    SignatureError::Missing => ErrorCode::SignatureMissing,
-                    SignatureError::Replayed { .. } => ErrorCode::SignatureReplayed,
-                    _ => ErrorCode::SignatureInvalid,
-                };
-                ApiError::new(code, error.to_string())
-            }
-            Rejection::ReplayStore(_) => ApiError::new(
-                ErrorCode::DependencyUnavailable,
-                "cannot check the signature for replay right now; retry later",
-            ),
+            Rejection::Signature(error) => error.to_api_error(),
+            Rejection::ReplayStore(error) => SignatureError::Store(error.clone()).to_api_error(),
             Rejection::Config(_) => ApiError::new(ErrorCode::Misconfigured, "service is misconfigured"),
         }
     }

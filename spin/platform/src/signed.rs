@@ -1,13 +1,12 @@
 //! Requests this component signs (DESIGN §5): `Upstash-Signature` over the exact URL and body with
 //! the current key and a fresh `jti`, the format every receiver of ours checks.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use shared::transport::{HttpRequest, HttpResponse, HttpTransport, Method, TransportError};
+use shared::transport::{HttpResponse, HttpTransport, Method, TransportError};
 use shared::webhook::{self, SignError, SignRequest, SigningKey};
 use thiserror::Error;
 
 use crate::config::{self, ConfigError, Var};
+use crate::respond::unix_now;
 use crate::transport::SpinTransport;
 
 #[derive(Debug, Error)]
@@ -23,16 +22,13 @@ pub enum SignedCallError {
 }
 
 /// POSTs JSON `body` to `url`, signed as `issuer`; any HTTP answer is `Ok`.
-pub async fn post_json(issuer: &str, url: &str, body: Vec<u8>) -> Result<HttpResponse, SignedCallError> {
+pub async fn post_json(issuer: &str, url: &str, body: &[u8]) -> Result<HttpResponse, SignedCallError> {
     let key = SigningKey::new(config::get(Var::WebhookKeyCurrent).await?);
     let mut random = [0u8; 16];
     getrandom::fill(&mut random).map_err(|error| SignedCallError::Random(error.to_string()))?;
     let jti = webhook::jti_from_random(random);
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
-    let signature = webhook::sign(&key, SignRequest { issuer, url, body: &body, now, jti: &jti })?;
-    let request = HttpRequest::new(Method::Post, url)
-        .header("content-type", "application/json")
-        .header(webhook::SIGNATURE_HEADER, signature)
-        .body(body);
+    let request =
+        webhook::signed_request(&key, Method::Post, SignRequest { issuer, url, body, now: unix_now(), jti: &jti })?
+            .header("content-type", "application/json");
     Ok(SpinTransport.send(request).await?)
 }

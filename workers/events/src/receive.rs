@@ -105,12 +105,7 @@ async fn verify(
         Err(SignatureError::Store(error)) => Err(respond::unavailable("the replay store", error)),
         Err(error) => {
             console_error!("events: signature refused: {error}");
-            let code = match error {
-                SignatureError::Missing => ErrorCode::SignatureMissing,
-                SignatureError::Replayed { .. } => ErrorCode::SignatureReplayed,
-                _ => ErrorCode::SignatureInvalid,
-            };
-            Err(ApiError::new(code, error.to_string()))
+            Err(error.to_api_error())
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use shared::transport::{HttpRequest, HttpResponse, HttpTransport, Method, ReqwestTransport, TransportError};
+use shared::transport::{HttpResponse, HttpTransport, Method, ReqwestTransport, TransportError};
 use shared::webhook::{self, SignError, SignRequest, SigningKey};
 use thiserror::Error;
 
@@ -88,8 +88,9 @@ impl SpinClient<'_> {
     /// Any HTTP answer is `Ok`, whatever its status: what a status means is the caller's business.
     pub async fn send(&self, call: SpinCall<'_>) -> Result<HttpResponse, SpinError> {
         let url = self.url(call.path);
-        let signature = webhook::sign(
+        let mut request = webhook::signed_request(
             &SigningKey::new(self.settings.webhook_key_current.as_bytes()),
+            call.method,
             SignRequest {
                 issuer: self.issuer,
                 url: &url,
@@ -98,11 +99,9 @@ impl SpinClient<'_> {
                 jti: &random::new_id("sig"),
             },
         )?;
-        let mut request = HttpRequest::new(call.method, &url);
         for (name, value) in call.headers {
             request = request.header(name, value);
         }
-        let request = request.header(webhook::SIGNATURE_HEADER, signature).body(call.body);
         let transport = ReqwestTransport::default();
         let response = match call.timeout {
             Some(limit) => clock::within(limit, transport.send(request)).await?,

@@ -77,7 +77,8 @@ impl Event {
     }
 }
 
-/// Why a delivery was refused. Every variant means: answer 400 and process nothing.
+/// Why a delivery was refused. Every variant means: process nothing and answer non-2xx (the
+/// payments component answers 401, or 400 for a correctly signed body that is not an event).
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum WebhookRejection {
     #[error("no {SIGNATURE_HEADER} header")]
