@@ -48,10 +48,15 @@ pub async fn handle(write: Write<'_>, request: &mut Request, config: &Config) ->
     let written = match write {
         Write::CreateProduct => create_product(request, &store, config).await?,
         Write::PatchProduct(id) => {
+            // The caller before the body, as on every write: who may not write learns nothing from validation.
+            let (vendor, id) = (caller::acting_vendor(request)?, product_id(id)?);
             let patch = body::<ProductPatchInput>(request).await?.validate()?;
-            patch_product(request, &store, id, patch).await?
+            patch_product(&vendor, &store, id, patch).await?
         }
-        Write::ArchiveProduct(id) => patch_product(request, &store, id, ProductPatch::archive()).await?,
+        Write::ArchiveProduct(id) => {
+            let (vendor, id) = (caller::acting_vendor(request)?, product_id(id)?);
+            patch_product(&vendor, &store, id, ProductPatch::archive()).await?
+        }
         Write::AddVariant(id) => add_variant(request, &store, config, id).await?,
         Write::PatchVariant(id, variant) => patch_variant(request, &store, config, id, variant).await?,
         Write::DeleteVariant(id, variant) => delete_variant(request, &store, id, variant).await?,
@@ -169,13 +174,12 @@ async fn with_stock(
 
 /// `PATCH /api/v1/vendor/products/{id}` and `POST …/{id}/archive`.
 async fn patch_product(
-    request: &Request,
+    vendor: &VendorId,
     store: &WriteStore,
-    id: &str,
+    id: ProductId,
     patch: ProductPatch,
 ) -> Result<Written, Failure> {
-    let (vendor, id) = (caller::acting_vendor(request)?, product_id(id)?);
-    let body = store.patch_product(&id, &vendor, &patch).await?.ok_or_else(|| Failure::not_found("product"))?;
+    let body = store.patch_product(&id, vendor, &patch).await?.ok_or_else(|| Failure::not_found("product"))?;
     Ok(Written::of(Reply::encoded(body), id))
 }
 
