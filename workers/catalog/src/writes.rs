@@ -12,7 +12,7 @@ use shared::catalog::{
 use shared::idempotency::{IdempotencyKey, idempotency_key_reused, request_fingerprint};
 use shared::inventory::{InitialStock, StockLevel};
 use worker::Request;
-use worker_platform::request::{json, read_body};
+use worker_platform::request::{idempotency_key, json, read_body};
 use worker_platform::{clock, random};
 
 use crate::config::Config;
@@ -74,13 +74,7 @@ pub async fn handle(write: Write<'_>, request: &mut Request, config: &Config) ->
 /// could not, and never overwrites a count made since).
 async fn create_product(request: &mut Request, store: &WriteStore, config: &Config) -> Result<Written, Failure> {
     let vendor = caller::acting_vendor(request)?;
-    let key = request
-        .headers()
-        .get(IdempotencyKey::HEADER)
-        .ok()
-        .flatten()
-        .map(|key| IdempotencyKey::parse(&key))
-        .transpose()?;
+    let key = idempotency_key(request)?;
     let json: serde_json::Value = body(request).await?;
     let fingerprint = request_fingerprint(&json);
     if let Some(key) = &key

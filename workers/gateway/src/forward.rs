@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use shared::api::{ApiError, ErrorCode};
 use shared::forwarding::{ApiMethod, Forwarded, MAX_FORWARDED_BODY_BYTES};
-use shared::idempotency::IdempotencyKey;
 use shared::identity::access_token::VerifiedIdentity;
 use shared::identity::principal::Principal;
 use worker::{Env, Request, Response};
-use worker_platform::request::read_body;
+use worker_platform::request::{idempotency_key, read_body};
 use worker_platform::spin::{SpinCall, SpinError};
 use worker_platform::{forwarded, respond};
 
@@ -58,13 +57,7 @@ pub async fn to_spin(
     let method = ApiMethod::parse(request.method().as_ref()).ok_or_else(|| {
         ApiError::new(ErrorCode::MethodNotAllowed, format!("{} is not allowed here", request.method()))
     })?;
-    let idempotency_key = request
-        .headers()
-        .get(IdempotencyKey::HEADER)
-        .ok()
-        .flatten()
-        .map(|key| IdempotencyKey::parse(&key))
-        .transpose()?;
+    let idempotency_key = idempotency_key(request)?;
     let principal = identity
         .map(Principal::try_from)
         .transpose()
