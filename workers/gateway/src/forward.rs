@@ -22,18 +22,15 @@ pub async fn to_service(
     identity: Option<&VerifiedIdentity>,
     request_id: &str,
 ) -> Result<Response, ApiError> {
-    let internal = |error: worker::Error| ApiError::new(ErrorCode::Internal, error.to_string());
-    let mut forwarded = request.clone_mut().map_err(internal)?;
+    let mut forwarded = request.clone_mut().map_err(respond::internal)?;
     // Set by Cloudflare's edge (and by wrangler locally); rate limits key on it.
     let client_ip = request.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_default();
-    forwarded::stamp(forwarded.headers_mut().map_err(internal)?, identity, &client_ip, request_id).map_err(internal)?;
+    let headers = forwarded.headers_mut().map_err(respond::internal)?;
+    forwarded::stamp(headers, identity, &client_ip, request_id).map_err(respond::internal)?;
     let service = env.service(binding).map_err(|error| {
         ApiError::new(ErrorCode::Misconfigured, format!("service binding {binding} is missing: {error}"))
     })?;
-    service
-        .fetch_request(forwarded)
-        .await
-        .map_err(|error| ApiError::new(ErrorCode::DependencyUnavailable, format!("{binding} did not answer: {error}")))
+    service.fetch_request(forwarded).await.map_err(|error| respond::unavailable(binding, error))
 }
 
 /// Longer than any inventory or checkout call takes; short enough that a hung core answers 503
@@ -62,9 +59,9 @@ pub async fn to_spin(
         .map(Principal::try_from)
         .transpose()
         .map_err(|_| ApiError::new(ErrorCode::TokenInvalid, "the access token is invalid"))?;
-    let query = request.url().map_err(|error| ApiError::new(ErrorCode::Internal, error.to_string()))?;
+    let query = request.url().map_err(respond::internal)?;
     let query = query.query().unwrap_or_default().to_owned();
-    let mut copy = request.clone_mut().map_err(|error| ApiError::new(ErrorCode::Internal, error.to_string()))?;
+    let mut copy = request.clone_mut().map_err(respond::internal)?;
     let body = read_body(&mut copy, MAX_FORWARDED_BODY_BYTES).await?;
     let body = if body.is_empty() {
         None
