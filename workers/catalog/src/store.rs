@@ -171,12 +171,7 @@ impl Store {
     /// Public titles whose words start with what is typed (title words only, weight A), titles
     /// that begin with it first.
     pub async fn suggest(&self, query: &SuggestQuery) -> Result<Vec<Suggestion>, Failure> {
-        let terms: Vec<&str> = query.q.terms().collect();
-        let Some((last, rest)) = terms.split_last() else { return Ok(Vec::new()) };
-        // Terms are letters and digits only (SearchQuery::terms), so nothing here is tsquery syntax.
-        let mut tsquery: Vec<String> = rest.iter().map(|term| format!("'{term}':A")).collect();
-        tsquery.push(format!("'{last}':*A"));
-        let tsquery = tsquery.join(" & ");
+        let Some(tsquery) = query.q.title_prefix_tsquery() else { return Ok(Vec::new()) };
         let sql = format!(
             "SELECT json_build_object('id', p.id, 'title', p.title, 'slug', p.slug) FROM catalog.products p \
              WHERE {PUBLIC} AND p.search @@ to_tsquery('simple', $1) \
