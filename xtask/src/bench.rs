@@ -15,6 +15,7 @@ use crate::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
 use crate::{build, paths, progress, tools};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::time::Instant;
 
 const REQUESTS: usize = 500;
@@ -37,16 +38,7 @@ pub fn run(what: &str) -> anyhow::Result<()> {
 }
 
 async fn identity() -> anyhow::Result<()> {
-    let state_dir = paths::target_dir().join("bench").join("identity");
-    let _ = std::fs::remove_dir_all(&state_dir);
-    let stack = Stack::start(StackConfig {
-        state_dir: state_dir.clone(),
-        ports: Ports::free()?,
-        worker: Some(WorkerMode::Prebuilt),
-        gateways: GatewayBuild::Optimised,
-        logs: Logs::Files(state_dir.join("logs")),
-    })
-    .await?;
+    let (stack, _) = start_stack("identity", WorkerMode::Prebuilt).await?;
     let group = stack.worker_process_group().context("no workerd")?;
     let base = stack.urls().worker;
     let http = reqwest::Client::new();
@@ -127,6 +119,34 @@ fn group_cpu_ms(group: u32) -> anyhow::Result<f64> {
         .filter(|process| process.pgrp == group && process.comm == "workerd")
         .map(|process| process.cpu_ms)
         .sum())
+}
+
+/// A fresh stack of its own for benchmark `name` (state and logs under target/bench/`name`, which is
+/// answered), with the optimised gateways: a benchmark counts their CPU too.
+async fn start_stack(name: &str, worker: WorkerMode) -> anyhow::Result<(Stack, PathBuf)> {
+    let state_dir = paths::target_dir().join("bench").join(name);
+    let _ = std::fs::remove_dir_all(&state_dir);
+    let stack = Stack::start(StackConfig {
+        state_dir: state_dir.clone(),
+        ports: Ports::free()?,
+        worker: Some(worker),
+        gateways: GatewayBuild::Optimised,
+        logs: Logs::Files(state_dir.join("logs")),
+    })
+    .await?;
+    Ok((stack, state_dir))
+}
+
+/// Numbers from failed requests would describe the error path, not what benchmark `name` measures.
+fn ensure_all_ok(name: &str, label: &str, outcome: &load::Outcome) -> anyhow::Result<()> {
+    if outcome.requests() == 0 || !outcome.all_ok() {
+        bail!(
+            "{label}: statuses {:?}, {} without a response; see target/bench/{name}/logs",
+            outcome.statuses,
+            outcome.failures
+        );
+    }
+    Ok(())
 }
 
 pub(crate) fn gzip_size(worker: &str) -> anyhow::Result<usize> {

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde_json::json;
 use shared::identity::access_token::{Identity, RoleGrant};
 use shared::neon::NeonClient;
@@ -21,9 +21,8 @@ use shared::transport::ReqwestTransport;
 
 use crate::bench::cpu::{self, Roles};
 use crate::bench::load::{self, CONNECTIONS, Outcome, Slot};
-use crate::children::Logs;
-use crate::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
-use crate::{bench, cart_seed, catalog_seed, paths};
+use crate::stack::{Stack, WorkerMode};
+use crate::{bench, cart_seed, catalog_seed};
 
 const REQUESTS: usize = 800;
 /// Bounds each phase in time as well as in count.
@@ -41,16 +40,7 @@ struct Phase {
 }
 
 pub async fn run() -> anyhow::Result<()> {
-    let state_dir = paths::target_dir().join("bench").join("cart");
-    let _ = std::fs::remove_dir_all(&state_dir);
-    let mut stack = Stack::start(StackConfig {
-        state_dir: state_dir.clone(),
-        ports: Ports::free()?,
-        worker: Some(WorkerMode::Miniflare),
-        gateways: GatewayBuild::Optimised,
-        logs: Logs::Files(state_dir.join("logs")),
-    })
-    .await?;
+    let (mut stack, state_dir) = bench::start_stack("cart", WorkerMode::Miniflare).await?;
     let urls = stack.urls();
     let config = catalog_seed::SeedConfig { products: 200, vendors: 5, ..catalog_seed::SeedConfig::default() };
     catalog_seed::run(&urls.neon_sql, &stack.connection_string(), &config).await?;
@@ -185,16 +175,8 @@ impl Meter<'_> {
     }
 }
 
-/// Numbers from failed requests would describe the error path, not the cart.
 fn check(label: &str, outcome: &Outcome) -> anyhow::Result<()> {
-    if outcome.requests() == 0 || !outcome.all_ok() {
-        bail!(
-            "{label}: statuses {:?}, {} without a response; see target/bench/cart/logs",
-            outcome.statuses,
-            outcome.failures
-        );
-    }
-    Ok(())
+    bench::ensure_all_ok("cart", label, outcome)
 }
 
 /// (Upstash requests, Neon requests) the local gateways have logged so far.
