@@ -37,9 +37,9 @@ pub async fn handle(request: &mut Request, config: &Config) -> Outcome {
     Reply::json(&serde_json::json!({ "products": products }))
 }
 
-/// Applies levels to the read model; answers the products touched (for the caller's purge).
-pub async fn apply_levels(config: &Config, levels: &[StockLevel]) -> Result<Vec<ProductId>, Failure> {
-    Ok(apply(config, levels).await?.into_iter().map(|touched| touched.product).collect())
+/// Applies levels to the read model; the caller's write names the products for the cache.
+pub async fn apply_levels(config: &Config, levels: &[StockLevel]) -> Result<(), Failure> {
+    apply(config, levels).await.map(drop)
 }
 
 async fn apply(config: &Config, levels: &[StockLevel]) -> Result<Vec<Touched>, Failure> {

@@ -115,7 +115,8 @@ async fn create_product(request: &mut Request, store: &WriteStore, config: &Conf
 
 /// A replay answers the product the key created, with its stock: the first attempt may have
 /// failed to reach inventory after committing the product, so its first counts are sent again
-/// (inventory keeps any count made since). It changes no product, so it names none.
+/// (inventory keeps any count made since). Those may reach the catalog's stock only now, changing
+/// what shoppers see of an active product, so the replay names it for the cache like a write.
 async fn replayed(
     replay: Replay,
     store: &WriteStore,
@@ -140,7 +141,7 @@ async fn replayed(
         })
         .collect();
     let body = with_stock(config, store, vendor, &created.product.id, items, Some(key)).await?;
-    Ok(Written { reply: Reply::encoded(body).created(), products: Vec::new() })
+    Ok(Written::of(Reply::encoded(body).created(), created.product.id))
 }
 
 /// Sends new variants' first counts to inventory, applies its answer to the catalog's stock, and
