@@ -4,7 +4,7 @@
 use shared::catalog::image::MAX_IMAGES_PER_PRODUCT;
 use shared::catalog::{CheckedImage, ImageAlt, ImageId, ImageKey, ProductId, ProductImage, VendorId};
 use shared::neon::{BatchOptions, NeonClient, NeonError, Query};
-use shared::transport::ReqwestTransport;
+use worker_platform::fetch::FetchTransport;
 
 use crate::config::Config;
 use crate::respond::Failure;
@@ -21,7 +21,7 @@ macro_rules! image_json {
 pub(crate) use image_json;
 
 pub struct ImageStore {
-    neon: NeonClient<ReqwestTransport>,
+    neon: NeonClient<FetchTransport>,
 }
 
 /// What `catalog.add_product_image` did.
@@ -34,7 +34,7 @@ pub enum Added {
 
 impl ImageStore {
     pub fn new(config: &Config) -> Self {
-        Self { neon: NeonClient::from_config(ReqwestTransport::default(), config.neon.clone()) }
+        Self { neon: NeonClient::from_config(FetchTransport, config.neon.clone()) }
     }
 
     /// How many images the vendor's product has; `None` if it is not this vendor's product.

@@ -7,8 +7,8 @@ use shared::catalog::ProductId;
 use shared::catalog::cache::Tag;
 use shared::inventory::{StockLevel, StockLevels};
 use shared::neon::{NeonClient, NeonError};
-use shared::transport::ReqwestTransport;
 use worker::Request;
+use worker_platform::fetch::FetchTransport;
 use worker_platform::request::{json, read_body};
 
 use crate::cache;
@@ -46,7 +46,7 @@ async fn apply(config: &Config, levels: &[StockLevel]) -> Result<Vec<Touched>, F
     if levels.is_empty() {
         return Ok(Vec::new());
     }
-    let neon = NeonClient::from_config(ReqwestTransport::default(), config.neon.clone());
+    let neon = NeonClient::from_config(FetchTransport, config.neon.clone());
     let levels = serde_json::to_value(levels).map_err(Failure::internal)?;
     let result = neon
         .query(

@@ -11,7 +11,7 @@ use shared::catalog::{
     SearchFacets, SearchQuery, Sort, SortKey, SuggestQuery, Suggestion, VendorId, VendorRef, price_buckets_from_steps,
 };
 use shared::neon::{BatchOptions, NeonClient, NeonError, Param, Query, QueryResult, ToSql};
-use shared::transport::ReqwestTransport;
+use worker_platform::fetch::FetchTransport;
 
 use crate::config::Config;
 use crate::image_store::image_json;
@@ -63,7 +63,7 @@ pub(crate) const PRODUCT_JSON: &str = concat!(
 );
 
 pub struct Store {
-    neon: NeonClient<ReqwestTransport>,
+    neon: NeonClient<FetchTransport>,
 }
 
 /// A page of summaries and, when more follow, where this one ended.
@@ -71,7 +71,7 @@ type PageRows = (Vec<ProductSummary>, Option<Position>);
 
 impl Store {
     pub fn new(config: &Config) -> Self {
-        Self { neon: NeonClient::from_config(ReqwestTransport::default(), config.neon.clone()) }
+        Self { neon: NeonClient::from_config(FetchTransport, config.neon.clone()) }
     }
 
     /// With `q`, only matching products, ranked as `search` ranks them (without facets).

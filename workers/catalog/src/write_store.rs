@@ -12,7 +12,7 @@ use shared::catalog::{
 };
 use shared::idempotency::IdempotencyKey;
 use shared::neon::{BatchOptions, NeonClient, NeonError, Query, QueryResult};
-use shared::transport::ReqwestTransport;
+use worker_platform::fetch::FetchTransport;
 
 use crate::config::Config;
 use crate::respond::Failure;
@@ -84,12 +84,12 @@ pub enum Replay {
 }
 
 pub struct WriteStore {
-    neon: NeonClient<ReqwestTransport>,
+    neon: NeonClient<FetchTransport>,
 }
 
 impl WriteStore {
     pub fn new(config: &Config) -> Self {
-        Self { neon: NeonClient::from_config(ReqwestTransport::default(), config.neon.clone()) }
+        Self { neon: NeonClient::from_config(FetchTransport, config.neon.clone()) }
     }
 
     /// The vendor's products in every status (or one), newest first, one keyset page.
