@@ -498,6 +498,12 @@ async fn variants_are_added_changed_and_removed(api: &Api<'_>, accounts: &Accoun
         .send(Method::PATCH, &path, token, Some(json!({"compare_at_price": {"amount_minor": 100, "currency": "EUR"}})))
         .await;
     assert_eq!((status, field(&body, "compare_at_price")), (422, "compare_at_not_higher"), "{body}");
+    // A variant keeps its siblings' option names; a variant the product does not have is not found.
+    let (status, body) = api.send(Method::PATCH, &path, token, Some(json!({"options": {"Size": "L"}}))).await;
+    assert_eq!((status, field(&body, "options")), (422, "options_mismatch"), "{body}");
+    let unknown = format!("{base}/var_01JC0000000000000000000ZZZ");
+    let (status, body) = api.send(Method::PATCH, &unknown, token, Some(json!({"options": {"Size": "L"}}))).await;
+    assert_eq!((status, error_code(&body)), (404, "RES_4004"), "{body}");
 
     let (status, body) = api.send(Method::DELETE, &path, token, None).await;
     assert_eq!((status, body["variants"].as_array().map(Vec::len)), (200, Some(2)), "{body}");
