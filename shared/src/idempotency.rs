@@ -6,12 +6,15 @@ use sha2::{Digest, Sha256};
 
 use crate::api::ApiError;
 use crate::catalog::validation::FieldErrors;
+use crate::newtype::string_newtype;
 
 /// Stripe's limit for `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 255;
 
-/// An `Idempotency-Key` header: printable ASCII (Stripe's rule), 1 to 255 characters.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An `Idempotency-Key` header: printable ASCII (Stripe's rule), 1 to 255 characters. In JSON
+/// bodies of internal calls too (the saga's step key names each call to `payments`), checked alike.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
@@ -24,35 +27,9 @@ impl IdempotencyKey {
         }
         Ok(Self(input.to_owned()))
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-/// In JSON bodies of internal calls (the saga's step key names each call to `payments`).
-impl serde::Serialize for IdempotencyKey {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for IdempotencyKey {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        Self::parse(&text).map_err(|_| {
-            serde::de::Error::custom(format!(
-                "an idempotency key is 1 to {MAX_IDEMPOTENCY_KEY_CHARS} printable ASCII characters"
-            ))
-        })
-    }
-}
-
-impl crate::neon::ToSql for IdempotencyKey {
-    fn to_param(&self) -> crate::neon::Param {
-        crate::neon::Param::text(self.0.as_str())
-    }
-}
+string_newtype!(IdempotencyKey, FieldErrors);
 
 /// Names a request body independently of key order and spacing: hex SHA-256 of its JSON with keys
 /// sorted (serde_json's default map), so a client re-serialising the same body still replays.

@@ -1,6 +1,7 @@
-//! The one seam between protocol clients and the network: reqwest implements it natively and in
-//! Workers, `spin_sdk::http::send` in Spin components, and `worker_platform::fetch::FetchTransport`
-//! in the cart Worker (the runtime's `fetch` called directly: cheaper per subrequest, docs/adr/0007).
+//! The one seam between protocol clients and the network: reqwest implements it natively (and
+//! in the events Worker), `spin_sdk::http::send` in Spin components, and
+//! `worker_platform::fetch::FetchTransport` in the other Workers (the runtime's `fetch` called
+//! directly: cheaper per subrequest, docs/adr/0007 and 0008).
 
 use thiserror::Error;
 

@@ -279,6 +279,17 @@ pub fn error_code(body: &Value) -> &str {
     body["error"]["code"].as_str().unwrap_or("")
 }
 
+/// A fresh prefixed ULID in `shared::ids`' format, unique within the test binary and across
+/// binaries running at once (the process id is part of the entropy): fixture rows never collide.
+pub fn fresh_id(prefix: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut entropy = [0u8; 10];
+    entropy[..2].copy_from_slice(&(std::process::id() as u16).to_be_bytes());
+    entropy[2..].copy_from_slice(&COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_be_bytes());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    shared::ids::new_id(prefix, now, entropy)
+}
+
 /// Unix seconds now, for signing test requests.
 pub fn now_unix() -> i64 {
     std::time::SystemTime::now()

@@ -5,9 +5,7 @@
 //!
 //! Needs only the system's PostgreSQL (no Wasm builds), like checkout_sql.rs.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use e2e::MigratedDatabase;
+use e2e::{MigratedDatabase, fresh_id as id};
 use serde_json::{Value, json};
 use shared::neon::{BatchOptions, NeonClient, Query, QueryResult, ToSql};
 use shared::transport::ReqwestTransport;
@@ -16,16 +14,6 @@ type Neon = NeonClient<ReqwestTransport>;
 
 async fn neon() -> Neon {
     MigratedDatabase::shared("catalog-stock-sql").await.neon()
-}
-
-/// A fresh prefixed ULID in shared::ids' format.
-fn id(prefix: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut entropy = [0u8; 10];
-    entropy[..2].copy_from_slice(&(std::process::id() as u16).to_be_bytes());
-    entropy[2..].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    shared::ids::new_id(prefix, now, entropy)
 }
 
 async fn sql(neon: &Neon, query: &str, params: &[&dyn ToSql]) -> QueryResult {

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use e2e::{TestStack, error_code};
 use reqwest::Method;
 use serde_json::{Value, json};
+use shared::identity::access_token::{Identity, Role, RoleGrant};
 use shared::neon::NeonClient;
 use shared::transport::ReqwestTransport;
 use xtask::catalog_seed::{self, SeedConfig};
@@ -177,6 +178,24 @@ async fn only_vendors_reach_the_vendor_api_and_only_admins_the_admin_api(api: &A
         )
         .await;
     assert_eq!((status, error_code(&body)), (403, "AUTHZ_2001"), "{body}");
+
+    // The catalog checks the caller itself before it reads a body: a vendor token whose vendor id
+    // is no catalog vendor id passes the gateway's role check and is refused, whatever it sends.
+    let odd = odd_vendor_token(api.stack);
+    let product = "/api/v1/vendor/products/prod_01JC00000000000000000000A1";
+    for (method, body) in [(Method::PATCH, json!({"title": ""})), (Method::POST, json!({"title": ""}))] {
+        let path = if method == Method::POST { "/api/v1/vendor/products" } else { product };
+        let (status, body) = api.send(method.clone(), path, Some(&odd), Some(body)).await;
+        assert_eq!((status, error_code(&body)), (403, "AUTHZ_2001"), "{method} {path}: {body}");
+    }
+}
+
+/// A vendor admin token as identity would sign it, for a vendor id the catalog cannot parse.
+fn odd_vendor_token(stack: &TestStack) -> String {
+    let issuer = stack.stack.access_token_issuer().expect("the stack's token issuer");
+    let grant = RoleGrant::new(Role::VendorAdmin, Some("ven_1".to_owned())).expect("a grant");
+    let identity = Identity::new("usr_01JC0000000000000000000ODD", vec![grant]).expect("an identity");
+    issuer.issue(&identity, e2e::now_unix(), "odd-vendor").expect("a token")
 }
 
 fn teapot(category: &str) -> Value {
@@ -479,6 +498,12 @@ async fn variants_are_added_changed_and_removed(api: &Api<'_>, accounts: &Accoun
         .send(Method::PATCH, &path, token, Some(json!({"compare_at_price": {"amount_minor": 100, "currency": "EUR"}})))
         .await;
     assert_eq!((status, field(&body, "compare_at_price")), (422, "compare_at_not_higher"), "{body}");
+    // A variant keeps its siblings' option names; a variant the product does not have is not found.
+    let (status, body) = api.send(Method::PATCH, &path, token, Some(json!({"options": {"Size": "L"}}))).await;
+    assert_eq!((status, field(&body, "options")), (422, "options_mismatch"), "{body}");
+    let unknown = format!("{base}/var_01JC0000000000000000000ZZZ");
+    let (status, body) = api.send(Method::PATCH, &unknown, token, Some(json!({"options": {"Size": "L"}}))).await;
+    assert_eq!((status, error_code(&body)), (404, "RES_4004"), "{body}");
 
     let (status, body) = api.send(Method::DELETE, &path, token, None).await;
     assert_eq!((status, body["variants"].as_array().map(Vec::len)), (200, Some(2)), "{body}");

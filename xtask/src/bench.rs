@@ -15,6 +15,7 @@ use crate::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
 use crate::{build, paths, progress, tools};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
+use std::path::PathBuf;
 use std::time::Instant;
 
 const REQUESTS: usize = 500;
@@ -37,16 +38,7 @@ pub fn run(what: &str) -> anyhow::Result<()> {
 }
 
 async fn identity() -> anyhow::Result<()> {
-    let state_dir = paths::target_dir().join("bench").join("identity");
-    let _ = std::fs::remove_dir_all(&state_dir);
-    let stack = Stack::start(StackConfig {
-        state_dir: state_dir.clone(),
-        ports: Ports::free()?,
-        worker: Some(WorkerMode::Prebuilt),
-        gateways: GatewayBuild::Optimised,
-        logs: Logs::Files(state_dir.join("logs")),
-    })
-    .await?;
+    let (stack, _) = fresh_stack("identity", WorkerMode::Prebuilt).await?;
     let group = stack.worker_process_group().context("no workerd")?;
     let base = stack.urls().worker;
     let http = reqwest::Client::new();
@@ -131,7 +123,7 @@ fn group_cpu_ms(group: u32) -> anyhow::Result<f64> {
 
 /// A fresh stack for benchmark `name`, its state and log files under target/bench/<name> (returned),
 /// local-cloud optimised because the benchmarks count its CPU.
-pub(crate) async fn fresh_stack(name: &str, worker: WorkerMode) -> anyhow::Result<(Stack, std::path::PathBuf)> {
+pub(crate) async fn fresh_stack(name: &str, worker: WorkerMode) -> anyhow::Result<(Stack, PathBuf)> {
     let state_dir = paths::target_dir().join("bench").join(name);
     let _ = std::fs::remove_dir_all(&state_dir);
     let stack = Stack::start(StackConfig {
@@ -143,6 +135,18 @@ pub(crate) async fn fresh_stack(name: &str, worker: WorkerMode) -> anyhow::Resul
     })
     .await?;
     Ok((stack, state_dir))
+}
+
+/// Numbers from failed requests would describe the error path, not what benchmark `name` measures.
+pub(crate) fn ensure_all_ok(name: &str, label: &str, outcome: &load::Outcome) -> anyhow::Result<()> {
+    if outcome.requests() == 0 || !outcome.all_ok() {
+        bail!(
+            "{label}: statuses {:?}, {} without a response; see target/bench/{name}/logs",
+            outcome.statuses,
+            outcome.failures
+        );
+    }
+    Ok(())
 }
 
 pub(crate) fn gzip_size(worker: &str) -> anyhow::Result<usize> {

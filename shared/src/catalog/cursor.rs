@@ -11,7 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::ids::ProductId;
@@ -201,6 +201,13 @@ fn sort_byte(sort: Sort) -> u8 {
         Sort::PriceDesc => 3,
         Sort::Newest => 4,
     }
+}
+
+/// A query's fingerprint for the cursor header: the first 8 bytes of SHA-256 of a text naming
+/// what the results are (never the page), so a cursor only continues the list that issued it.
+pub fn query_fingerprint(names_the_results: &str) -> u64 {
+    let digest = Sha256::digest(names_the_results.as_bytes());
+    digest.get(..8).and_then(read_u64).unwrap_or_default()
 }
 
 fn read_u64(bytes: &[u8]) -> Option<u64> {

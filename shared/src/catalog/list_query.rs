@@ -8,10 +8,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::cursor::{CursorError, CursorKey, MAX_CURSOR_CHARS, Position};
+use super::cursor::{CursorError, CursorKey, MAX_CURSOR_CHARS, Position, query_fingerprint};
 use super::geo::{DEFAULT_RADIUS_KM, GeoPoint, Near, parse_radius_km};
 use super::ids::{CategoryId, VendorId};
 use super::rating::Rating;
@@ -327,10 +326,7 @@ impl ListQuery {
     pub fn fingerprint(&self) -> u64 {
         let mut out = form_urlencoded::Serializer::new(String::new());
         self.append_filters(&mut out);
-        let digest = Sha256::digest(out.finish().as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        u64::from_be_bytes(first)
+        query_fingerprint(&out.finish())
     }
 
     /// Where the previous page ended, if the request continues one. A cursor that is not ours,

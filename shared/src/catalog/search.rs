@@ -81,10 +81,21 @@ impl SearchQuery {
     /// one as a prefix (the shopper may still be typing). `None` when no word is left (`"!!"`).
     /// Terms hold only letters and digits, so nothing in them is tsquery syntax.
     pub fn prefix_tsquery(&self) -> Option<String> {
+        self.prefix_tsquery_weighted("")
+    }
+
+    /// `'cast':A & 'skil':*A`: as `prefix_tsquery`, every word in the title (weight A in the
+    /// `search` column, migrations/0005_catalog.sql), for autocomplete.
+    pub fn title_prefix_tsquery(&self) -> Option<String> {
+        self.prefix_tsquery_weighted("A")
+    }
+
+    fn prefix_tsquery_weighted(&self, weights: &str) -> Option<String> {
         let terms: Vec<&str> = self.terms().collect();
         let (last, rest) = terms.split_last()?;
-        let mut query: Vec<String> = rest.iter().map(|term| format!("'{term}'")).collect();
-        query.push(format!("'{last}':*"));
+        let label = if weights.is_empty() { String::new() } else { format!(":{weights}") };
+        let mut query: Vec<String> = rest.iter().map(|term| format!("'{term}'{label}")).collect();
+        query.push(format!("'{last}':*{weights}"));
         Some(query.join(" & "))
     }
 
@@ -118,6 +129,9 @@ mod tests {
         assert_eq!(query.all_terms_tsquery().as_deref(), Some("'cast' & 'iron' & 'skil'"));
         let syntax = SearchQuery::parse("a' | b:* & !(c)").unwrap();
         assert_eq!(syntax.prefix_tsquery().as_deref(), Some("'a' & 'b' & 'c':*"));
+        assert_eq!(query.title_prefix_tsquery().as_deref(), Some("'cast':A & 'iron':A & 'skil':*A"));
+        assert_eq!(SearchQuery::parse("mu").unwrap().title_prefix_tsquery().as_deref(), Some("'mu':*A"));
+        assert_eq!(SearchQuery::parse("!!").unwrap().title_prefix_tsquery(), None);
         assert_eq!(SearchQuery::parse("!!").unwrap().prefix_tsquery(), None);
         assert_eq!(
             SearchQuery::parse("crème brûlée").unwrap().all_terms_tsquery().as_deref(),
@@ -136,9 +150,10 @@ mod tests {
         fn normalising_is_idempotent_and_tsqueries_hold_no_syntax(input in "\\PC{0,80}") {
             if let Ok(query) = SearchQuery::parse(&input) {
                 prop_assert_eq!(SearchQuery::parse(query.as_str()), Ok(query.clone()));
-                if let Some(tsquery) = query.prefix_tsquery() {
+                for tsquery in [query.prefix_tsquery(), query.title_prefix_tsquery()].into_iter().flatten() {
                     for term in tsquery.split(" & ") {
-                        let inner = term.strip_suffix(":*").unwrap_or(term);
+                        let inner = term.strip_suffix(":*A").or_else(|| term.strip_suffix(":A")).unwrap_or(term);
+                        let inner = inner.strip_suffix(":*").unwrap_or(inner);
                         let inner = inner.strip_prefix('\'').and_then(|t| t.strip_suffix('\''));
                         prop_assert!(inner.is_some_and(|t| !t.is_empty() && t.chars().all(char::is_alphanumeric)), "{tsquery}");
                     }

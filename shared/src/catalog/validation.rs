@@ -76,6 +76,15 @@ impl FieldErrors {
     }
 }
 
+/// `title: empty, slug: invalid_character`: for logs, and for serde when a validated newtype
+/// refuses a value.
+impl std::fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pairs: Vec<String> = self.0.iter().map(|error| format!("{}: {}", error.field, error.reason)).collect();
+        f.write_str(&pairs.join(", "))
+    }
+}
+
 impl From<FieldErrors> for ApiError {
     fn from(errors: FieldErrors) -> Self {
         errors.to_api_error()

@@ -1,14 +1,14 @@
 //! The vendor and platform-admin write API's rules, pure: request bodies as sent, validated into
 //! the catalog's newtypes with one `VAL_3002` naming every bad field; the vendor's own product
-//! list query; idempotency keys and request fingerprints (DESIGN §8); and what a violated database
-//! constraint means to the caller. The vendor id is never part of a body: it comes from the token.
+//! list query; and what a violated database constraint means to the caller (idempotency keys and
+//! request fingerprints are `crate::idempotency`). The vendor id is never part of a body: it comes
+//! from the token.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Deserializer, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::cursor::{CursorKey, Position};
+use super::cursor::{CursorKey, Position, query_fingerprint};
 use super::geo::GeoPoint;
 use super::ids::{CategoryId, ProductId, VendorId};
 use super::list_query::{DEFAULT_LIMIT, MAX_LIMIT, Sort, known_params, parse_cursor, parse_limit};
@@ -499,10 +499,7 @@ impl VendorListQuery {
     /// nor another vendor's.
     fn fingerprint(&self, vendor: &VendorId) -> u64 {
         let status = self.status.map_or("", ProductStatus::as_str);
-        let digest = Sha256::digest(format!("vendor-products\n{vendor}\n{status}").as_bytes());
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        u64::from_be_bytes(first)
+        query_fingerprint(&format!("vendor-products\n{vendor}\n{status}"))
     }
 
     pub fn decode_cursor(&self, key: &CursorKey, vendor: &VendorId) -> Result<Option<Position>, FieldErrors> {

@@ -7,11 +7,8 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::access_token::VerifiedIdentity;
-use super::role::{Role, USER_ID_PREFIX};
+use super::role::{Role, is_plain_id, is_user_id};
 use crate::api::{ApiError, ErrorCode};
-
-/// Long enough for any prefixed ULID; ids are never longer.
-const MAX_ID_LEN: usize = 64;
 
 /// The signed-in user: who, the most privileged role, every role, and the vendor the vendor roles
 /// act for.
@@ -44,7 +41,7 @@ impl Principal {
         roles: Vec<Role>,
     ) -> Result<Self, PrincipalError> {
         let user_id = user_id.into();
-        if !user_id.starts_with(USER_ID_PREFIX) || user_id.len() == USER_ID_PREFIX.len() || !is_plain_id(&user_id) {
+        if !is_user_id(&user_id) {
             return Err(PrincipalError::InvalidUserId);
         }
         if vendor_id.as_deref().is_some_and(|vendor| !is_plain_id(vendor)) {
@@ -128,12 +125,6 @@ impl From<Principal> for RawPrincipal {
             roles: principal.roles,
         }
     }
-}
-
-fn is_plain_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= MAX_ID_LEN
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))
 }
 
 #[cfg(test)]

@@ -153,7 +153,7 @@ impl Identity {
     /// the session acts for before calling this.
     pub fn new(user_id: impl Into<String>, grants: Vec<RoleGrant>) -> Result<Self, GrantError> {
         let user_id = user_id.into();
-        if !user_id.starts_with(USER_ID_PREFIX) || user_id.len() == USER_ID_PREFIX.len() || !is_plain_id(&user_id) {
+        if !is_user_id(&user_id) {
             return Err(GrantError::InvalidUserId);
         }
         if grants.is_empty() {
@@ -195,7 +195,13 @@ impl Identity {
     }
 }
 
-fn is_plain_id(id: &str) -> bool {
+/// `usr_` and a plain id after it: what a token's `sub` must be.
+pub(crate) fn is_user_id(id: &str) -> bool {
+    id.len() > USER_ID_PREFIX.len() && id.starts_with(USER_ID_PREFIX) && is_plain_id(id)
+}
+
+/// Letters, digits, `_` and `-`, 1 to `MAX_ID_LEN` bytes: a user or vendor id as our ids look.
+pub(crate) fn is_plain_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= MAX_ID_LEN
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'))

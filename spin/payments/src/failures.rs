@@ -12,7 +12,8 @@ pub enum Problem {
     /// An answer for the caller, as is.
     Api(ApiError),
     Neon(NeonError),
-    Stripe(CallError),
+    /// Boxed: a provider error carries the provider's whole message and would bloat every `Handled`.
+    Stripe(Box<CallError>),
     Config(ConfigError),
 }
 
@@ -32,7 +33,7 @@ impl From<NeonError> for Problem {
 
 impl From<CallError> for Problem {
     fn from(error: CallError) -> Self {
-        Problem::Stripe(error)
+        Problem::Stripe(Box::new(error))
     }
 }
 

@@ -7,15 +7,15 @@ use std::future::Future;
 
 use shared::catalog::ProductId;
 use shared::catalog::cache::{CacheKey, CacheLayer, CachedRead, CatalogCache, EDGE_TTL_SECS, Tag, Versions, X_CACHE};
-use shared::transport::ReqwestTransport;
 use shared::upstash::{UpstashClient, UpstashError};
 use worker::{Cache, Headers, Response};
+use worker_platform::fetch::FetchTransport;
 use worker_platform::respond;
 
 use crate::config::Config;
 use crate::respond::{Failure, Outcome};
 
-type Upstash = UpstashClient<ReqwestTransport>;
+type Upstash = UpstashClient<FetchTransport>;
 
 /// Answers `read` from the edge, else from Upstash, else from `fill` (Neon), filling both layers.
 pub(crate) async fn read_through<F, Fut>(
@@ -71,7 +71,7 @@ where
 /// this put found no edge copy to delete, and nothing else would remove it before its TTL.
 async fn put_and_confirm(
     edge: &Cache,
-    cache: &CatalogCache<'_, ReqwestTransport>,
+    cache: &CatalogCache<'_, FetchTransport>,
     key: &CacheKey,
     body: &str,
     route_tags: &[Tag],
@@ -123,7 +123,7 @@ fn from_edge(hit: Response) -> worker::Result<Response> {
 }
 
 fn client(config: &Config) -> Upstash {
-    UpstashClient::new(ReqwestTransport::default(), &config.upstash.url, &config.upstash.token).with_base64(false)
+    UpstashClient::new(FetchTransport, &config.upstash.url, &config.upstash.token).with_base64(false)
 }
 
 /// Why an invalidation did not complete; the writer decides what to do (its write is committed).

@@ -4,7 +4,7 @@
 use shared::catalog::image::MAX_IMAGES_PER_PRODUCT;
 use shared::catalog::{CheckedImage, ImageAlt, ImageId, ImageKey, ProductId, ProductImage, VendorId};
 use shared::neon::{BatchOptions, NeonClient, NeonError, Query};
-use shared::transport::ReqwestTransport;
+use worker_platform::fetch::FetchTransport;
 
 use crate::config::Config;
 use crate::respond::Failure;
@@ -21,7 +21,7 @@ macro_rules! image_json {
 pub(crate) use image_json;
 
 pub struct ImageStore {
-    neon: NeonClient<ReqwestTransport>,
+    neon: NeonClient<FetchTransport>,
 }
 
 /// What `catalog.add_product_image` did.
@@ -34,7 +34,7 @@ pub enum Added {
 
 impl ImageStore {
     pub fn new(config: &Config) -> Self {
-        Self { neon: NeonClient::from_config(ReqwestTransport::default(), config.neon.clone()) }
+        Self { neon: NeonClient::from_config(FetchTransport, config.neon.clone()) }
     }
 
     /// How many images the vendor's product has; `None` if it is not this vendor's product.
@@ -94,8 +94,8 @@ impl ImageStore {
         }
     }
 
-    /// Deletes the vendor's image of that product; its object key, or `None` if there was none.
-    pub async fn remove(
+    /// The object key of the vendor's image of that product, or `None` if there is none.
+    pub async fn key(
         &self,
         product: &ProductId,
         image: &ImageId,
@@ -104,11 +104,22 @@ impl ImageStore {
         let result = self
             .neon
             .query(
-                "DELETE FROM catalog.product_images WHERE id = $1 AND product_id = $2 AND vendor_id = $3 RETURNING key",
+                "SELECT key FROM catalog.product_images WHERE id = $1 AND product_id = $2 AND vendor_id = $3",
                 &[image, product, vendor],
             )
             .await?;
         result.first().map(|row| row.get(0).map_err(|error| NeonError::from(error).into())).transpose()
+    }
+
+    /// Deletes the vendor's image of that product (its object is the caller's to delete first).
+    pub async fn remove(&self, product: &ProductId, image: &ImageId, vendor: &VendorId) -> Result<(), Failure> {
+        self.neon
+            .query(
+                "DELETE FROM catalog.product_images WHERE id = $1 AND product_id = $2 AND vendor_id = $3",
+                &[image, product, vendor],
+            )
+            .await?;
+        Ok(())
     }
 
     /// Moves the vendor's image to `position` (at most the last place) and renumbers the gallery

@@ -148,15 +148,21 @@ async fn upload(mut request: Request, env: &Env, product: &str) -> std::result::
     Ok(response)
 }
 
-/// Removes the row (only the caller's vendor's), then the object, so no listed image is ever missing.
+/// Removes the object, then the row (only the caller's vendor's). Every failure leaves what a retry
+/// of the same DELETE finishes: an R2 failure changes nothing; a database failure after it leaves
+/// the row, whose object is already gone (R2 deletes a missing key without error). Row first, an
+/// R2 failure would leave the bytes public at their URL with no row left to retry from.
 async fn delete(request: &Request, env: &Env, product: &str, image: &str) -> std::result::Result<Response, Failure> {
     let vendor = acting_vendor(request)?;
     let not_found = || Failure::not_found("image");
     let product = ProductId::parse(product).map_err(|_| not_found())?;
     let image = ImageId::parse(image).map_err(|_| not_found())?;
     let config = Config::from_env(env)?;
-    let key = ImageStore::new(&config).remove(&product, &image, &vendor).await?.ok_or_else(not_found)?;
+    let store = ImageStore::new(&config);
+    let key = store.key(&product, &image, &vendor).await?.ok_or_else(not_found)?;
     bucket(env)?.delete(key).await.map_err(unavailable)?;
+    // No row now: a concurrent delete of the same image finished first, which is this one's outcome too.
+    store.remove(&product, &image, &vendor).await?;
     let mut response = Response::empty().map_err(Failure::internal)?.with_status(204);
     response.headers_mut().set("cache-control", "no-store").map_err(Failure::internal)?;
     Ok(response)

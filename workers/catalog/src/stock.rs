@@ -7,8 +7,8 @@ use shared::catalog::ProductId;
 use shared::catalog::cache::Tag;
 use shared::inventory::{StockLevel, StockLevels};
 use shared::neon::{NeonClient, NeonError};
-use shared::transport::ReqwestTransport;
 use worker::Request;
+use worker_platform::fetch::FetchTransport;
 use worker_platform::request::{json, read_body};
 
 use crate::cache;
@@ -37,16 +37,16 @@ pub async fn handle(request: &mut Request, config: &Config) -> Outcome {
     Reply::json(&serde_json::json!({ "products": products }))
 }
 
-/// Applies levels to the read model; answers the products touched (for the caller's purge).
-pub async fn apply_levels(config: &Config, levels: &[StockLevel]) -> Result<Vec<ProductId>, Failure> {
-    Ok(apply(config, levels).await?.into_iter().map(|touched| touched.product).collect())
+/// Applies levels to the read model; the caller's write names the products for the cache.
+pub async fn apply_levels(config: &Config, levels: &[StockLevel]) -> Result<(), Failure> {
+    apply(config, levels).await.map(drop)
 }
 
 async fn apply(config: &Config, levels: &[StockLevel]) -> Result<Vec<Touched>, Failure> {
     if levels.is_empty() {
         return Ok(Vec::new());
     }
-    let neon = NeonClient::from_config(ReqwestTransport::default(), config.neon.clone());
+    let neon = NeonClient::from_config(FetchTransport, config.neon.clone());
     let levels = serde_json::to_value(levels).map_err(Failure::internal)?;
     let result = neon
         .query(

@@ -11,7 +11,7 @@ use shared::catalog::{
     SearchFacets, SearchQuery, Sort, SortKey, SuggestQuery, Suggestion, VendorId, VendorRef, price_buckets_from_steps,
 };
 use shared::neon::{BatchOptions, NeonClient, NeonError, Param, Query, QueryResult, ToSql};
-use shared::transport::ReqwestTransport;
+use worker_platform::fetch::FetchTransport;
 
 use crate::config::Config;
 use crate::image_store::image_json;
@@ -63,7 +63,7 @@ pub(crate) const PRODUCT_JSON: &str = concat!(
 );
 
 pub struct Store {
-    neon: NeonClient<ReqwestTransport>,
+    neon: NeonClient<FetchTransport>,
 }
 
 /// A page of summaries and, when more follow, where this one ended.
@@ -71,7 +71,7 @@ type PageRows = (Vec<ProductSummary>, Option<Position>);
 
 impl Store {
     pub fn new(config: &Config) -> Self {
-        Self { neon: NeonClient::from_config(ReqwestTransport::default(), config.neon.clone()) }
+        Self { neon: NeonClient::from_config(FetchTransport, config.neon.clone()) }
     }
 
     /// With `q`, only matching products, ranked as `search` ranks them (without facets).
@@ -171,12 +171,7 @@ impl Store {
     /// Public titles whose words start with what is typed (title words only, weight A), titles
     /// that begin with it first.
     pub async fn suggest(&self, query: &SuggestQuery) -> Result<Vec<Suggestion>, Failure> {
-        let terms: Vec<&str> = query.q.terms().collect();
-        let Some((last, rest)) = terms.split_last() else { return Ok(Vec::new()) };
-        // Terms are letters and digits only (SearchQuery::terms), so nothing here is tsquery syntax.
-        let mut tsquery: Vec<String> = rest.iter().map(|term| format!("'{term}':A")).collect();
-        tsquery.push(format!("'{last}':*A"));
-        let tsquery = tsquery.join(" & ");
+        let Some(tsquery) = query.q.title_prefix_tsquery() else { return Ok(Vec::new()) };
         let sql = format!(
             "SELECT json_build_object('id', p.id, 'title', p.title, 'slug', p.slug) FROM catalog.products p \
              WHERE {PUBLIC} AND p.search @@ to_tsquery('simple', $1) \

@@ -12,7 +12,7 @@ use shared::catalog::{
 };
 use shared::idempotency::IdempotencyKey;
 use shared::neon::{BatchOptions, NeonClient, NeonError, Query, QueryResult};
-use shared::transport::ReqwestTransport;
+use worker_platform::fetch::FetchTransport;
 
 use crate::config::Config;
 use crate::respond::Failure;
@@ -44,6 +44,14 @@ pub(crate) fn lock_product(product: &ProductId, vendor: &VendorId) -> Query {
         "SELECT p.status, (SELECT count(*) FROM catalog.variants v WHERE v.product_id = p.id) \
          FROM catalog.products p WHERE p.id = $1 AND p.vendor_id = $2 FOR UPDATE",
         &[product, vendor],
+    )
+}
+
+/// One row when the vendor's product has that variant.
+fn select_variant(product: &ProductId, vendor: &VendorId, variant: &VariantId) -> Query {
+    Query::new(
+        "SELECT 1 FROM catalog.variants WHERE id = $3 AND product_id = $1 AND vendor_id = $2",
+        &[product, vendor, variant],
     )
 }
 
@@ -84,12 +92,12 @@ pub enum Replay {
 }
 
 pub struct WriteStore {
-    neon: NeonClient<ReqwestTransport>,
+    neon: NeonClient<FetchTransport>,
 }
 
 impl WriteStore {
     pub fn new(config: &Config) -> Self {
-        Self { neon: NeonClient::from_config(ReqwestTransport::default(), config.neon.clone()) }
+        Self { neon: NeonClient::from_config(FetchTransport, config.neon.clone()) }
     }
 
     /// The vendor's products in every status (or one), newest first, one keyset page.
@@ -366,24 +374,24 @@ impl WriteStore {
              RETURNING v.id",
             sets.join(", ")
         ));
-        let mut queries = vec![lock_product(product, vendor), update];
-        queries.push(touch_product(product, vendor));
-        queries.push(select_vendor_product(product, vendor));
-        let results = self.batch(&queries).await?;
-        let (Some(locked), Some(updated), Some(body)) = (results.first(), results.get(1), results.last()) else {
+        let results = self
+            .batch(&[
+                lock_product(product, vendor),
+                update,
+                select_variant(product, vendor, variant),
+                touch_product(product, vendor),
+                select_vendor_product(product, vendor),
+            ])
+            .await?;
+        let [locked, updated, exists, _, body] = results.as_slice() else {
             return Err(Failure::internal("the variant batch answered the wrong number of results"));
         };
-        if locked.is_empty() {
+        if locked.is_empty() || exists.is_empty() {
             return Ok(None);
         }
         if updated.is_empty() {
-            // Either no such variant, or its new option names differ from its siblings'.
-            let exists = self.variant_exists(product, vendor, variant).await?;
-            return if exists {
-                Err(shared::catalog::FieldErrors::single("options", "options_mismatch").into())
-            } else {
-                Ok(None)
-            };
+            // The variant exists, so its new option names differ from its siblings'.
+            return Err(shared::catalog::FieldErrors::single("options", "options_mismatch").into());
         }
         first_vendor_product(body)
     }
@@ -413,15 +421,11 @@ impl WriteStore {
              RETURNING v.id",
             &[product, vendor, variant],
         );
-        let exists = Query::new(
-            "SELECT 1 FROM catalog.variants WHERE id = $3 AND product_id = $1 AND vendor_id = $2",
-            &[product, vendor, variant],
-        );
         let results = self
             .batch(&[
                 lock_product(product, vendor),
                 delete,
-                exists,
+                select_variant(product, vendor, variant),
                 touch_product(product, vendor),
                 select_vendor_product(product, vendor),
             ])
@@ -442,22 +446,6 @@ impl WriteStore {
             ));
         }
         first_vendor_product(body)
-    }
-
-    async fn variant_exists(
-        &self,
-        product: &ProductId,
-        vendor: &VendorId,
-        variant: &VariantId,
-    ) -> Result<bool, Failure> {
-        let result = self
-            .neon
-            .query(
-                "SELECT 1 FROM catalog.variants WHERE id = $3 AND product_id = $1 AND vendor_id = $2",
-                &[product, vendor, variant],
-            )
-            .await?;
-        Ok(!result.is_empty())
     }
 
     /// A platform admin's decision; `None` when there is no such product.

@@ -12,7 +12,7 @@ use shared::catalog::{
 use shared::idempotency::{IdempotencyKey, idempotency_key_reused, request_fingerprint};
 use shared::inventory::{InitialStock, StockLevel};
 use worker::Request;
-use worker_platform::request::{json, read_body};
+use worker_platform::request::{idempotency_key, json, read_body};
 use worker_platform::{clock, random};
 
 use crate::config::Config;
@@ -48,10 +48,15 @@ pub async fn handle(write: Write<'_>, request: &mut Request, config: &Config) ->
     let written = match write {
         Write::CreateProduct => create_product(request, &store, config).await?,
         Write::PatchProduct(id) => {
+            // The caller before the body, as on every write: who may not write learns nothing from validation.
+            let (vendor, id) = (caller::acting_vendor(request)?, product_id(id)?);
             let patch = body::<ProductPatchInput>(request).await?.validate()?;
-            patch_product(request, &store, id, patch).await?
+            patch_product(&vendor, &store, id, patch).await?
         }
-        Write::ArchiveProduct(id) => patch_product(request, &store, id, ProductPatch::archive()).await?,
+        Write::ArchiveProduct(id) => {
+            let (vendor, id) = (caller::acting_vendor(request)?, product_id(id)?);
+            patch_product(&vendor, &store, id, ProductPatch::archive()).await?
+        }
         Write::AddVariant(id) => add_variant(request, &store, config, id).await?,
         Write::PatchVariant(id, variant) => patch_variant(request, &store, config, id, variant).await?,
         Write::DeleteVariant(id, variant) => delete_variant(request, &store, id, variant).await?,
@@ -69,13 +74,7 @@ pub async fn handle(write: Write<'_>, request: &mut Request, config: &Config) ->
 /// could not, and never overwrites a count made since).
 async fn create_product(request: &mut Request, store: &WriteStore, config: &Config) -> Result<Written, Failure> {
     let vendor = caller::acting_vendor(request)?;
-    let key = request
-        .headers()
-        .get(IdempotencyKey::HEADER)
-        .ok()
-        .flatten()
-        .map(|key| IdempotencyKey::parse(&key))
-        .transpose()?;
+    let key = idempotency_key(request)?;
     let json: serde_json::Value = body(request).await?;
     let fingerprint = request_fingerprint(&json);
     if let Some(key) = &key
@@ -116,7 +115,8 @@ async fn create_product(request: &mut Request, store: &WriteStore, config: &Conf
 
 /// A replay answers the product the key created, with its stock: the first attempt may have
 /// failed to reach inventory after committing the product, so its first counts are sent again
-/// (inventory keeps any count made since). It changes no product, so it names none.
+/// (inventory keeps any count made since). Those may reach the catalog's stock only now, changing
+/// what shoppers see of an active product, so the replay names it for the cache like a write.
 async fn replayed(
     replay: Replay,
     store: &WriteStore,
@@ -141,7 +141,7 @@ async fn replayed(
         })
         .collect();
     let body = with_stock(config, store, vendor, &created.product.id, items, Some(key)).await?;
-    Ok(Written { reply: Reply::encoded(body).created(), products: Vec::new() })
+    Ok(Written::of(Reply::encoded(body).created(), created.product.id))
 }
 
 /// Sends new variants' first counts to inventory, applies its answer to the catalog's stock, and
@@ -169,13 +169,12 @@ async fn with_stock(
 
 /// `PATCH /api/v1/vendor/products/{id}` and `POST …/{id}/archive`.
 async fn patch_product(
-    request: &Request,
+    vendor: &VendorId,
     store: &WriteStore,
-    id: &str,
+    id: ProductId,
     patch: ProductPatch,
 ) -> Result<Written, Failure> {
-    let (vendor, id) = (caller::acting_vendor(request)?, product_id(id)?);
-    let body = store.patch_product(&id, &vendor, &patch).await?.ok_or_else(|| Failure::not_found("product"))?;
+    let body = store.patch_product(&id, vendor, &patch).await?.ok_or_else(|| Failure::not_found("product"))?;
     Ok(Written::of(Reply::encoded(body), id))
 }
 

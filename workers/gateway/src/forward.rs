@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use shared::api::{ApiError, ErrorCode};
 use shared::forwarding::{ApiMethod, Forwarded, MAX_FORWARDED_BODY_BYTES};
-use shared::idempotency::IdempotencyKey;
 use shared::identity::access_token::VerifiedIdentity;
 use shared::identity::principal::Principal;
 use worker::{Env, Request, Response};
-use worker_platform::request::read_body;
+use worker_platform::request::{idempotency_key, read_body};
 use worker_platform::spin::{SpinCall, SpinError};
 use worker_platform::{forwarded, respond};
 
@@ -23,18 +22,15 @@ pub async fn to_service(
     identity: Option<&VerifiedIdentity>,
     request_id: &str,
 ) -> Result<Response, ApiError> {
-    let internal = |error: worker::Error| ApiError::new(ErrorCode::Internal, error.to_string());
-    let mut forwarded = request.clone_mut().map_err(internal)?;
+    let mut forwarded = request.clone_mut().map_err(respond::internal)?;
     // Set by Cloudflare's edge (and by wrangler locally); rate limits key on it.
     let client_ip = request.headers().get("cf-connecting-ip").ok().flatten().unwrap_or_default();
-    forwarded::stamp(forwarded.headers_mut().map_err(internal)?, identity, &client_ip, request_id).map_err(internal)?;
+    let headers = forwarded.headers_mut().map_err(respond::internal)?;
+    forwarded::stamp(headers, identity, &client_ip, request_id).map_err(respond::internal)?;
     let service = env.service(binding).map_err(|error| {
         ApiError::new(ErrorCode::Misconfigured, format!("service binding {binding} is missing: {error}"))
     })?;
-    service
-        .fetch_request(forwarded)
-        .await
-        .map_err(|error| ApiError::new(ErrorCode::DependencyUnavailable, format!("{binding} did not answer: {error}")))
+    service.fetch_request(forwarded).await.map_err(|error| respond::unavailable(binding, error))
 }
 
 /// Longer than any inventory or checkout call takes; short enough that a hung core answers 503
@@ -58,20 +54,14 @@ pub async fn to_spin(
     let method = ApiMethod::parse(request.method().as_ref()).ok_or_else(|| {
         ApiError::new(ErrorCode::MethodNotAllowed, format!("{} is not allowed here", request.method()))
     })?;
-    let idempotency_key = request
-        .headers()
-        .get(IdempotencyKey::HEADER)
-        .ok()
-        .flatten()
-        .map(|key| IdempotencyKey::parse(&key))
-        .transpose()?;
+    let idempotency_key = idempotency_key(request)?;
     let principal = identity
         .map(Principal::try_from)
         .transpose()
         .map_err(|_| ApiError::new(ErrorCode::TokenInvalid, "the access token is invalid"))?;
-    let query = request.url().map_err(|error| ApiError::new(ErrorCode::Internal, error.to_string()))?;
+    let query = request.url().map_err(respond::internal)?;
     let query = query.query().unwrap_or_default().to_owned();
-    let mut copy = request.clone_mut().map_err(|error| ApiError::new(ErrorCode::Internal, error.to_string()))?;
+    let mut copy = request.clone_mut().map_err(respond::internal)?;
     let body = read_body(&mut copy, MAX_FORWARDED_BODY_BYTES).await?;
     let body = if body.is_empty() {
         None

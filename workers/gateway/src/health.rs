@@ -6,11 +6,11 @@ use crate::config::Config;
 use futures_util::future::join3;
 use shared::health::{Check, HealthReport};
 use shared::neon::NeonClient;
-use shared::transport::ReqwestTransport;
 use shared::upstash::UpstashClient;
 use std::future::Future;
 use std::time::Duration;
 use worker_platform::clock;
+use worker_platform::fetch::FetchTransport;
 use worker_platform::spin::SpinCall;
 
 /// Longer than any healthy round trip, short enough for an uptime probe.
@@ -25,7 +25,7 @@ pub async fn check_all(config: &Config) -> HealthReport {
 }
 
 async fn check_neon(config: &Config) -> Result<(), String> {
-    let client = NeonClient::from_config(ReqwestTransport::default(), config.neon.clone());
+    let client = NeonClient::from_config(FetchTransport, config.neon.clone());
     let result = client.query("SELECT 1", &[]).await.map_err(|error| error.to_string())?;
     match result.first().map(|row| row.get::<i64>(0)) {
         Some(Ok(1)) => Ok(()),
@@ -34,7 +34,7 @@ async fn check_neon(config: &Config) -> Result<(), String> {
 }
 
 async fn check_upstash(config: &Config) -> Result<(), String> {
-    let client = UpstashClient::new(ReqwestTransport::default(), &config.upstash.url, &config.upstash.token);
+    let client = UpstashClient::new(FetchTransport, &config.upstash.url, &config.upstash.token);
     let pong = client.command(&["PING"]).await.map_err(|error| error.to_string())?;
     match pong.as_str() {
         Some("PONG") => Ok(()),

@@ -8,9 +8,9 @@
 use futures_util::future::join_all;
 use shared::identity::email::Email;
 use shared::ratelimit::{self, Limit, RateLimiter};
-use shared::transport::ReqwestTransport;
 use shared::upstash::UpstashClient;
 use worker_platform::clock;
+use worker_platform::fetch::FetchTransport;
 
 use crate::respond::Failure;
 
@@ -29,12 +29,12 @@ pub enum Subject<'a> {
 }
 
 pub struct Limiter<'a> {
-    limiter: RateLimiter<'a, ReqwestTransport>,
+    limiter: RateLimiter<'a, FetchTransport>,
     client_ip: &'a str,
 }
 
 impl<'a> Limiter<'a> {
-    pub fn new(upstash: &'a UpstashClient<ReqwestTransport>, key: &[u8], client_ip: &'a str) -> Self {
+    pub fn new(upstash: &'a UpstashClient<FetchTransport>, key: &[u8], client_ip: &'a str) -> Self {
         Self { limiter: RateLimiter::new(upstash, key), client_ip }
     }
 

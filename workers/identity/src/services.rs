@@ -2,9 +2,9 @@
 
 use shared::identity::access_token::AccessTokenIssuer;
 use shared::neon::NeonClient;
-use shared::transport::ReqwestTransport;
 use shared::upstash::UpstashClient;
 use worker::Env;
+use worker_platform::fetch::FetchTransport;
 
 use crate::config::Config;
 use crate::limits::Limiter;
@@ -15,7 +15,7 @@ pub struct Services {
     pub env: Env,
     pub config: Config,
     pub store: Store,
-    pub upstash: UpstashClient<ReqwestTransport>,
+    pub upstash: UpstashClient<FetchTransport>,
     pub request_id: String,
     /// As the gateway saw it (`x-client-ip`); empty if it sent none.
     pub client_ip: String,
@@ -23,8 +23,8 @@ pub struct Services {
 
 impl Services {
     pub fn new(env: Env, config: Config, request_id: String, client_ip: String) -> Self {
-        let neon = NeonClient::from_config(ReqwestTransport::default(), config.neon.clone());
-        let upstash = UpstashClient::new(ReqwestTransport::default(), &config.upstash.url, &config.upstash.token);
+        let neon = NeonClient::from_config(FetchTransport, config.neon.clone());
+        let upstash = UpstashClient::new(FetchTransport, &config.upstash.url, &config.upstash.token);
         Self { env, config, store: Store::new(neon), upstash, request_id, client_ip }
     }
 

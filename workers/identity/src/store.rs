@@ -8,7 +8,7 @@ use shared::identity::email::Email;
 use shared::identity::one_time_token::{OneTimeTokenRecord, Purpose};
 use shared::identity::refresh::RefreshStatus;
 use shared::neon::{BatchOptions, IsolationLevel, NeonClient, NeonError, Query, Row, RowError};
-use shared::transport::ReqwestTransport;
+use worker_platform::fetch::FetchTransport;
 
 /// Unix seconds as a `timestamptz` parameter.
 fn at(unix_seconds: i64) -> DateTime<Utc> {
@@ -91,11 +91,11 @@ pub enum RevokeOutcome {
 }
 
 pub struct Store {
-    neon: NeonClient<ReqwestTransport>,
+    neon: NeonClient<FetchTransport>,
 }
 
 impl Store {
-    pub fn new(neon: NeonClient<ReqwestTransport>) -> Self {
+    pub fn new(neon: NeonClient<FetchTransport>) -> Self {
         Self { neon }
     }
 

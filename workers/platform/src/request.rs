@@ -1,9 +1,11 @@
-//! Reading a request body: bounded, and parsed as JSON into the caller's type.
+//! Reading a request: its body, bounded, and parsed as JSON into the caller's type; its
+//! `Idempotency-Key`.
 
 use futures_util::StreamExt as _;
 use serde::de::DeserializeOwned;
 use shared::api::{ApiError, ErrorCode};
 use shared::catalog::FieldErrors;
+use shared::idempotency::IdempotencyKey;
 use worker::Request;
 
 /// Reads at most `limit` bytes, refusing more without reading the rest: `VAL_3002` naming `body`
@@ -42,4 +44,10 @@ pub async fn read_bounded(request: &mut Request, limit: usize) -> Result<Option<
 pub fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|error| ApiError::new(ErrorCode::InvalidRequest, format!("invalid JSON body: {error}")))
+}
+
+/// The `Idempotency-Key` header (DESIGN §8), if sent; a malformed one is `VAL_3002` naming it.
+pub fn idempotency_key(request: &Request) -> Result<Option<IdempotencyKey>, ApiError> {
+    let header = request.headers().get(IdempotencyKey::HEADER).ok().flatten();
+    Ok(header.map(|key| IdempotencyKey::parse(&key)).transpose()?)
 }

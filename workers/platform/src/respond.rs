@@ -39,9 +39,8 @@ pub fn json(status: u16, body: String) -> Result<Response> {
 
 /// `body` as JSON; failing to encode it is `SYS_9001`.
 pub fn json_of<T: Serialize>(status: u16, body: &T) -> std::result::Result<Response, ApiError> {
-    let internal = |message: String| ApiError::new(ErrorCode::Internal, message);
-    let body = serde_json::to_string(body).map_err(|error| internal(error.to_string()))?;
-    json(status, body).map_err(|error| internal(error.to_string()))
+    let body = serde_json::to_string(body).map_err(internal)?;
+    json(status, body).map_err(internal)
 }
 
 /// The error envelope with the code's HTTP status.

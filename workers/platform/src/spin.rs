@@ -1,14 +1,15 @@
 //! Calls from a Worker to Spin, signed as Spin requires (DESIGN §5): `Upstash-Signature` over the
-//! exact URL and body, with a fresh `jti`, sent through `shared::transport`.
+//! exact URL and body, with a fresh `jti`, sent through the runtime's `fetch` (`crate::fetch`).
 
 use std::fmt;
 use std::time::Duration;
 
-use shared::transport::{HttpResponse, HttpTransport, Method, ReqwestTransport, TransportError};
+use shared::transport::{HttpResponse, HttpTransport, Method, TransportError};
 use shared::webhook::{self, SignError, SignRequest, SigningKey};
 use thiserror::Error;
 
 use crate::clock::{self, Elapsed};
+use crate::fetch::FetchTransport;
 use crate::random;
 
 /// Where Spin is and the key its signatures use; read with `RequiredVars::spin`.
@@ -102,7 +103,7 @@ impl SpinClient<'_> {
         for (name, value) in call.headers {
             request = request.header(name, value);
         }
-        let transport = ReqwestTransport::default();
+        let transport = FetchTransport;
         let response = match call.timeout {
             Some(limit) => clock::within(limit, transport.send(request)).await?,
             None => transport.send(request).await,

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use serde_json::json;
 use shared::identity::access_token::{Identity, RoleGrant};
 use shared::neon::NeonClient;
@@ -177,16 +177,8 @@ impl Meter<'_> {
     }
 }
 
-/// Numbers from failed requests would describe the error path, not the cart.
 fn check(label: &str, outcome: &Outcome) -> anyhow::Result<()> {
-    if outcome.requests() == 0 || !outcome.all_ok() {
-        bail!(
-            "{label}: statuses {:?}, {} without a response; see target/bench/cart/logs",
-            outcome.statuses,
-            outcome.failures
-        );
-    }
-    Ok(())
+    bench::ensure_all_ok("cart", label, outcome)
 }
 
 /// (Upstash requests, Neon requests) the local gateways have logged so far.

@@ -17,9 +17,7 @@ use shared::upstash::{Command, UpstashClient};
 use super::cpu::{self, Roles};
 use super::load::{self, Outcome};
 use crate::catalog_seed::{self, SeedCatalog, SeedConfig};
-use crate::children::Logs;
-use crate::paths;
-use crate::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
+use crate::stack::{Stack, WorkerMode};
 
 /// The catalog size.
 const PRODUCTS: usize = 10_000;
@@ -50,16 +48,7 @@ struct Row {
 
 pub async fn run() -> anyhow::Result<()> {
     let started = Instant::now();
-    let state_dir = paths::target_dir().join("bench").join("catalog");
-    let _ = std::fs::remove_dir_all(&state_dir);
-    let mut stack = Stack::start(StackConfig {
-        state_dir: state_dir.clone(),
-        ports: Ports::free()?,
-        worker: Some(WorkerMode::Miniflare),
-        gateways: GatewayBuild::Optimised,
-        logs: Logs::Files(state_dir.join("logs")),
-    })
-    .await?;
+    let (mut stack, _) = super::fresh_stack("catalog", WorkerMode::Miniflare).await?;
     let stack_ready = started.elapsed();
     let health = reqwest::get(format!("{}/api/v1/health", stack.urls().worker)).await?;
     if !health.status().is_success() {
@@ -158,16 +147,8 @@ async fn measure(
     Ok((row, after))
 }
 
-/// Numbers from failed requests would describe the error path, not the catalog.
 fn check(scenario: &str, phase: &str, outcome: &Outcome) -> anyhow::Result<()> {
-    if outcome.requests() == 0 || !outcome.all_ok() {
-        bail!(
-            "{scenario} ({phase}): statuses {:?}, {} without a response; see target/bench/catalog/logs",
-            outcome.statuses,
-            outcome.failures
-        );
-    }
-    Ok(())
+    super::ensure_all_ok("catalog", &format!("{scenario} ({phase})"), outcome)
 }
 
 /// Server-side totals: statements PostgreSQL ran, commands Redis processed.

@@ -19,6 +19,7 @@ pub use remembering::RememberingVerifier;
 
 use super::eddsa::{EdDsa, EdSigningKey, EdVerifyingKey};
 use super::jwks::{Jwk, JwkError, Jwks};
+use super::role::{is_plain_id, is_user_id};
 use crate::api::{ApiError, ErrorCode};
 
 /// 15 minutes: short enough that a leaked token or a revoked role stops working soon without a
@@ -299,8 +300,9 @@ impl AccessTokenVerifier {
     }
 }
 
-/// Rejects claims our issuer never writes: a role outside the scope, or a vendor id that does not
-/// match the vendor roles. Signed garbage is still garbage.
+/// Rejects claims our issuer never writes: ids not shaped as `Identity` and `RoleGrant` require, a
+/// role outside the scope, or a vendor id that does not match the vendor roles. Signed garbage is
+/// still garbage.
 fn consistent_identity(claims: AccessClaims, issued_at: i64, expires_at: i64) -> Result<VerifiedIdentity, TokenError> {
     let AccessClaims { sub, role, vendor_id, scope, jti, .. } = claims;
     let malformed = |what: &str| Err(TokenError::Malformed(what.to_owned()));
@@ -311,8 +313,11 @@ fn consistent_identity(claims: AccessClaims, issued_at: i64, expires_at: i64) ->
         .map_err(|error| TokenError::Malformed(error.to_string()))?;
     roles.sort_unstable();
     roles.dedup();
-    if !sub.starts_with(USER_ID_PREFIX) {
+    if !is_user_id(&sub) {
         return malformed("sub is not a user id");
+    }
+    if vendor_id.as_deref().is_some_and(|vendor| !is_plain_id(vendor)) {
+        return malformed("vendor_id is not an id");
     }
     if jti.is_empty() {
         return malformed("empty jti");

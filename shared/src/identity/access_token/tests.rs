@@ -179,6 +179,9 @@ fn signed_but_inconsistent_claims_are_malformed() {
         ("scope", json!("customer vendor_admin root")),
         ("vendor_id", json!(null)),
         ("sub", json!("ven_7")),
+        ("sub", json!("usr_")),
+        ("sub", json!("usr_1 OR 1=1")),
+        ("vendor_id", json!("ven_1/../x")),
         ("jti", json!("")),
     ];
     for (claim, value) in cases {
