@@ -13,7 +13,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{EventError, EventId};
+use crate::cart::CouponCode;
+use crate::catalog::{Money, Quantity, VariantId, VendorId};
 use crate::inventory::StockLevel;
+use crate::orders::{BuyerId, OrderGroup, OrderGroupId, OrderId};
 use crate::transport::HttpTransport;
 use crate::upstash::{UpstashClient, UpstashError, cmd};
 
@@ -32,6 +35,61 @@ pub const PROCESSED_TTL_SECS: i64 = 2 * 24 * 3_600;
 pub const STOCK_CHANGED: &str = "inventory.stock_changed";
 /// A variant fell to its low-stock threshold (`inventory.low_stock`); no edge handler yet.
 pub const LOW_STOCK: &str = "inventory.low_stock";
+/// A checkout was paid and its orders confirmed (`orders.order_placed`): the edge takes what was
+/// bought out of the buyer's cart; notifications will tell the buyer and the vendors.
+pub const ORDER_PLACED: &str = "orders.order_placed";
+
+/// `orders.order_placed`'s data: the group as it was confirmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderPlaced {
+    pub group_id: OrderGroupId,
+    pub buyer_id: BuyerId,
+    pub total: Money,
+    pub orders: Vec<PlacedOrder>,
+    /// Every variant bought and how many, over all orders.
+    pub lines: Vec<PlacedLine>,
+    /// The coupons the group redeemed.
+    pub coupons: Vec<CouponCode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedOrder {
+    pub order_id: OrderId,
+    pub vendor_id: VendorId,
+    pub total: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedLine {
+    pub variant_id: VariantId,
+    pub quantity: Quantity,
+}
+
+impl From<&OrderGroup> for OrderPlaced {
+    fn from(group: &OrderGroup) -> Self {
+        OrderPlaced {
+            group_id: group.id.clone(),
+            buyer_id: group.buyer.clone(),
+            total: group.totals.total,
+            orders: group
+                .orders
+                .iter()
+                .map(|order| PlacedOrder {
+                    order_id: order.id.clone(),
+                    vendor_id: order.vendor_id.clone(),
+                    total: order.totals.total,
+                })
+                .collect(),
+            lines: group
+                .orders
+                .iter()
+                .flat_map(|order| &order.lines)
+                .map(|line| PlacedLine { variant_id: line.variant_id.clone(), quantity: line.quantity })
+                .collect(),
+            coupons: group.coupons.iter().map(|coupon| coupon.code.clone()).collect(),
+        }
+    }
+}
 
 /// One delivery: what the sweep sends and the edge reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -50,11 +108,11 @@ pub struct RawEvent {
     pub data: serde_json::Value,
 }
 
-/// The events the edge acts on. Add a variant here and a handler in `workers/events` for each new
-/// one (next: `orders.order_placed` → clear the buyer's cart).
+/// The events the edge acts on. Add a variant here and a handler in `workers/events` for each new one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EdgeEvent {
     StockChanged(StockLevel),
+    OrderPlaced(Box<OrderPlaced>),
 }
 
 impl EdgeEvent {
@@ -68,6 +126,9 @@ impl EdgeEvent {
             STOCK_CHANGED => {
                 serde_json::from_value(event.data.clone()).map(|level| Some(Self::StockChanged(level))).map_err(typed)
             }
+            ORDER_PLACED => serde_json::from_value(event.data.clone())
+                .map(|placed| Some(Self::OrderPlaced(Box::new(placed))))
+                .map_err(typed),
             _ => Ok(None),
         }
     }
@@ -198,6 +259,20 @@ mod tests {
         };
         assert_eq!((level.available, level.version), (3, 9));
         assert!(matches!(EdgeEvent::parse(&raw(STOCK_CHANGED, json!({"available": 3}))), Err(EventError::Data { .. })));
+    }
+
+    #[test]
+    fn an_order_placed_carries_what_was_bought() {
+        use crate::orders::fixtures::{Shop, World};
+        let world = World::new().shop(Shop::new(1).flat_shipping(450)).shop(Shop::new(2));
+        let group = world.checkout(&world.price_cart(&world.cart(&[(1, 1, 2, 1_000), (2, 2, 3, 700)], &[]))).unwrap();
+        let placed = OrderPlaced::from(&group);
+        let event = raw(ORDER_PLACED, serde_json::to_value(&placed).unwrap());
+        let Some(EdgeEvent::OrderPlaced(parsed)) = EdgeEvent::parse(&event).unwrap() else { panic!("an order placed") };
+        assert_eq!(*parsed, placed);
+        let bought: u32 = group.orders.iter().flat_map(|order| &order.lines).map(|line| line.quantity.get()).sum();
+        assert_eq!(placed.lines.iter().map(|line| line.quantity.get()).sum::<u32>(), bought);
+        assert_eq!(placed.total, group.totals.total);
     }
 
     #[test]

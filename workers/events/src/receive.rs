@@ -129,8 +129,8 @@ async fn process(batch: &EventBatch, env: &Env, upstash: &UpstashClient<ReqwestT
                 stock.push(level);
                 report.processed += 1;
             }
-            // Extension point: `orders.order_placed` → clear the buyer's cart (the CART binding).
-            Ok(None) => report.ignored += 1,
+            // Not acted on yet: the cart clearing comes with the CART binding's route.
+            Ok(Some(EdgeEvent::OrderPlaced(_)) | None) => report.ignored += 1,
             Err(error) => {
                 console_error!("events: {} rejected: {error}", event.id);
                 report.rejected += 1;
