@@ -101,6 +101,21 @@ impl TestStack {
     }
 
     /// The stack's database, through its Neon gateway.
+    /// A signed call to a Spin path (DESIGN §5) with this stack's key, as the edge makes them;
+    /// `GET` sends no body. Status and JSON body (`null` when not JSON).
+    pub async fn signed(&self, method: &str, path: &str, body: impl Into<Vec<u8>>) -> (u16, Value) {
+        self.signed_with_key(&self.stack.secrets.webhook_key_current, method, path, body).await
+    }
+
+    /// `signed` with another key: a forgery, when it is not the stack's.
+    pub async fn signed_with_key(&self, key: &str, method: &str, path: &str, body: impl Into<Vec<u8>>) -> (u16, Value) {
+        let (status, body) = signed_call(&self.http, &self.spin_url(path), key, method, body.into()).await;
+        if status >= 500 {
+            self.print_logs();
+        }
+        (status, body)
+    }
+
     pub fn neon(&self) -> NeonClient<ReqwestTransport> {
         NeonClient::new(ReqwestTransport::default(), self.stack.urls().neon_sql, self.stack.connection_string())
     }
@@ -267,6 +282,26 @@ fn print_logs(dir: &std::path::Path) {
 }
 
 /// The `id`s of list or search items as a set; fails when a product is listed twice.
+/// A call signed with `key` for `url` (DESIGN §5), usable from spawned tasks; `GET` sends no body.
+pub async fn signed_call(http: &reqwest::Client, url: &str, key: &str, method: &str, body: Vec<u8>) -> (u16, Value) {
+    use shared::webhook::{self, SignRequest, SigningKey};
+    let jti = fresh_id("sig");
+    let signature = webhook::sign(
+        &SigningKey::new(key.as_bytes()),
+        SignRequest { issuer: "e2e-tests", url, body: &body, now: now_unix(), jti: &jti },
+    )
+    .expect("signing works");
+    let request = if method == "GET" { http.get(url) } else { http.post(url).body(body) };
+    let response = request
+        .header(webhook::SIGNATURE_HEADER, signature)
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .expect("spin host answers");
+    let status = response.status().as_u16();
+    (status, response.json::<Value>().await.unwrap_or(Value::Null))
+}
+
 pub fn unique_ids(items: &[Value]) -> std::collections::BTreeSet<String> {
     let ids: Vec<&str> = items.iter().map(|item| item["id"].as_str().expect("id")).collect();
     let set: std::collections::BTreeSet<String> = ids.iter().map(|id| (*id).to_owned()).collect();

@@ -2,10 +2,9 @@
 //! becomes one outbox row and one email in the local sink (Resend's API), however often the
 //! event is redelivered; a failed send stays pending until a signed sweep delivers it.
 
+use e2e::TestStack;
 use e2e::stack::EMAIL_FROM;
-use e2e::{TestStack, now_unix};
 use serde_json::{Value, json};
-use shared::webhook::{self, SignRequest, SigningKey};
 
 const EVENTS: &str = "/notifications/events";
 const SWEEP: &str = "/notifications/sweep";
@@ -150,28 +149,7 @@ fn event(id: &str, event_type: &str, email: &str) -> Value {
 }
 
 async fn post_signed(stack: &TestStack, path: &str, body: impl Into<Vec<u8>>) -> (u16, Value) {
-    let body = body.into();
-    let url = stack.spin_url(path);
-    let jti = format!(
-        "sig_notif_{}",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()
-    );
-    let signature = webhook::sign(
-        &SigningKey::new(stack.stack.secrets.webhook_key_current.as_bytes()),
-        SignRequest { issuer: "e2e-tests", url: &url, body: &body, now: now_unix(), jti: &jti },
-    )
-    .expect("signing works");
-    let response = stack
-        .http
-        .post(url)
-        .header(webhook::SIGNATURE_HEADER, signature)
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .expect("spin host answers");
-    let status = response.status().as_u16();
-    (status, response.json::<Value>().await.unwrap_or(Value::Null))
+    stack.signed("POST", path, body).await
 }
 
 async fn inbox(stack: &TestStack, to: &str) -> Vec<Value> {

@@ -418,7 +418,10 @@ fn spin_command(ports: Ports, connection_string: &str, secrets: &Secrets, overri
         .env("SPIN_VARIABLE_STRIPE_SECRET_KEY", &secrets.stripe_secret_key)
         .env("SPIN_VARIABLE_STRIPE_WEBHOOK_SECRET_CURRENT", &secrets.stripe_webhook_secret)
         // Outbox events go to the gateway's public route for workers/events.
-        .env("SPIN_VARIABLE_EDGE_URL", &urls.worker);
+        .env("SPIN_VARIABLE_EDGE_URL", &urls.worker)
+        // How payments ended goes to the orders saga, on this same host.
+        .env("SPIN_VARIABLE_PAYMENTS_EVENTS_URL", format!("{}/orders/payment-events", urls.spin))
+        .env("SPIN_VARIABLE_PAYMENTS_EVENTS_ORIGIN", &urls.spin);
     for (name, value) in overrides {
         command.env(name, value);
     }

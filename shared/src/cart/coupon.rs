@@ -247,3 +247,36 @@ mod tests {
         }
     }
 }
+
+/// `cart.redeem_coupons` refusing (SQLSTATE CT001, migration 0012; DETAIL `{"code", "reason"}`) as
+/// the shopper's answer: `BIZ_5001` naming the coupon and the reason, as the cart answers.
+pub fn redemption_refusal(error: &crate::neon::NeonError) -> Option<crate::api::ApiError> {
+    let postgres = error.postgres().filter(|postgres| postgres.code == "CT001")?;
+    let detail: serde_json::Value =
+        postgres.detail.as_deref().and_then(|detail| serde_json::from_str(detail).ok()).unwrap_or_default();
+    let reason = detail["reason"].as_str().unwrap_or("unknown");
+    Some(
+        crate::api::ApiError::new(crate::api::ErrorCode::CouponRejected, "a coupon can no longer be redeemed")
+            .with_details(serde_json::json!({ "code": detail["code"], "reason": reason })),
+    )
+}
+
+#[cfg(test)]
+mod redemption_tests {
+    use super::*;
+    use crate::neon::{NeonError, PostgresError};
+
+    #[test]
+    fn a_coupon_out_of_uses_at_checkout_is_biz_5001_with_its_reason() {
+        let error = NeonError::Postgres(Box::new(PostgresError {
+            code: "CT001".into(),
+            detail: Some(r#"{"code": "WELCOME10", "reason": "usage_limit_reached"}"#.into()),
+            ..PostgresError::default()
+        }));
+        let refusal = redemption_refusal(&error).unwrap();
+        assert_eq!(refusal.code, crate::api::ErrorCode::CouponRejected);
+        assert_eq!(refusal.details.unwrap(), serde_json::json!({"code": "WELCOME10", "reason": "usage_limit_reached"}));
+        let other = NeonError::Postgres(Box::new(PostgresError { code: "23505".into(), ..PostgresError::default() }));
+        assert!(redemption_refusal(&other).is_none());
+    }
+}

@@ -39,6 +39,11 @@ impl Reason for ReferenceError {
 }
 
 impl ReservationReference {
+    /// A checkout's reservation is named by its order group.
+    pub fn for_group(group: &crate::orders::OrderGroupId) -> Self {
+        Self(group.as_str().to_owned())
+    }
+
     pub fn parse(input: &str) -> Result<Self, ReferenceError> {
         let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':');
         if input.is_empty() || input.len() > MAX_REFERENCE_LEN || !input.bytes().all(plain) {

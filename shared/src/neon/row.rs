@@ -58,6 +58,13 @@ impl QueryResult {
         }
     }
 
+    /// The first column of the only row, JSON the statement built (`json_agg`, `row_to_json`, a
+    /// function answering jsonb) read as `T`.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, RowError> {
+        let value: serde_json::Value = self.one()?.get(0)?;
+        serde_json::from_value(value).map_err(|error| RowError::Json(error.to_string()))
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = Row<'_>> {
         self.rows.iter().map(|values| Row { fields: &self.fields, values })
     }
@@ -139,6 +146,8 @@ pub enum RowError {
     Value { column: String, source: ValueError },
     #[error("expected exactly one row, got {0}")]
     NotOneRow(usize),
+    #[error("the JSON column does not match its type: {0}")]
+    Json(String),
 }
 
 #[derive(Debug, Error, Clone, PartialEq)]

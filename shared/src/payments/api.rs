@@ -152,6 +152,14 @@ impl PaymentFailure {
     }
 }
 
+/// A payment that did not go through, as the shopper is told: the provider's words when it gave any.
+pub fn declined(payment_id: &PaymentId, failure: Option<&PaymentFailure>) -> ApiError {
+    match failure {
+        Some(failure) => failure.to_api_error(payment_id),
+        None => ApiError::new(ErrorCode::PaymentDeclined, "the payment did not go through"),
+    }
+}
+
 /// What a void did, read from the payment's state (so a repeated void answers the same).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -110,10 +110,8 @@ pub async fn vendor_stock(
     Ok((rows, more))
 }
 
-/// The first column of the only row, as JSON of type `T`.
 fn json_column<T: DeserializeOwned>(result: &QueryResult) -> Result<T, NeonError> {
-    let value: serde_json::Value = result.one()?.get(0)?;
-    serde_json::from_value(value).map_err(|error| decode(&format!("a row does not match its type: {error}")))
+    Ok(result.json()?)
 }
 
 fn decode(message: &str) -> NeonError {

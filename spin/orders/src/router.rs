@@ -1,12 +1,13 @@
 //! Maps method and path to a handler. Paths are matched in full (`/orders/...`), not through
-//! Spin's `spin-path-info`, so the component behaves the same in any wasi:http host.
+//! Spin's `spin-path-info`, so the component behaves the same in any wasi:http host. Every route
+//! but health is a signed internal call, checked by its handler before anything is read.
 
 use http::Method;
-use shared::api::ApiError;
+use shared::api::{ApiError, ErrorCode};
 use spin_platform::{Response, error_response, receive};
 use spin_sdk::http::Request;
 
-use crate::health;
+use crate::{checkout, events, health, sweep};
 
 pub async fn route(request: Request) -> Response {
     let received = match receive(request).await {
@@ -14,15 +15,22 @@ pub async fn route(request: Request) -> Response {
         Err(response) => return response,
     };
     let method = received.parts.method.clone();
+    let allowed = match received.path() {
+        "/orders/health" => Method::GET,
+        "/orders/checkout" | "/orders/payment-events" | "/orders/sweep" => Method::POST,
+        path => {
+            let error = ApiError::new(ErrorCode::RouteNotFound, format!("no route for {path}"));
+            return error_response(&error, &received.request_id);
+        }
+    };
+    if method != allowed {
+        let error = ApiError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed here; use {allowed}"));
+        return error_response(&error, &received.request_id);
+    }
     match received.path() {
-        "/orders/health" if method == Method::GET => health::handle(&received).await,
-        "/orders/health" => error_response(
-            &ApiError::new(shared::api::ErrorCode::MethodNotAllowed, format!("{method} is not allowed here")),
-            &received.request_id,
-        ),
-        path => error_response(
-            &ApiError::new(shared::api::ErrorCode::RouteNotFound, format!("no route for {path}")),
-            &received.request_id,
-        ),
+        "/orders/checkout" => checkout::handle(&received).await,
+        "/orders/payment-events" => events::handle(&received).await,
+        "/orders/sweep" => sweep::handle(&received).await,
+        _ => health::handle(&received).await,
     }
 }

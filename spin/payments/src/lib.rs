@@ -7,7 +7,6 @@
 mod accounts;
 mod config;
 mod failures;
-mod ids;
 mod intents;
 mod journals;
 mod payouts;

@@ -18,9 +18,9 @@ use shared::payments::{PayableEntry, PspReference, available_for_payout};
 
 use crate::config::{self, Provider};
 use crate::failures::{Handled, Problem};
-use crate::ids;
 use crate::intents::stripe_key;
 use crate::store::{Neon, json_row};
+use spin_platform::ids;
 
 /// After the provider refused a vendor's transfer (no available balance yet, an account not
 /// ready), the vendor waits this long before the next try instead of failing every sweep;

@@ -9,9 +9,9 @@ use shared::payments::PspReference;
 use shared::payments::api::{Intent, PaymentEvent, PaymentFailure};
 use shared::payments::stripe::PaymentIntentId;
 use shared::payments::{PaymentId, PaymentStatus};
-use spin_platform::SpinTransport;
+use spin_platform::{SpinTransport, ids};
 
-use crate::{OUTBOX, ids};
+use crate::OUTBOX;
 
 pub type Neon = NeonClient<SpinTransport>;
 

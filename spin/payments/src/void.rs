@@ -13,10 +13,10 @@ use spin_platform::{Received, Response, config as platform};
 
 use crate::config::{self, Provider};
 use crate::failures::{Handled, Problem, answer};
-use crate::ids;
 use crate::intents::{refresh, stripe_key};
 use crate::refunds;
 use crate::store::{self, Neon, PaymentRow, Report};
+use spin_platform::ids;
 
 /// The key of the refunds a void makes per booked order (one per order, derived with it).
 const VOID_REFUND_KEY: &str = "void";

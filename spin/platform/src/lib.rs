@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod forwarded;
+pub mod ids;
 pub mod outbox;
 pub mod respond;
 pub mod signature;

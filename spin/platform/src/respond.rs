@@ -67,7 +67,12 @@ pub fn json_response(status: u16, value: &impl Serialize, request_id: &str) -> R
     // Serialising our own plain structs cannot fail; keep a valid envelope if it ever does.
     let body = serde_json::to_vec(value)
         .unwrap_or_else(|_| br#"{"error":{"code":"SYS_9001","message":"cannot encode response"}}"#.to_vec());
-    let mut response = http::Response::new(FullBody::new(Bytes::from(body)));
+    json_bytes_response(status, body, request_id)
+}
+
+/// JSON already encoded (an answer kept to be replayed byte for byte).
+pub fn json_bytes_response(status: u16, body: impl Into<Bytes>, request_id: &str) -> Response {
+    let mut response = http::Response::new(FullBody::new(body.into()));
     *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

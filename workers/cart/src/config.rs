@@ -7,6 +7,7 @@ use shared::cart::CookieKey;
 use shared::neon::NeonConfig;
 use worker::Env;
 use worker_platform::config::{RequiredVars, UpstashSettings, misconfigured};
+use worker_platform::spin::SpinSettings;
 
 /// Who a `SYS_9002` says is misconfigured.
 const SERVICE: &str = "the cart service";
@@ -18,6 +19,8 @@ pub struct Config {
     pub cookie_key: CookieKey,
     /// Guest cookies get `Secure` when the storefront is served over https.
     pub secure_cookies: bool,
+    /// Checkout hands the cart to the `orders` component.
+    pub spin: SpinSettings,
 }
 
 /// Hand-written so secrets never reach a log.
@@ -34,9 +37,10 @@ impl Config {
         let upstash = vars.upstash();
         let key_text = vars.read("CART_COOKIE_KEY");
         let public_url = vars.read("PUBLIC_URL");
+        let spin = vars.spin();
         vars.finish().map_err(|missing| missing.into_api_error(SERVICE))?;
         let cookie_key = CookieKey::from_base64url(&key_text)
             .map_err(|_| misconfigured(SERVICE, serde_json::json!({ "invalid": ["CART_COOKIE_KEY"] })))?;
-        Ok(Config { neon, upstash, cookie_key, secure_cookies: public_url.starts_with("https://") })
+        Ok(Config { neon, upstash, cookie_key, secure_cookies: public_url.starts_with("https://"), spin })
     }
 }

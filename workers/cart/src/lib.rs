@@ -3,6 +3,7 @@
 //! options. Reached only through the gateway's `CART` service binding. The entry point only hands
 //! off to the router.
 
+mod checkout;
 mod config;
 mod data;
 mod handlers;

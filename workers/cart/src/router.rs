@@ -21,6 +21,7 @@ use crate::store::Store;
 const BODY_LIMIT: usize = 32 * 1024;
 
 const CART: &str = "/api/v1/cart";
+const CHECKOUT: &str = "/api/v1/checkout";
 const VENDOR_OPTIONS: &str = "/api/v1/vendor/shipping-options";
 
 pub async fn handle(mut request: Request, env: Env) -> Result<Response> {
@@ -47,6 +48,8 @@ enum Endpoint<'a> {
 
 enum CartEndpoint<'a> {
     Cart,
+    /// Checking the account's cart out (`crate::checkout`).
+    Checkout,
     Lines,
     Line(&'a str),
     Coupons,
@@ -58,6 +61,9 @@ enum CartEndpoint<'a> {
 fn find(path: &str) -> Option<Endpoint<'_>> {
     if path == VENDOR_OPTIONS {
         return Some(Endpoint::VendorOptions);
+    }
+    if path == CHECKOUT {
+        return Some(Endpoint::Cart(CartEndpoint::Checkout));
     }
     let rest = path.strip_prefix(CART)?;
     let one = |prefix: &str| rest.strip_prefix(prefix).filter(|id| !id.is_empty() && !id.contains('/'));
@@ -79,7 +85,7 @@ fn allowed(endpoint: &Endpoint<'_>, method: &Method) -> bool {
     match endpoint {
         Endpoint::VendorOptions => matches!(method, Get | Put),
         Endpoint::Cart(CartEndpoint::Cart) => *method == Get,
-        Endpoint::Cart(CartEndpoint::Lines | CartEndpoint::Coupons) => *method == Post,
+        Endpoint::Cart(CartEndpoint::Lines | CartEndpoint::Coupons | CartEndpoint::Checkout) => *method == Post,
         Endpoint::Cart(CartEndpoint::Line(_)) => matches!(method, Patch | Delete),
         Endpoint::Cart(CartEndpoint::Coupon(_)) => *method == Delete,
         Endpoint::Cart(CartEndpoint::Shipping(_) | CartEndpoint::Destination) => *method == Put,
@@ -116,10 +122,13 @@ async fn route(
     };
     let store = Store::new(&config);
     let session = Session::open(request, &config, &store, &data).await?;
-    let request_key = keyed_request(request, &method, &path, &body)?;
+    // The checkout keeps its key itself (in the orders saga), not in the cart.
+    let keyed = !matches!(endpoint, CartEndpoint::Checkout);
+    let request_key = if keyed { keyed_request(request, &method, &path, &body)? } else { None };
     let mut ctx = Context { config, store, data, session, request_key };
     let outcome = match endpoint {
         CartEndpoint::Cart => handlers::show(&ctx).await,
+        CartEndpoint::Checkout => crate::checkout::checkout(&ctx, request, &body).await,
         CartEndpoint::Lines => handlers::add_line(&mut ctx, &body).await,
         CartEndpoint::Line(id) if method == Method::Patch => handlers::set_quantity(&ctx, id, &body).await,
         CartEndpoint::Line(id) => handlers::remove_line(&ctx, id).await,
@@ -128,7 +137,7 @@ async fn route(
         CartEndpoint::Shipping(vendor) => handlers::choose_shipping(&ctx, vendor, &body).await,
         CartEndpoint::Destination => handlers::set_destination(&mut ctx, &body).await,
     };
-    if outcome.is_ok() && method != Method::Get {
+    if outcome.is_ok() && method != Method::Get && keyed {
         ctx.session.renew_guest_cookie(&ctx.config);
     }
     *cookie = ctx.session.cookie.take();

@@ -14,7 +14,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 pub const EVENTS_PATH: &str = "/notifications/events";
 /// Every outbox the cron drives (the notifications mailer, inventory's expiry and events, payments'
 /// events and vendor payouts); a component with an outbox adds its sweep here.
-pub const SWEEP_PATHS: &[&str] = &["/notifications/sweep", "/inventory/sweep", "/payments/sweep"];
+pub const SWEEP_PATHS: &[&str] = &["/notifications/sweep", "/inventory/sweep", "/payments/sweep", "/orders/sweep"];
 
 /// `SPIN_URL` and `WEBHOOK_KEY_CURRENT`; Err names what is missing.
 pub fn settings(env: &Env) -> Result<SpinSettings, MissingVars> {

@@ -79,13 +79,5 @@ pub async fn to_spin(
         Err(SpinError::Sign(error)) => return Err(respond::internal(error)),
         Err(error) => return Err(respond::unavailable(component, error)),
     };
-    let mut response = Response::from_bytes(answer.body).map_err(respond::internal)?.with_status(answer.status);
-    let content_type = answer
-        .headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-        .map_or("application/json", |(_, value)| value.as_str());
-    response.headers_mut().set("content-type", content_type).map_err(respond::internal)?;
-    response.headers_mut().set("cache-control", "no-store").map_err(respond::internal)?;
-    Ok(response)
+    worker_platform::spin::relay(answer)
 }

@@ -92,6 +92,8 @@ pub const ROUTES: &[Route] = &[
     route(Delete, "/api/v1/cart/coupons/*", Optional, Cart),
     route(Put, "/api/v1/cart/shipping/*", Optional, Cart),
     route(Put, "/api/v1/cart/destination", Optional, Cart),
+    // Checkout (issue 6): the cart Worker prices the account's cart and hands it to the orders saga.
+    route(Post, "/api/v1/checkout", Authenticated, Cart),
     route(Get, "/api/v1/vendor/shipping-options", VENDOR, Cart),
     route(Put, "/api/v1/vendor/shipping-options", VENDOR, Cart),
     // Stock (issue 6): the inventory component; the vendor comes from the token it is handed.

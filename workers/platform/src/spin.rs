@@ -111,3 +111,22 @@ impl SpinClient<'_> {
         Ok(response?)
     }
 }
+
+/// Headers of Spin's answer the client should see besides the body.
+const RELAYED_HEADERS: [&str; 2] = ["content-type", "idempotent-replayed"];
+
+/// Spin's answer handed on to the client as it is (status, JSON body, `Idempotent-Replayed`),
+/// never cached.
+pub fn relay(answer: HttpResponse) -> Result<worker::Response, shared::api::ApiError> {
+    use crate::respond::internal;
+    let mut response = worker::Response::from_bytes(answer.body).map_err(internal)?.with_status(answer.status);
+    let headers = response.headers_mut();
+    headers.set("content-type", "application/json").map_err(internal)?;
+    for (name, value) in &answer.headers {
+        if let Some(relayed) = RELAYED_HEADERS.iter().find(|relayed| name.eq_ignore_ascii_case(relayed)) {
+            headers.set(relayed, value).map_err(internal)?;
+        }
+    }
+    headers.set("cache-control", "no-store").map_err(internal)?;
+    Ok(response)
+}

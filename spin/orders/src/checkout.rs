@@ -1,0 +1,82 @@
+//! `POST /orders/checkout`, signed by the cart Worker (docs/adr/0009): the buyer's Idempotency-Key
+//! and a new saga in one statement, then the saga driven as far as it goes now (to the payment's
+//! answer, usually the end). Answers 201 paid, 202 still going (read the group later), or the
+//! refusal that undid it; the answer is kept under the key, so a retry gets the same.
+
+use shared::api::{ApiError, ErrorCode};
+use shared::idempotency::idempotency_key_reused;
+use shared::orders::checkout::CheckoutCall;
+use shared::saga::{DEFAULT_TIMING, SagaId, SagaState};
+use spin_platform::ids::{new_id, now_ms};
+use spin_platform::respond::json_bytes_response;
+use spin_platform::{Received, Response, config, database_failure, error_response, misconfigured, require_signature};
+
+use crate::REPLAY_TABLE;
+use crate::runner::{CheckoutInput, DriveError, Runner};
+use crate::store::{self, Start};
+
+pub async fn handle(request: &Received) -> Response {
+    if let Err(rejection) = require_signature(request, REPLAY_TABLE).await {
+        return error_response(&rejection.to_api_error(), &request.request_id);
+    }
+    let call: CheckoutCall = match serde_json::from_slice(&request.body) {
+        Ok(call) => call,
+        Err(error) => {
+            let error = ApiError::new(ErrorCode::InvalidRequest, format!("invalid checkout call: {error}"));
+            return error_response(&error, &request.request_id);
+        }
+    };
+    let neon = match config::neon_client().await {
+        Ok(neon) => neon,
+        Err(error) => return misconfigured(&error, &request.request_id),
+    };
+    let Ok(saga_id) = SagaId::parse(&new_id("sga")) else {
+        return error_response(&ApiError::new(ErrorCode::Internal, "internal error"), &request.request_id);
+    };
+    let (mut state, action) = SagaState::start(saga_id, now_ms(), DEFAULT_TIMING);
+    let fingerprint = call.request.fingerprint();
+    match store::start_checkout(&neon, &call.buyer_id, &call.idempotency_key, &fingerprint, &state).await {
+        Ok(Start::New) => {}
+        Ok(Start::Replay { status, body }) => return raw(status, &body, &request.request_id, true),
+        Ok(Start::InProgress) => {
+            let error = ApiError::new(ErrorCode::Conflict, "a checkout with this Idempotency-Key is in progress")
+                .with_details(serde_json::json!({ "reason": "in_progress" }));
+            return error_response(&error, &request.request_id);
+        }
+        Ok(Start::Mismatch) => return error_response(&idempotency_key_reused(), &request.request_id),
+        Err(error) => return database_failure(&error, &request.request_id),
+    }
+    let input = CheckoutInput {
+        cart: call.cart,
+        coupons: call.coupons,
+        expected_total: call.request.expected_total,
+        method: call.request.payment_method,
+    };
+    let mut runner = Runner::new(&neon, call.buyer_id.clone(), Some(&input), &request.request_id);
+    match runner.drive(&mut state, action).await {
+        Ok(()) | Err(DriveError::Lost) => {}
+        // The saga is saved up to its last step; the sweep carries it on.
+        Err(error) => eprintln!("[{}] checkout {}: {error:?}", request.request_id, state.saga_id()),
+    }
+    let (status, body) = runner.answer(&state, Some(input.expected_total));
+    let completed = neon
+        .query(
+            "SELECT orders.complete_idempotent_request($1, $2, $3::smallint, $4, $5)",
+            &[&call.buyer_id, &call.idempotency_key, &status, &body, state.saga_id()],
+        )
+        .await;
+    if let Err(error) = completed {
+        // The saga's own end completes the key if this did not.
+        eprintln!("[{}] checkout {}: keeping the answer failed: {error}", request.request_id, state.saga_id());
+    }
+    raw(status, &body, &request.request_id, false)
+}
+
+/// The answer kept under the key: the bytes first answered are the bytes replayed.
+fn raw(status: u16, body: &str, request_id: &str, replayed: bool) -> Response {
+    let mut response = json_bytes_response(status, body.to_owned(), request_id);
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", http::HeaderValue::from_static("true"));
+    }
+    response
+}
