@@ -52,9 +52,9 @@ END
 $$;
 
 -- Saves a saga after a step or a resume if nobody moved it since (`revision` is what the saver
--- loaded); false means another runner did, and the saver stops. A final state with an answer
--- completes the checkout's Idempotency-Key with it, unless the request already answered, so a
--- checkout whose request died still answers its retries.
+-- loaded); false means another runner did, and the saver stops. A final state's answer completes
+-- the checkout's Idempotency-Key (its retries replay it), whichever runner ended the saga: the
+-- request, a payment event or the sweep after a crash.
 CREATE FUNCTION orders.save_saga(
     p_saga_id text, p_loaded_revision bigint, p_state jsonb, p_status text, p_step text, p_revision bigint,
     p_next_attempt_at timestamptz, p_answer_status smallint, p_answer_body text)

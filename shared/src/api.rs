@@ -83,6 +83,15 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The stable name clients see (`BIZ_5003`), for keeping a code as text.
+    pub fn wire_name(self) -> String {
+        serde_json::to_value(self).ok().and_then(|name| name.as_str().map(str::to_owned)).unwrap_or_default()
+    }
+
+    pub fn from_wire_name(name: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::from(name)).ok()
+    }
+
     pub fn http_status(self) -> u16 {
         match self {
             ErrorCode::SignatureMissing
@@ -216,6 +225,7 @@ mod tests {
         for (code, wire, status) in expected {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(wire));
             assert_eq!(serde_json::from_value::<ErrorCode>(serde_json::json!(wire)).unwrap(), code);
+            assert_eq!((code.wire_name(), ErrorCode::from_wire_name(wire)), (wire.to_owned(), Some(code)));
             assert_eq!(code.http_status(), status, "{wire}");
         }
     }
@@ -228,9 +238,11 @@ mod tests {
             (ErrorCode::OutOfStock, "BIZ_5003", 409),
             (ErrorCode::PaymentDeclined, "BIZ_5004", 402),
         ];
+        assert_eq!(ErrorCode::from_wire_name("BIZ_5999"), None);
         for (code, wire, status) in expected {
             assert_eq!(serde_json::to_value(code).unwrap(), serde_json::json!(wire));
             assert_eq!(serde_json::from_value::<ErrorCode>(serde_json::json!(wire)).unwrap(), code);
+            assert_eq!((code.wire_name(), ErrorCode::from_wire_name(wire)), (wire.to_owned(), Some(code)));
             assert_eq!(code.http_status(), status, "{wire}");
         }
     }

@@ -158,17 +158,26 @@ impl Buyer<'_> {
 
     /// Status, body and whether the answer was a replay.
     async fn checkout(&self, key: &str, body: &Value) -> (u16, Value, bool) {
-        checkout_call(self.world.stack, &self.token, key, body).await
+        let stack = self.world.stack;
+        let url = stack.worker_url("/api/v1/checkout");
+        checkout_call(stack.http.clone(), url, self.token.clone(), key.to_owned(), body.clone()).await
     }
 }
 
-async fn checkout_call(stack: &TestStack, token: &str, key: &str, body: &Value) -> (u16, Value, bool) {
-    let response = stack
-        .http
-        .post(stack.worker_url("/api/v1/checkout"))
+/// One checkout request as a browser sends it: status, body and whether it was a replay. Takes
+/// owned parts so concurrent buyers can run it on their own tasks.
+async fn checkout_call(
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    key: String,
+    body: Value,
+) -> (u16, Value, bool) {
+    let response = http
+        .post(url)
         .bearer_auth(token)
         .header("idempotency-key", key)
-        .json(body)
+        .json(&body)
         .send()
         .await
         .expect("the gateway answers");
@@ -287,36 +296,29 @@ async fn twenty_requests_with_one_key_make_one_order_group(world: &World<'_>) {
     let key = fresh_id("key");
     let mut running = tokio::task::JoinSet::new();
     for _ in 0..20 {
-        let (stack_http, url, token, key, body) = (
+        let call = checkout_call(
             world.stack.http.clone(),
             world.stack.worker_url("/api/v1/checkout"),
             buyer.token.clone(),
             key.clone(),
             body.clone(),
         );
-        running.spawn(async move {
-            let response = stack_http
-                .post(url)
-                .bearer_auth(token)
-                .header("idempotency-key", key)
-                .json(&body)
-                .send()
-                .await
-                .expect("the gateway answers");
-            let status = response.status().as_u16();
-            (status, response.json::<Value>().await.unwrap_or(Value::Null))
-        });
+        running.spawn(call);
     }
     let answers = running.join_all().await;
-    let paid: Vec<&Value> = answers.iter().filter(|(status, _)| *status == 201).map(|(_, body)| body).collect();
-    assert!(!paid.is_empty(), "{answers:?}");
-    assert!(paid.iter().all(|body| *body == paid[0]), "every 201 is the same answer");
-    for (status, body) in &answers {
-        assert!(
-            *status == 201 || (*status == 409 && body["error"]["details"]["reason"] == "in_progress"),
-            "{status} {body}"
-        );
+    // Whichever request took the key did the work; the others answered where that checkout stood:
+    // the same group, still going (202) or paid (201, replayed).
+    let group = answers[0].1["group_id"].clone();
+    assert!(group.is_string(), "{answers:?}");
+    for (status, body, _) in &answers {
+        assert!(*status == 201 || *status == 202, "{status} {body}");
+        assert_eq!(body["group_id"], group, "{body}");
     }
+    assert_eq!(answers.iter().filter(|(_, _, replayed)| !replayed).count(), 1, "one request did the work");
+    let (status, settled, replayed) = buyer.checkout(&key, &body).await;
+    assert_eq!((status, replayed, &settled["group_id"]), (201, true, &group), "once settled, the 201 replays");
+    let first = answers.iter().find(|(_, _, replayed)| !replayed).map(|(_, body, _)| body);
+    assert_eq!(first, Some(&settled), "the same bytes as the request that did the work");
     assert_eq!(
         world.number("SELECT count(*) FROM orders.order_groups WHERE buyer_id = $1", &[&buyer.user_id]).await,
         1
@@ -338,26 +340,14 @@ async fn a_hundred_buyers_for_ten_units_make_ten_orders(world: &World<'_>) {
     world.stock(NORTH_CERAMICS, &variant, 10).await;
     let mut running = tokio::task::JoinSet::new();
     for (buyer, body) in buyers.iter().zip(bodies) {
-        let (http, url, token) =
-            (world.stack.http.clone(), world.stack.worker_url("/api/v1/checkout"), buyer.token.clone());
-        running.spawn(async move {
-            let response = http
-                .post(url)
-                .bearer_auth(token)
-                .header("idempotency-key", fresh_id("key"))
-                .json(&body)
-                .send()
-                .await
-                .expect("the gateway answers");
-            let status = response.status().as_u16();
-            (status, response.json::<Value>().await.unwrap_or(Value::Null))
-        });
+        let (http, url) = (world.stack.http.clone(), world.stack.worker_url("/api/v1/checkout"));
+        running.spawn(checkout_call(http, url, buyer.token.clone(), fresh_id("key"), body));
     }
     let answers = running.join_all().await;
-    let paid = answers.iter().filter(|(status, _)| *status == 201).count();
-    let refused = answers.iter().filter(|(status, body)| *status == 409 && error_code(body) == "BIZ_5003").count();
+    let paid = answers.iter().filter(|(status, ..)| *status == 201).count();
+    let refused = answers.iter().filter(|(status, body, _)| *status == 409 && error_code(body) == "BIZ_5003").count();
     let others: Vec<_> =
-        answers.iter().filter(|(status, body)| *status != 201 && error_code(body) != "BIZ_5003").collect();
+        answers.iter().filter(|(status, body, _)| *status != 201 && error_code(body) != "BIZ_5003").collect();
     assert_eq!((paid, refused), (10, 90), "{others:?}");
     assert_eq!(world.on_hand_and_reserved(&variant).await, (0, 0), "ten sold, nothing held, never negative");
     let held = "SELECT count(*) FROM inventory.reservations WHERE variant_id = $1 AND status = 'held'";

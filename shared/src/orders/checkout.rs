@@ -7,11 +7,13 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::ids::{BuyerId, OrderGroupId, OrderId};
+use crate::api::ApiError;
 use crate::cart::{CartView, Coupon, CouponCode, CouponUsage};
 use crate::catalog::{Money, VendorId};
 use crate::idempotency::{IdempotencyKey, request_fingerprint};
-use crate::payments::api::PaymentMethodInput;
+use crate::payments::api::{Intent, PaymentMethodInput};
 use crate::payments::{PaymentId, PaymentStatus};
+use crate::saga::{SagaState, SagaStatus};
 
 /// The shopper's body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,6 +66,60 @@ pub struct CheckoutAnswer {
     pub total: Option<Money>,
     pub orders: Vec<CheckoutOrder>,
     pub payment: CheckoutPayment,
+}
+
+impl CheckoutAnswer {
+    /// The checkout's answer as its saga stands: paid (201), still going (202), or `Err`, the
+    /// refusal that undid it. `payment` is the payment as last read, `refusal` the refusing side's
+    /// own answer when the caller saw it, `requested_total` the shopper's total before the cart
+    /// was read.
+    pub fn of(
+        state: &SagaState,
+        payment: Option<&Intent>,
+        refusal: Option<&ApiError>,
+        requested_total: Option<Money>,
+    ) -> Result<CheckoutAnswer, ApiError> {
+        let status = match state.status() {
+            SagaStatus::Completed => CheckoutStatus::Confirmed,
+            SagaStatus::Awaiting => CheckoutStatus::AwaitingPayment,
+            SagaStatus::Running => CheckoutStatus::Processing,
+            SagaStatus::Compensating | SagaStatus::Failed => {
+                let failure = state.failure().map(|failure| failure.to_api_error());
+                return Err(refusal.cloned().or(failure).unwrap_or_else(|| {
+                    ApiError::new(crate::api::ErrorCode::Conflict, "the checkout was undone; nothing was charged")
+                }));
+            }
+        };
+        let snapshot = state.outputs().snapshot.as_deref();
+        let orders = snapshot.map_or_else(Vec::new, |snapshot| {
+            let orders = &snapshot.group.orders;
+            orders
+                .iter()
+                .map(|order| CheckoutOrder {
+                    order_id: order.id.clone(),
+                    vendor_id: order.vendor_id.clone(),
+                    total: order.totals.total,
+                })
+                .collect()
+        });
+        let paid = (status == CheckoutStatus::Confirmed).then_some(PaymentStatus::Succeeded);
+        Ok(CheckoutAnswer {
+            group_id: state.group_id(),
+            status,
+            total: snapshot.map(|snapshot| snapshot.group.totals.total).or(requested_total),
+            orders,
+            payment: CheckoutPayment {
+                payment_id: state.payment_id(),
+                status: payment.map(|intent| intent.status).or(paid),
+                client_secret: payment.and_then(|intent| intent.client_secret.clone()),
+            },
+        })
+    }
+
+    /// 201 once paid; 202 while the client should read the group again later.
+    pub fn http_status(&self) -> u16 {
+        if self.status == CheckoutStatus::Confirmed { 201 } else { 202 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -34,6 +34,7 @@ use thiserror::Error;
 
 use super::ids::SagaId;
 use super::step::{COMPENSATION_RETRY_MS, Compensation, MAX_COMPENSATION_ATTEMPTS, Step, StepKey};
+use crate::api::{ApiError, ErrorCode};
 use crate::events::EventId;
 use crate::ids::derived_entropy;
 use crate::orders::{OrderGroup, OrderGroupId};
@@ -158,6 +159,13 @@ pub enum Outcome {
     Timeout,
 }
 
+impl Outcome {
+    /// A refusal as the refusing side answered it, remembered by its stable code.
+    pub fn refused(error: &ApiError) -> Outcome {
+        Outcome::Refused { reason: error.code.wire_name() }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Report {
     Step { step: Step, outcome: Outcome },
@@ -220,6 +228,34 @@ pub struct Failure {
     #[serde(flatten)]
     pub kind: FailureKind,
     pub at_ms: i64,
+}
+
+impl Failure {
+    /// What the shopper is told when the saga compensated for this failure, from the saga alone
+    /// (after a crash the refusing side's own words are gone): a 4xx, so an Idempotency-Key keeps it.
+    pub fn to_api_error(&self) -> ApiError {
+        match &self.kind {
+            FailureKind::Refused { reason } => {
+                let code = ErrorCode::from_wire_name(reason).filter(|code| (400..500).contains(&code.http_status()));
+                let code = code.unwrap_or(ErrorCode::Conflict);
+                let message = match code {
+                    ErrorCode::OutOfStock => "not enough stock for every item; nothing was reserved or charged",
+                    ErrorCode::PaymentDeclined => "the payment was declined; nothing was charged",
+                    ErrorCode::CouponRejected => "a coupon can no longer be redeemed",
+                    _ => "the checkout was refused and undone; nothing was charged",
+                };
+                ApiError::new(code, message)
+            }
+            FailureKind::TimedOut => {
+                ApiError::new(ErrorCode::PaymentDeclined, "the payment was not completed in time; nothing was charged")
+            }
+            FailureKind::Exhausted { .. } => ApiError::new(
+                ErrorCode::Conflict,
+                "the checkout could not be completed and was undone; nothing was charged, check out again",
+            )
+            .with_details(serde_json::json!({ "reason": "checkout_failed", "step": self.step })),
+        }
+    }
 }
 
 /// What the steps reported, kept for the steps after them.

@@ -480,3 +480,75 @@ proptest! {
         check_saga(&events, timing, &webhook_during_wait)?;
     }
 }
+
+mod the_shoppers_answer {
+    use super::*;
+    use crate::api::{ApiError, ErrorCode};
+    use crate::orders::checkout::{CheckoutAnswer, CheckoutStatus};
+
+    #[test]
+    fn a_paid_checkout_is_201_with_its_orders_and_a_waiting_one_202() {
+        let id = saga();
+        let (mut state, first) = SagaState::start(id.clone(), T0, Timing::default());
+        let requested = crate::catalog::Money::new(9_999, crate::catalog::Currency::parse("EUR").unwrap());
+        let before = CheckoutAnswer::of(&state, None, None, Some(requested)).unwrap();
+        assert_eq!(
+            (before.status, before.http_status(), before.total),
+            (CheckoutStatus::Processing, 202, Some(requested))
+        );
+        assert!(before.orders.is_empty());
+        let wait = up_to_the_payment_wait(&mut state, first, T0 + 10);
+        assert!(matches!(wait, Action::WaitUntil { .. }));
+        let waiting = CheckoutAnswer::of(&state, None, None, Some(requested)).unwrap();
+        let snapshot = snapshot(&id);
+        assert_eq!((waiting.status, waiting.http_status()), (CheckoutStatus::AwaitingPayment, 202));
+        assert_eq!(waiting.total, Some(snapshot.group.totals.total), "the group's total, not the request's");
+        assert_eq!(waiting.orders.len(), 2);
+        let mut action = state.advance(step_ok(Step::AwaitPayment, &id), T0 + 20).unwrap();
+        while let Action::Run { step, .. } = action {
+            action = state.advance(step_ok(step, &id), T0 + 30).unwrap();
+        }
+        let paid = CheckoutAnswer::of(&state, None, None, None).unwrap();
+        assert_eq!((paid.status, paid.http_status()), (CheckoutStatus::Confirmed, 201));
+        assert_eq!(paid.payment.status, Some(crate::payments::PaymentStatus::Succeeded));
+        assert_eq!(paid.group_id, id.group_id());
+    }
+
+    #[test]
+    fn an_undone_checkout_answers_its_refusal_in_the_refusers_words_or_by_its_code() {
+        let id = saga();
+        let (mut state, first) = SagaState::start(id.clone(), T0, Timing::default());
+        let mut action = first;
+        for step in [Step::SnapshotCart, Step::CreateOrders] {
+            assert_eq!(run_step(&action), step);
+            action = state.advance(step_ok(step, &id), T0).unwrap();
+        }
+        let short = ApiError::new(ErrorCode::OutOfStock, "not enough stock for every item; nothing was reserved")
+            .with_details(serde_json::json!({"short": [{"variant_id": "var_x", "requested": 2, "available": 1}]}));
+        let refused = Report::Step { step: Step::ReserveStock, outcome: Outcome::refused(&short) };
+        state.advance(refused, T0).unwrap();
+        assert_eq!(
+            CheckoutAnswer::of(&state, None, Some(&short), None),
+            Err(short.clone()),
+            "the live words, details and all"
+        );
+        let remembered = CheckoutAnswer::of(&state, None, None, None).unwrap_err();
+        assert_eq!((remembered.code, remembered.status()), (ErrorCode::OutOfStock, 409), "after a crash: by its code");
+    }
+
+    #[test]
+    fn failures_become_client_errors_never_5xx() {
+        let failure = |kind| Failure { step: Step::ReserveStock, kind, at_ms: T0 };
+        let timed_out = failure(FailureKind::TimedOut).to_api_error();
+        assert_eq!(timed_out.code, ErrorCode::PaymentDeclined);
+        let exhausted = failure(FailureKind::Exhausted { error: "inventory is down".into() }).to_api_error();
+        assert_eq!(
+            (exhausted.status(), &exhausted.details.unwrap()["step"]),
+            (409, &serde_json::json!("reserve_stock"))
+        );
+        for reason in ["BIZ_5004", "BIZ_5001", "EXT_6001", "SYS_9001", "nonsense"] {
+            let error = failure(FailureKind::Refused { reason: reason.into() }).to_api_error();
+            assert!((400..500).contains(&error.status()), "{reason}: {}", error.status());
+        }
+    }
+}

@@ -24,15 +24,10 @@ impl<T> Answer<T> {
     pub fn outcome(self, done: impl FnOnce(T) -> Outcome) -> (Outcome, Option<ApiError>) {
         match self {
             Answer::Done(value) => (done(value), None),
-            Answer::Refused(error) => (Outcome::Refused { reason: refusal_reason(&error) }, Some(error)),
+            Answer::Refused(error) => (Outcome::refused(&error), Some(error)),
             Answer::Failed(error) => (Outcome::Transient { error }, None),
         }
     }
-}
-
-/// A refusal is remembered by its stable code, so an answer built later (after a crash) says the same.
-pub fn refusal_reason(error: &ApiError) -> String {
-    serde_json::to_value(error.code).ok().and_then(|code| code.as_str().map(str::to_owned)).unwrap_or_default()
 }
 
 pub async fn post<T: DeserializeOwned>(path: &str, body: &impl Serialize) -> Answer<T> {

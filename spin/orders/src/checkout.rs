@@ -1,7 +1,8 @@
 //! `POST /orders/checkout`, signed by the cart Worker (docs/adr/0009): the buyer's Idempotency-Key
 //! and a new saga in one statement, then the saga driven as far as it goes now (to the payment's
 //! answer, usually the end). Answers 201 paid, 202 still going (read the group later), or the
-//! refusal that undid it; the answer is kept under the key, so a retry gets the same.
+//! refusal that undid it. The saga's final save keeps its answer under the key, so a retry gets
+//! the same bytes; a retry while it is still going gets where it stands now (202).
 
 use shared::api::{ApiError, ErrorCode};
 use shared::idempotency::idempotency_key_reused;
@@ -9,16 +10,12 @@ use shared::orders::checkout::CheckoutCall;
 use shared::saga::{DEFAULT_TIMING, SagaId, SagaState};
 use spin_platform::ids::{new_id, now_ms};
 use spin_platform::respond::json_bytes_response;
-use spin_platform::{Received, Response, config, database_failure, error_response, misconfigured, require_signature};
+use spin_platform::{Received, Response, config, database_failure, error_response, misconfigured};
 
-use crate::REPLAY_TABLE;
 use crate::runner::{CheckoutInput, DriveError, Runner};
 use crate::store::{self, Start};
 
 pub async fn handle(request: &Received) -> Response {
-    if let Err(rejection) = require_signature(request, REPLAY_TABLE).await {
-        return error_response(&rejection.to_api_error(), &request.request_id);
-    }
     let call: CheckoutCall = match serde_json::from_slice(&request.body) {
         Ok(call) => call,
         Err(error) => {
@@ -38,11 +35,7 @@ pub async fn handle(request: &Received) -> Response {
     match store::start_checkout(&neon, &call.buyer_id, &call.idempotency_key, &fingerprint, &state).await {
         Ok(Start::New) => {}
         Ok(Start::Replay { status, body }) => return raw(status, &body, &request.request_id, true),
-        Ok(Start::InProgress) => {
-            let error = ApiError::new(ErrorCode::Conflict, "a checkout with this Idempotency-Key is in progress")
-                .with_details(serde_json::json!({ "reason": "in_progress" }));
-            return error_response(&error, &request.request_id);
-        }
+        Ok(Start::InProgress(saga)) => return in_progress(&neon, saga.as_ref(), &request.request_id).await,
         Ok(Start::Mismatch) => return error_response(&idempotency_key_reused(), &request.request_id),
         Err(error) => return database_failure(&error, &request.request_id),
     }
@@ -59,17 +52,26 @@ pub async fn handle(request: &Received) -> Response {
         Err(error) => eprintln!("[{}] checkout {}: {error:?}", request.request_id, state.saga_id()),
     }
     let (status, body) = runner.answer(&state, Some(input.expected_total));
-    let completed = neon
-        .query(
-            "SELECT orders.complete_idempotent_request($1, $2, $3::smallint, $4, $5)",
-            &[&call.buyer_id, &call.idempotency_key, &status, &body, state.saga_id()],
-        )
-        .await;
-    if let Err(error) = completed {
-        // The saga's own end completes the key if this did not.
-        eprintln!("[{}] checkout {}: keeping the answer failed: {error}", request.request_id, state.saga_id());
-    }
     raw(status, &body, &request.request_id, false)
+}
+
+/// Another request with the key is still working, or its checkout waits for the payment: where
+/// that checkout stands now, never kept (it moves on).
+async fn in_progress(neon: &store::Neon, saga: Option<&SagaId>, request_id: &str) -> Response {
+    let stored = match saga {
+        Some(saga) => match store::load(neon, saga).await {
+            Ok(stored) => stored,
+            Err(error) => return database_failure(&error, request_id),
+        },
+        None => None,
+    };
+    let Some(stored) = stored else {
+        let error = ApiError::new(ErrorCode::Conflict, "a checkout with this Idempotency-Key is in progress")
+            .with_details(serde_json::json!({ "reason": "in_progress" }));
+        return error_response(&error, request_id);
+    };
+    let (status, body) = Runner::new(neon, stored.buyer, None, request_id).answer(&stored.state, None);
+    raw(status, &body, request_id, true)
 }
 
 /// The answer kept under the key: the bytes first answered are the bytes replayed.

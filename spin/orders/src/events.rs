@@ -7,12 +7,8 @@ use shared::api::{ApiError, ErrorCode};
 use shared::events::edge::EventBatch;
 use shared::payments::api::{PaymentEvent, TOPIC_PAYMENT_FAILED, TOPIC_PAYMENT_SUCCEEDED, declined};
 use shared::saga::{Report, SagaStatus, Step};
-use spin_platform::{
-    Received, Response, config, database_failure, error_response, json_response, misconfigured, require_signature,
-};
+use spin_platform::{Received, Response, config, database_failure, error_response, json_response, misconfigured};
 
-use crate::REPLAY_TABLE;
-use crate::calls::refusal_reason;
 use crate::runner::{DriveError, Runner, payment_outcome};
 use crate::store;
 
@@ -23,9 +19,6 @@ struct Handled {
 }
 
 pub async fn handle(request: &Received) -> Response {
-    if let Err(rejection) = require_signature(request, REPLAY_TABLE).await {
-        return error_response(&rejection.to_api_error(), &request.request_id);
-    }
     let batch: EventBatch = match serde_json::from_slice(&request.body) {
         Ok(batch) => batch,
         Err(error) => {
@@ -58,21 +51,17 @@ pub async fn handle(request: &Received) -> Response {
         };
         let mut state = stored.state;
         let Some(outcome) = payment_outcome(payment.status, payment.psp_reference.clone(), || {
-            refusal_reason(&declined(&payment.payment_id, payment.failure.as_ref()))
+            declined(&payment.payment_id, payment.failure.as_ref())
         }) else {
             handled.ignored += 1;
             continue;
         };
-        let waiting_for_it = state.status() == SagaStatus::Awaiting && state.step() == Step::AwaitPayment;
-        let not_there_yet = !state.status().is_final() && state.step() < Step::AwaitPayment;
-        if not_there_yet {
+        // Before its wait, the saga could not take the report: the outbox sends it again later.
+        // Any other state decides for itself (a report it no longer waits for changes nothing).
+        if state.status() == SagaStatus::Running && state.step() < Step::AwaitPayment {
             let error =
                 ApiError::new(ErrorCode::DependencyUnavailable, "the checkout is not waiting for its payment yet");
             return error_response(&error, &request.request_id);
-        }
-        if !waiting_for_it {
-            handled.ignored += 1;
-            continue;
         }
         let mut runner = Runner::new(&neon, stored.buyer, None, &request.request_id);
         match runner.apply(&mut state, Report::Step { step: Step::AwaitPayment, outcome }).await {

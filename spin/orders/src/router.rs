@@ -1,13 +1,13 @@
 //! Maps method and path to a handler. Paths are matched in full (`/orders/...`), not through
 //! Spin's `spin-path-info`, so the component behaves the same in any wasi:http host. Every route
-//! but health is a signed internal call, checked by its handler before anything is read.
+//! but health is a signed internal call, checked here before anything is read.
 
 use http::Method;
 use shared::api::{ApiError, ErrorCode};
-use spin_platform::{Response, error_response, receive};
+use spin_platform::{Response, error_response, receive, require_signature};
 use spin_sdk::http::Request;
 
-use crate::{checkout, events, health, sweep};
+use crate::{REPLAY_TABLE, checkout, events, health, sweep};
 
 pub async fn route(request: Request) -> Response {
     let received = match receive(request).await {
@@ -26,6 +26,11 @@ pub async fn route(request: Request) -> Response {
     if method != allowed {
         let error = ApiError::new(ErrorCode::MethodNotAllowed, format!("{method} is not allowed here; use {allowed}"));
         return error_response(&error, &received.request_id);
+    }
+    if received.path() != "/orders/health"
+        && let Err(rejection) = require_signature(&received, REPLAY_TABLE).await
+    {
+        return error_response(&rejection.to_api_error(), &received.request_id);
     }
     match received.path() {
         "/orders/checkout" => checkout::handle(&received).await,

@@ -14,19 +14,18 @@ use shared::catalog::Money;
 use shared::idempotency::IdempotencyKey;
 use shared::inventory::{ReferenceRequest, Reservation, ReservationReference, ReserveItem, ReserveRequest};
 use shared::neon::NeonError;
-use shared::orders::checkout::{CheckoutAnswer, CheckoutOrder, CheckoutPayment, CheckoutStatus};
+use shared::orders::checkout::CheckoutAnswer;
 use shared::orders::{BuyerId, OrderGroup};
 use shared::payments::api::{CreateIntent, Intent, PaymentMethodInput, RecordLedger, Recorded, Voided, declined};
 use shared::payments::{PaymentStatus, PspReference, assess, split};
 use shared::saga::{
-    Action, CheckoutSnapshot, Compensation, FailureKind, Outcome, Report, SagaError, SagaState, SagaStatus, Step,
-    StepKey, StepOutput,
+    Action, CheckoutSnapshot, Compensation, Outcome, Report, SagaError, SagaState, Step, StepKey, StepOutput,
 };
 use spin_platform::config;
 use spin_platform::ids::now_ms;
 
 use crate::OUTBOX;
-use crate::calls::{self, Answer, refusal_reason};
+use crate::calls::{self, Answer};
 use crate::store::{self, Neon};
 
 /// What only the checkout request has: the priced cart and how the buyer pays. A saga resumed
@@ -325,9 +324,9 @@ impl<'a> Runner<'a> {
     }
 
     fn refuse(&mut self, error: ApiError) -> Outcome {
-        let reason = refusal_reason(&error);
+        let outcome = Outcome::refused(&error);
         self.refusal = Some(error);
-        Outcome::Refused { reason }
+        outcome
     }
 
     fn database<T>(&mut self, result: Result<T, NeonError>, done: impl FnOnce(T) -> Outcome) -> Outcome {
@@ -340,62 +339,12 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// The checkout's answer as the saga stands: 201 paid, 202 still going, or the error that
-    /// ended it (a 4xx, so the Idempotency-Key keeps it).
+    /// The checkout's answer as the saga stands (`CheckoutAnswer::of`), as status and JSON text.
     pub fn answer(&self, state: &SagaState, requested_total: Option<Money>) -> (u16, String) {
-        let failure = state.failure().filter(|_| state.status() != SagaStatus::Completed);
-        if let Some(failure) =
-            failure.filter(|_| matches!(state.status(), SagaStatus::Failed | SagaStatus::Compensating))
-        {
-            let error = self.refusal.clone().unwrap_or_else(|| match &failure.kind {
-                FailureKind::Refused { reason } => error_for(reason),
-                FailureKind::TimedOut => ApiError::new(
-                    ErrorCode::PaymentDeclined,
-                    "the payment was not completed in time; nothing was charged",
-                ),
-                FailureKind::Exhausted { .. } => ApiError::new(
-                    ErrorCode::Conflict,
-                    "the checkout could not be completed and was undone; nothing was charged, check out again",
-                )
-                .with_details(json!({ "reason": "checkout_failed", "step": failure.step })),
-            });
-            return (error.status(), error.to_json(self.request_id));
+        match CheckoutAnswer::of(state, self.payment.as_ref(), self.refusal.as_ref(), requested_total) {
+            Ok(answer) => (answer.http_status(), serde_json::to_string(&answer).unwrap_or_default()),
+            Err(error) => (error.status(), error.to_json(self.request_id)),
         }
-        let snapshot = state.outputs().snapshot.as_deref();
-        let status = match state.status() {
-            SagaStatus::Completed => CheckoutStatus::Confirmed,
-            SagaStatus::Awaiting => CheckoutStatus::AwaitingPayment,
-            _ => CheckoutStatus::Processing,
-        };
-        let total = snapshot.map(|snapshot| snapshot.group.totals.total).or(requested_total);
-        let answer = CheckoutAnswer {
-            group_id: state.group_id(),
-            status,
-            total,
-            orders: snapshot.map_or_else(Vec::new, |snapshot| {
-                snapshot
-                    .group
-                    .orders
-                    .iter()
-                    .map(|order| CheckoutOrder {
-                        order_id: order.id.clone(),
-                        vendor_id: order.vendor_id.clone(),
-                        total: order.totals.total,
-                    })
-                    .collect()
-            }),
-            payment: CheckoutPayment {
-                payment_id: state.payment_id(),
-                status: self
-                    .payment
-                    .as_ref()
-                    .map(|intent| intent.status)
-                    .or_else(|| (state.status() == SagaStatus::Completed).then_some(PaymentStatus::Succeeded)),
-                client_secret: self.payment.as_ref().and_then(|intent| intent.client_secret.clone()),
-            },
-        };
-        let code = if status == CheckoutStatus::Confirmed { 201 } else { 202 };
-        (code, serde_json::to_string(&answer).unwrap_or_default())
     }
 }
 
@@ -406,7 +355,7 @@ fn reference(state: &SagaState) -> ReservationReference {
 /// How a payment that reached a final state reports for `AwaitPayment`.
 fn payment_report(intent: &Intent) -> Option<Report> {
     let outcome = payment_outcome(intent.status, intent.psp_reference.clone(), || {
-        refusal_reason(&declined(&intent.payment_id, intent.failure.as_ref()))
+        declined(&intent.payment_id, intent.failure.as_ref())
     })?;
     Some(Report::Step { step: Step::AwaitPayment, outcome })
 }
@@ -415,25 +364,13 @@ fn payment_report(intent: &Intent) -> Option<Report> {
 pub fn payment_outcome(
     status: PaymentStatus,
     reference: Option<PspReference>,
-    declined_reason: impl FnOnce() -> String,
+    declined: impl FnOnce() -> ApiError,
 ) -> Option<Outcome> {
     match status {
         PaymentStatus::Succeeded => Some(Outcome::Ok(StepOutput::PaymentSucceeded { charge: reference? })),
-        PaymentStatus::Failed | PaymentStatus::Cancelled => Some(Outcome::Refused { reason: declined_reason() }),
+        PaymentStatus::Failed | PaymentStatus::Cancelled => Some(Outcome::refused(&declined())),
         _ => None,
     }
-}
-
-/// A refusal remembered only by its code (the saga was resumed): the code's own words.
-fn error_for(reason: &str) -> ApiError {
-    let code = serde_json::from_value(json!(reason)).unwrap_or(ErrorCode::Conflict);
-    let message = match code {
-        ErrorCode::OutOfStock => "not enough stock for every item; nothing was reserved or charged",
-        ErrorCode::PaymentDeclined => "the payment was declined; nothing was charged",
-        ErrorCode::CouponRejected => "a coupon can no longer be redeemed",
-        _ => "the checkout was refused and undone; nothing was charged",
-    };
-    ApiError::new(code, message)
 }
 
 /// Test-only (`test_crash_after_step`, empty in production): abort the component right after step

@@ -31,7 +31,8 @@ pub enum Start {
         status: u16,
         body: String,
     },
-    InProgress,
+    /// Not answered for good yet; the saga of the key, once it has one.
+    InProgress(Option<SagaId>),
     Mismatch,
 }
 
@@ -52,7 +53,7 @@ pub async fn start_checkout(
 ) -> Result<Start, NeonError> {
     let result = neon
         .query(
-            "SELECT outcome, response_status::integer AS status, response_body FROM orders.start_checkout(\
+            "SELECT outcome, response_status::integer AS status, response_body, resource_id FROM orders.start_checkout(\
              $1, $2, $3, $4, $5, $6::jsonb, $7, $8::bigint, $9::timestamptz, $10::timestamptz, $11::timestamptz)",
             &[
                 buyer,
@@ -77,9 +78,16 @@ pub async fn start_checkout(
             status: row.get::<Option<i64>>("status")?.and_then(|status| u16::try_from(status).ok()).unwrap_or(200),
             body: row.get::<Option<String>>("response_body")?.unwrap_or_default(),
         },
-        "in_progress" => Start::InProgress,
+        "in_progress" => {
+            Start::InProgress(row.get::<Option<String>>("resource_id")?.and_then(|id| SagaId::parse(&id).ok()))
+        }
         _ => Start::Mismatch,
     })
+}
+
+pub async fn load(neon: &Neon, saga: &SagaId) -> Result<Option<StoredSaga>, NeonError> {
+    let result = neon.query("SELECT state, buyer_id FROM orders.sagas WHERE id = $1", &[saga]).await?;
+    result.first().map(stored).transpose()
 }
 
 fn stored(row: shared::neon::Row<'_>) -> Result<StoredSaga, NeonError> {
