@@ -7,9 +7,9 @@ use shared::api::{ApiError, ErrorCode};
 use shared::events::notification;
 use shared::events::outbox::Status;
 use shared::events::{self, Incoming};
-use spin_platform::{Received, Response, config, error_response, json_response, require_signature};
+use spin_platform::{Received, Response, config, error_response, json_response, misconfigured, require_signature};
 
-use crate::failures::{misconfigured, unavailable};
+use crate::failures::unavailable;
 use crate::{REPLAY_TABLE, delivery, mailer, outbox};
 
 #[derive(Serialize)]
@@ -38,7 +38,7 @@ pub async fn handle(request: &Received) -> Response {
     };
     let neon = match config::neon_client().await {
         Ok(neon) => neon,
-        Err(error) => return misconfigured(request, &error),
+        Err(error) => return misconfigured(&error, &request.request_id),
     };
     let rendered = notification::render(&event);
     let row = match outbox::insert(&neon, &event.id, &rendered).await {

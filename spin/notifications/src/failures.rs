@@ -2,12 +2,7 @@
 
 use shared::api::{ApiError, ErrorCode};
 use shared::neon::NeonError;
-use spin_platform::{ConfigError, Received, Response, error_response};
-
-pub fn misconfigured(request: &Received, error: &ConfigError) -> Response {
-    eprintln!("[{}] misconfigured: {error}", request.request_id);
-    error_response(&ApiError::new(ErrorCode::Misconfigured, "service is misconfigured"), &request.request_id)
-}
+use spin_platform::{Received, Response, error_response};
 
 /// The outbox's database is unreachable or failing: 503, so the queue or cron tries again later.
 pub fn unavailable(request: &Received, error: &NeonError) -> Response {

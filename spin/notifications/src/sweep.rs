@@ -2,10 +2,10 @@
 //! and tries each once more. Body: empty or `{"limit": n}`.
 
 use serde::Serialize;
-use shared::events::outbox::{Status, SweepRequest};
-use spin_platform::{Received, Response, config, error_response, json_response, require_signature};
+use shared::events::outbox::Status;
+use spin_platform::{Received, Response, error_response, json_response, require_signature, sweep};
 
-use crate::failures::{misconfigured, unavailable};
+use crate::failures::unavailable;
 use crate::{REPLAY_TABLE, delivery, mailer, outbox};
 
 /// Rows per sweep when the caller does not say; sends run one after another, so this bounds the
@@ -25,13 +25,9 @@ pub async fn handle(request: &Received) -> Response {
     if let Err(rejection) = require_signature(request, REPLAY_TABLE).await {
         return error_response(&rejection.to_api_error(), &request.request_id);
     }
-    let limit = match SweepRequest::limit(&request.body, DEFAULT_LIMIT, MAX_LIMIT) {
-        Ok(limit) => limit,
-        Err(error) => return error_response(&error, &request.request_id),
-    };
-    let neon = match config::neon_client().await {
-        Ok(neon) => neon,
-        Err(error) => return misconfigured(request, &error),
+    let (limit, neon) = match sweep::open(request, DEFAULT_LIMIT, MAX_LIMIT).await {
+        Ok(opened) => opened,
+        Err(response) => return response,
     };
     let rows = match outbox::claim_due(&neon, limit).await {
         Ok(rows) => rows,

@@ -4,22 +4,17 @@
 //! Body: empty or `{"limit": n}`.
 
 use serde::Serialize;
-use shared::events::edge::{DeliveryReport, MAX_EVENTS_PER_DELIVERY};
-use shared::events::outbox::SweepRequest;
+use shared::events::edge::DeliveryReport;
 use shared::saga::SagaStatus;
-use spin_platform::{
-    DeliveryError, Received, Response, config, database_failure, error_response, json_response, misconfigured,
-    require_signature,
-};
+use spin_platform::{Received, Response, database_failure, json_response, sweep};
 
 use crate::runner::{DriveError, Runner};
-use crate::{OUTBOX, REPLAY_TABLE, store};
+use crate::{OUTBOX, store};
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;
 /// A claimed saga is this sweeper's for as long as its calls can take.
 const CLAIM_LEASE_SECS: i64 = 60;
-const MAX_BATCHES: usize = 10;
 
 #[derive(Serialize, Default)]
 struct SweepReport {
@@ -34,16 +29,9 @@ struct SweepReport {
 }
 
 pub async fn handle(request: &Received) -> Response {
-    if let Err(rejection) = require_signature(request, REPLAY_TABLE).await {
-        return error_response(&rejection.to_api_error(), &request.request_id);
-    }
-    let limit = match SweepRequest::limit(&request.body, DEFAULT_LIMIT, MAX_LIMIT) {
-        Ok(limit) => limit,
-        Err(error) => return error_response(&error, &request.request_id),
-    };
-    let neon = match config::neon_client().await {
-        Ok(neon) => neon,
-        Err(error) => return misconfigured(&error, &request.request_id),
+    let (limit, neon) = match sweep::open(request, DEFAULT_LIMIT, MAX_LIMIT).await {
+        Ok(opened) => opened,
+        Err(response) => return response,
     };
     let claimed = match store::claim_due(&neon, limit, CLAIM_LEASE_SECS).await {
         Ok(claimed) => claimed,
@@ -66,10 +54,9 @@ pub async fn handle(request: &Received) -> Response {
             }
         }
     }
-    report.events = match OUTBOX.deliver_backlog(&neon, MAX_BATCHES * MAX_EVENTS_PER_DELIVERY).await {
+    report.events = match sweep::deliver_outbox(OUTBOX, &neon, request).await {
         Ok(events) => events,
-        Err(DeliveryError::Config(error)) => return misconfigured(&error, &request.request_id),
-        Err(DeliveryError::Neon(error)) => return database_failure(&error, &request.request_id),
+        Err(response) => return response,
     };
     json_response(200, &report, &request.request_id)
 }

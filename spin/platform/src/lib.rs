@@ -9,6 +9,7 @@ pub mod outbox;
 pub mod respond;
 pub mod signature;
 pub mod signed;
+pub mod sweep;
 pub mod transport;
 
 pub use config::{ConfigError, Var};
