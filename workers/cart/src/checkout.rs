@@ -12,9 +12,9 @@ use shared::orders::checkout::{CheckoutCall, CheckoutRequest};
 use shared::orders::{BuyerId, CheckoutRefusal};
 use worker::{Request, Response};
 use worker_platform::spin::{SpinCall, SpinError, relay};
-use worker_platform::{clock, request as body, respond};
+use worker_platform::{request as body, respond};
 
-use crate::handlers::Context;
+use crate::handlers::{self, Context};
 
 const PATH: &str = "/orders/checkout";
 const SIGNATURE_ISSUER: &str = "marketplace-cart";
@@ -37,9 +37,7 @@ pub async fn checkout(ctx: &Context, request: &Request, body: &[u8]) -> Result<R
     if cart.lines.is_empty() {
         return Err(CheckoutRefusal::EmptyCart.to_api_error());
     }
-    let data = ctx.data.pricing(&cart, None, Some(user)).await?;
-    let view = shared::cart::price(&cart, data.input(clock::now()))
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "the cart's amounts overflow"))?;
+    let (view, data) = handlers::price_now(ctx, &cart).await?;
     let call =
         CheckoutCall { buyer_id: buyer, idempotency_key: key, request: checkout, cart: view, coupons: data.coupons };
     let body = serde_json::to_vec(&call).map_err(respond::internal)?;

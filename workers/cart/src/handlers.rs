@@ -327,8 +327,15 @@ fn line(line_id: &str) -> Result<CartLineId, ApiError> {
 }
 
 async fn view(ctx: &Context, cart: &Cart, replayed: bool) -> Outcome {
+    let (priced, _) = price_now(ctx, cart).await?;
+    reply(ctx, &priced, replayed)
+}
+
+/// The cart priced against the catalog now, with the data it was priced with (checkout hands
+/// both to the saga).
+pub(crate) async fn price_now(ctx: &Context, cart: &Cart) -> Result<(CartView, PricingData), ApiError> {
     let data = ctx.data.pricing(cart, None, ctx.session.user_id.as_deref()).await?;
-    priced(ctx, cart, &data, replayed)
+    Ok((price_with(cart, &data)?, data))
 }
 
 /// Priced with `data` read before the write, unless the cart has changed beyond it meanwhile.
@@ -337,8 +344,11 @@ async fn priced_with(ctx: &Context, cart: &Cart, data: &PricingData, replayed: b
 }
 
 fn priced(ctx: &Context, cart: &Cart, data: &PricingData, replayed: bool) -> Outcome {
-    let priced = price(cart, data.input(clock::now())).map_err(overflow)?;
-    reply(ctx, &priced, replayed)
+    reply(ctx, &price_with(cart, data)?, replayed)
+}
+
+fn price_with(cart: &Cart, data: &PricingData) -> Result<CartView, ApiError> {
+    price(cart, data.input(clock::now())).map_err(overflow)
 }
 
 /// The priced cart; after a login merge, also what the merge had to cap (`"merge"`, once). A
