@@ -27,6 +27,10 @@
 //! Objects are rendered in API version 2024-06-20's shapes whatever `Stripe-Version` a request
 //! names (the header is echoed back, as Stripe does).
 //!
+//! Its objects and enums are its own, not `shared::payments::stripe`'s: the payments adapter is
+//! tested against this second, independent rendering of Stripe's documented shapes, so a field or
+//! status the adapter names wrongly fails here instead of agreeing with itself.
+//!
 //! Deliberate differences: connected accounts get the capabilities they request as `active` at
 //! once (there is no hosted onboarding); no fees are taken; charges settle to the pending balance
 //! and never become available, except 4000000000000077 charges, which are available at once
