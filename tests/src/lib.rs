@@ -18,6 +18,8 @@ use xtask::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
 
 pub use xtask::stack;
 
+pub mod sql_fixtures;
+
 pub struct TestStack {
     pub stack: Stack,
     pub http: reqwest::Client,
@@ -317,12 +319,17 @@ pub fn error_code(body: &Value) -> &str {
 /// A fresh prefixed ULID in `shared::ids`' format, unique within the test binary and across
 /// binaries running at once (the process id is part of the entropy): fixture rows never collide.
 pub fn fresh_id(prefix: &str) -> String {
+    fresh(|now, entropy| shared::ids::new_id(prefix, now, entropy))
+}
+
+/// A fresh typed id (`fresh(VendorId::generate)`), unique as [`fresh_id`]'s are.
+pub fn fresh<T>(generate: impl FnOnce(u64, shared::ids::Entropy) -> T) -> T {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut entropy = [0u8; 10];
     entropy[..2].copy_from_slice(&(std::process::id() as u16).to_be_bytes());
     entropy[2..].copy_from_slice(&COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_be_bytes());
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    shared::ids::new_id(prefix, now, entropy)
+    generate(now, entropy)
 }
 
 /// Unix seconds now, for signing test requests.
