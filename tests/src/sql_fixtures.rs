@@ -1,5 +1,6 @@
-//! Rows and statements for the tests of the SQL alone (`*_sql.rs`, on [`crate::MigratedDatabase`]):
-//! a minimal catalog shop, and statements that panic with their text so a failure names itself.
+//! Rows and statements for tests that read or write PostgreSQL directly: a minimal catalog shop
+//! for the tests of the SQL alone (`*_sql.rs`, on [`crate::MigratedDatabase`]), and statements
+//! that panic with their text, so a failure names itself (any test's Neon client, e.g. `stack.neon()`).
 
 use serde_json::json;
 use shared::neon::{BatchOptions, NeonClient, Query, QueryResult, ToSql};

@@ -659,52 +659,48 @@ async fn count(stack: &TestStack, statement: &str, params: &[&dyn ToSql]) -> i64
 }
 
 async fn payment_status(stack: &TestStack, payment: &PaymentId) -> Option<String> {
-    let result = stack.neon().query("SELECT status FROM payments.payments WHERE id = $1", &[payment]).await.unwrap();
+    let result = sql(&stack.neon(), "SELECT status FROM payments.payments WHERE id = $1", &[payment]).await;
     result.first().map(|row| row.get("status").unwrap())
 }
 
 async fn psp_intent(stack: &TestStack, payment: &PaymentId) -> String {
-    let result =
-        stack.neon().query("SELECT psp_intent_id FROM payments.payments WHERE id = $1", &[payment]).await.unwrap();
+    let result = sql(&stack.neon(), "SELECT psp_intent_id FROM payments.payments WHERE id = $1", &[payment]).await;
     result.one().and_then(|row| row.get("psp_intent_id")).expect("the payment has its intent")
 }
 
 /// (topic, payload) of the payment's outbox events, oldest first.
 async fn outbox_events(stack: &TestStack, payment: &PaymentId) -> Vec<(String, Value)> {
-    let result = stack
-        .neon()
-        .query("SELECT topic, payload FROM payments.outbox WHERE payload ->> 'payment_id' = $1 ORDER BY id", &[payment])
-        .await
-        .unwrap();
+    let result = sql(
+        &stack.neon(),
+        "SELECT topic, payload FROM payments.outbox WHERE payload ->> 'payment_id' = $1 ORDER BY id",
+        &[payment],
+    )
+    .await;
     result.iter().map(|row| (row.get("topic").unwrap(), row.get("payload").unwrap())).collect()
 }
 
 async fn processed_events(stack: &TestStack, payment: &PaymentId) -> Vec<String> {
-    let result = stack
-        .neon()
-        .query(
-            "SELECT type FROM payments.psp_events WHERE payment_id = $1 AND processed_at IS NOT NULL ORDER BY received_at",
-            &[payment],
-        )
-        .await
-        .unwrap();
+    let result = sql(
+        &stack.neon(),
+        "SELECT type FROM payments.psp_events WHERE payment_id = $1 AND processed_at IS NOT NULL ORDER BY received_at",
+        &[payment],
+    )
+    .await;
     result.iter().map(|row| row.get("type").unwrap()).collect()
 }
 
 /// Balance per account (`vendor_payable:ven_…` per vendor) of the journals of one payment and its refunds.
 async fn account_balances(stack: &TestStack, payment: &PaymentId) -> BTreeMap<String, i64> {
-    let result = stack
-        .neon()
-        .query(
-            "SELECT e.account || coalesce(':' || e.vendor_id, '') AS account, sum(e.amount_minor)::bigint AS balance \
-             FROM payments.ledger_entries e JOIN payments.journals j ON j.id = e.journal_id \
-             WHERE (j.kind = 'payment' AND j.reference = $1) \
-                OR (j.kind = 'refund' AND j.reference IN (SELECT id FROM payments.refunds WHERE payment_id = $1)) \
-             GROUP BY 1",
-            &[payment],
-        )
-        .await
-        .unwrap();
+    let result = sql(
+        &stack.neon(),
+        "SELECT e.account || coalesce(':' || e.vendor_id, '') AS account, sum(e.amount_minor)::bigint AS balance \
+         FROM payments.ledger_entries e JOIN payments.journals j ON j.id = e.journal_id \
+         WHERE (j.kind = 'payment' AND j.reference = $1) \
+            OR (j.kind = 'refund' AND j.reference IN (SELECT id FROM payments.refunds WHERE payment_id = $1)) \
+         GROUP BY 1",
+        &[payment],
+    )
+    .await;
     result.iter().map(|row| (row.get("account").unwrap(), row.get("balance").unwrap())).collect()
 }
 
@@ -714,14 +710,12 @@ async fn vendor_balance(stack: &TestStack, vendor: &VendorId) -> i64 {
 }
 
 async fn payout(stack: &TestStack, vendor: &VendorId) -> Value {
-    let result = stack
-        .neon()
-        .query(
-            "SELECT to_jsonb(p) AS payout FROM payments.payouts p WHERE vendor_id = $1 ORDER BY created_at",
-            &[vendor],
-        )
-        .await
-        .unwrap();
+    let result = sql(
+        &stack.neon(),
+        "SELECT to_jsonb(p) AS payout FROM payments.payouts p WHERE vendor_id = $1 ORDER BY created_at",
+        &[vendor],
+    )
+    .await;
     assert_eq!(result.len(), 1, "one payout for {vendor}");
     result.one().and_then(|row| row.get("payout")).unwrap()
 }
