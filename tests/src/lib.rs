@@ -102,7 +102,6 @@ impl TestStack {
         self.send(self.http.get(self.worker_url(path_and_query)), None).await
     }
 
-    /// The stack's database, through its Neon gateway.
     /// A signed call to a Spin path (DESIGN §5) with this stack's key, as the edge makes them;
     /// `GET` sends no body. Status and JSON body (`null` when not JSON).
     pub async fn signed(&self, method: &str, path: &str, body: impl Into<Vec<u8>>) -> (u16, Value) {
@@ -118,6 +117,7 @@ impl TestStack {
         (status, body)
     }
 
+    /// The stack's database, through its Neon gateway.
     pub fn neon(&self) -> NeonClient<ReqwestTransport> {
         NeonClient::new(ReqwestTransport::default(), self.stack.urls().neon_sql, self.stack.connection_string())
     }
@@ -283,7 +283,6 @@ fn print_logs(dir: &std::path::Path) {
     }
 }
 
-/// The `id`s of list or search items as a set; fails when a product is listed twice.
 /// A call signed with `key` for `url` (DESIGN §5), usable from spawned tasks; `GET` sends no body.
 pub async fn signed_call(http: &reqwest::Client, url: &str, key: &str, method: &str, body: Vec<u8>) -> (u16, Value) {
     use shared::webhook::{self, SignRequest, SigningKey};
@@ -304,6 +303,7 @@ pub async fn signed_call(http: &reqwest::Client, url: &str, key: &str, method: &
     (status, response.json::<Value>().await.unwrap_or(Value::Null))
 }
 
+/// The `id`s of list or search items as a set; fails when a product is listed twice.
 pub fn unique_ids(items: &[Value]) -> std::collections::BTreeSet<String> {
     let ids: Vec<&str> = items.iter().map(|item| item["id"].as_str().expect("id")).collect();
     let set: std::collections::BTreeSet<String> = ids.iter().map(|id| (*id).to_owned()).collect();
