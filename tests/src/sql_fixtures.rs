@@ -33,6 +33,25 @@ pub struct Shop {
     pub variants: Vec<String>,
 }
 
+impl Shop {
+    /// The vendor's default location, as inventory names it (`ven_X` → `loc_X`).
+    pub fn default_location(&self) -> String {
+        format!("loc_{}", self.vendor.trim_start_matches("ven_"))
+    }
+
+    /// A second location of the vendor (a warehouse, not the default): its id.
+    pub async fn add_location(&self, neon: &Neon) -> String {
+        let location = fresh_id("loc");
+        sql(
+            neon,
+            "INSERT INTO inventory.locations (id, vendor_id, name) VALUES ($1, $2, 'Warehouse')",
+            &[&location, &self.vendor],
+        )
+        .await;
+        location
+    }
+}
+
 /// Who keeps a [`shop`]'s stock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adoption {

@@ -44,15 +44,11 @@ async fn shown(neon: &Neon, shop: &Shop) -> i64 {
     result.one().expect("a stock row").get(0).expect("available")
 }
 
-fn default_location(shop: &Shop) -> String {
-    format!("loc_{}", &shop.vendor[4..])
-}
-
 #[tokio::test]
 async fn the_newest_level_per_location_wins_and_locations_add_up() {
     let neon = neon().await;
     let shop = shop(&neon, 5).await;
-    let (home, warehouse) = (default_location(&shop), id("loc"));
+    let (home, warehouse) = (shop.default_location(), id("loc"));
     apply(&neon, &[level(&shop, &home, 4, 3), level(&shop, &warehouse, 6, 2)]).await;
     assert_eq!(shown(&neon, &shop).await, 10);
     // Late and repeated events change nothing.
@@ -71,7 +67,7 @@ async fn what_the_catalog_showed_before_inventorys_first_event_stays_at_the_defa
     apply(&neon, &[level(&shop, &id("loc"), 3, 2)]).await;
     assert_eq!(shown(&neon, &shop).await, 8);
     // The default location's own event then replaces the adopted number (any version beats it).
-    apply(&neon, &[level(&shop, &default_location(&shop), 1, 1)]).await;
+    apply(&neon, &[level(&shop, &shop.default_location(), 1, 1)]).await;
     assert_eq!(shown(&neon, &shop).await, 4);
 }
 
@@ -79,9 +75,9 @@ async fn what_the_catalog_showed_before_inventorys_first_event_stays_at_the_defa
 async fn levels_of_unknown_variants_or_of_another_vendor_change_nothing() {
     let neon = neon().await;
     let shop = shop(&neon, 5).await;
-    let mut wrong_vendor = level(&shop, &default_location(&shop), 0, 9);
+    let mut wrong_vendor = level(&shop, &shop.default_location(), 0, 9);
     wrong_vendor["vendor_id"] = json!(id("ven"));
-    let mut unknown = level(&shop, &default_location(&shop), 0, 9);
+    let mut unknown = level(&shop, &shop.default_location(), 0, 9);
     unknown["variant_id"] = json!(id("var"));
     assert_eq!(apply(&neon, &[wrong_vendor, unknown]).await, Vec::new());
     assert_eq!(shown(&neon, &shop).await, 5);
@@ -91,7 +87,7 @@ async fn levels_of_unknown_variants_or_of_another_vendor_change_nothing() {
 async fn coming_into_and_going_out_of_stock_is_reported_for_the_lists() {
     let neon = neon().await;
     let shop = shop(&neon, 0).await;
-    let home = default_location(&shop);
+    let home = shop.default_location();
     assert_eq!(apply(&neon, &[level(&shop, &home, 2, 2)]).await, [(shop.product.clone(), false, true)]);
     assert_eq!(apply(&neon, &[level(&shop, &home, 1, 3)]).await, [(shop.product.clone(), true, true)]);
     assert_eq!(apply(&neon, &[level(&shop, &home, 0, 4)]).await, [(shop.product.clone(), true, false)]);
@@ -103,13 +99,7 @@ async fn coming_into_and_going_out_of_stock_is_reported_for_the_lists() {
 async fn inventorys_events_in_any_order_and_repeated_match_inventory() {
     let neon = neon().await;
     let shop = shop(&neon, 5).await;
-    let warehouse = id("loc");
-    sql(
-        &neon,
-        "INSERT INTO inventory.locations (id, vendor_id, name) VALUES ($1, $2, 'Warehouse')",
-        &[&warehouse, &shop.vendor],
-    )
-    .await;
+    let warehouse = shop.add_location(&neon).await;
     let set = "SELECT 1 FROM inventory.set_on_hand($1, $2, $3, $4::integer, NULL)";
     for (location, on_hand) in [(None, 9), (Some(&warehouse), 4), (None, 2), (Some(&warehouse), 7)] {
         sql(&neon, set, &[&shop.vendor, &shop.variants[0], &location, &on_hand]).await;

@@ -193,7 +193,7 @@ async fn catalog_stock_present_before_the_inventory_migration_is_seeded_at_defau
     assert_eq!(stock(&neon, &first.variants[1]).await, (0, 0));
     assert_eq!(stock(&neon, &second.variants[0]).await, (3, 0));
     for shop in [&first, &second] {
-        let default = format!("loc_{}", &shop.vendor[4..]);
+        let default = shop.default_location();
         let result = sql(
             &neon,
             "SELECT DISTINCT s.location_id FROM inventory.stock s JOIN inventory.locations l ON l.id = s.location_id \
@@ -405,13 +405,7 @@ async fn a_reservation_fills_from_the_default_location_first_then_the_others() {
     let neon = neon().await;
     let shop = shop(&neon, &[2]).await;
     let variant = &shop.variants[0];
-    let warehouse = id("loc");
-    sql(
-        &neon,
-        "INSERT INTO inventory.locations (id, vendor_id, name) VALUES ($1, $2, 'Warehouse')",
-        &[&warehouse, &shop.vendor],
-    )
-    .await;
+    let warehouse = shop.add_location(&neon).await;
     let set = "SELECT on_hand FROM inventory.set_on_hand($1, $2, $3, $4::integer, 'count-1')";
     sql(&neon, set, &[&shop.vendor, variant, &warehouse, &5]).await;
 
@@ -423,7 +417,7 @@ async fn a_reservation_fills_from_the_default_location_first_then_the_others() {
         &[&reference, &items(&[(variant, 4)])],
     )
     .await;
-    let default = format!("loc_{}", &shop.vendor[4..]);
+    let default = shop.default_location();
     assert_eq!(column::<String>(&held, "location_id"), [default, warehouse.clone()]);
     assert_eq!(column::<i64>(&held, "quantity"), [2, 2]);
     assert_eq!(stock(&neon, variant).await, (7, 4));
