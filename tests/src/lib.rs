@@ -18,6 +18,8 @@ use xtask::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
 
 pub use xtask::stack;
 
+pub mod sql_fixtures;
+
 pub struct TestStack {
     pub stack: Stack,
     pub http: reqwest::Client,
@@ -100,7 +102,6 @@ impl TestStack {
         self.send(self.http.get(self.worker_url(path_and_query)), None).await
     }
 
-    /// The stack's database, through its Neon gateway.
     /// A signed call to a Spin path (DESIGN §5) with this stack's key, as the edge makes them;
     /// `GET` sends no body. Status and JSON body (`null` when not JSON).
     pub async fn signed(&self, method: &str, path: &str, body: impl Into<Vec<u8>>) -> (u16, Value) {
@@ -116,6 +117,7 @@ impl TestStack {
         (status, body)
     }
 
+    /// The stack's database, through its Neon gateway.
     pub fn neon(&self) -> NeonClient<ReqwestTransport> {
         NeonClient::new(ReqwestTransport::default(), self.stack.urls().neon_sql, self.stack.connection_string())
     }
@@ -281,7 +283,6 @@ fn print_logs(dir: &std::path::Path) {
     }
 }
 
-/// The `id`s of list or search items as a set; fails when a product is listed twice.
 /// A call signed with `key` for `url` (DESIGN §5), usable from spawned tasks; `GET` sends no body.
 pub async fn signed_call(http: &reqwest::Client, url: &str, key: &str, method: &str, body: Vec<u8>) -> (u16, Value) {
     use shared::webhook::{self, SignRequest, SigningKey};
@@ -302,6 +303,7 @@ pub async fn signed_call(http: &reqwest::Client, url: &str, key: &str, method: &
     (status, response.json::<Value>().await.unwrap_or(Value::Null))
 }
 
+/// The `id`s of list or search items as a set; fails when a product is listed twice.
 pub fn unique_ids(items: &[Value]) -> std::collections::BTreeSet<String> {
     let ids: Vec<&str> = items.iter().map(|item| item["id"].as_str().expect("id")).collect();
     let set: std::collections::BTreeSet<String> = ids.iter().map(|id| (*id).to_owned()).collect();
@@ -317,12 +319,17 @@ pub fn error_code(body: &Value) -> &str {
 /// A fresh prefixed ULID in `shared::ids`' format, unique within the test binary and across
 /// binaries running at once (the process id is part of the entropy): fixture rows never collide.
 pub fn fresh_id(prefix: &str) -> String {
+    fresh(|now, entropy| shared::ids::new_id(prefix, now, entropy))
+}
+
+/// A fresh typed id (`fresh(VendorId::generate)`), unique as [`fresh_id`]'s are.
+pub fn fresh<T>(generate: impl FnOnce(u64, shared::ids::Entropy) -> T) -> T {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let mut entropy = [0u8; 10];
     entropy[..2].copy_from_slice(&(std::process::id() as u16).to_be_bytes());
     entropy[2..].copy_from_slice(&COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_be_bytes());
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    shared::ids::new_id(prefix, now, entropy)
+    generate(now, entropy)
 }
 
 /// Unix seconds now, for signing test requests.

@@ -5,13 +5,11 @@
 use std::collections::BTreeSet;
 
 use e2e::TestStack;
+use e2e::sql_fixtures::{Neon, one_i64, sql};
 use shared::catalog::search::TYPO_WORD_SIMILARITY;
 use shared::catalog::{ProductStatus, SearchQuery};
-use shared::neon::{BatchOptions, NeonClient, Query, ToSql};
-use shared::transport::ReqwestTransport;
+use shared::neon::{BatchOptions, Query, ToSql};
 use xtask::catalog_seed::{self, SeedCatalog, SeedConfig, SeedProduct, SeedReport};
-
-type Neon = NeonClient<ReqwestTransport>;
 
 const TABLES: [&str; 7] =
     ["vendors", "categories", "category_closure", "products", "variants", "variant_stock", "product_images"];
@@ -21,7 +19,7 @@ const TABLES: [&str; 7] =
 async fn catalog_seed_through_the_neon_gateway() {
     let stack = TestStack::start("catalog_seed", false).await.expect("stack starts");
     let (neon_url, connection_string) = (stack.stack.urls().neon_sql, stack.stack.connection_string());
-    let neon = NeonClient::new(ReqwestTransport::default(), neon_url.clone(), connection_string.clone());
+    let neon = stack.neon();
     let config = SeedConfig { products: 300, ..SeedConfig::default() };
     let expected = catalog_seed::generate(&config).expect("the catalog generates");
 
@@ -51,14 +49,14 @@ async fn seeding_writes_exactly_the_generated_rows(neon: &Neon, expected: &SeedC
         ("product_images", 0),
     ];
     for (table, rows) in counts {
-        assert_eq!(count(neon, &format!("SELECT count(*) FROM catalog.{table}"), &[]).await, rows as i64, "{table}");
+        assert_eq!(one_i64(neon, &format!("SELECT count(*) FROM catalog.{table}"), &[]).await, rows as i64, "{table}");
     }
     let active = expected.products.iter().filter(|p| p.status == ProductStatus::Active).count();
     let sql = "SELECT count(*) FROM catalog.products WHERE status = $1";
-    assert_eq!(count(neon, sql, &[&ProductStatus::Active]).await, active as i64);
+    assert_eq!(one_i64(neon, sql, &[&ProductStatus::Active]).await, active as i64);
     // The demo vendors own products, so their admins have something to manage.
     let sql = "SELECT count(*) FROM catalog.products WHERE vendor_id = $1";
-    assert!(count(neon, sql, &[&"ven_01JC00000000000000000000A1"]).await > 0);
+    assert!(one_i64(neon, sql, &[&"ven_01JC00000000000000000000A1"]).await > 0);
 }
 
 /// Each table's rows in a stable order, hashed: equal snapshots, equal data.
@@ -78,13 +76,13 @@ async fn snapshot(neon: &Neon) -> Vec<(String, i64, String)> {
 async fn every_product_has_a_variant_and_its_price_bounds(neon: &Neon) {
     let without_variants = "SELECT count(*) FROM catalog.products p \
         WHERE NOT EXISTS (SELECT 1 FROM catalog.variants v WHERE v.product_id = p.id)";
-    assert_eq!(count(neon, without_variants, &[]).await, 0);
+    assert_eq!(one_i64(neon, without_variants, &[]).await, 0);
     // The variants trigger's denormalised bounds agree with the variants.
     let wrong_bounds = "SELECT count(*) FROM catalog.products p \
         JOIN (SELECT product_id, min(price_minor) AS low, max(price_minor) AS high FROM catalog.variants GROUP BY 1) v \
           ON v.product_id = p.id \
         WHERE p.price_min_minor IS DISTINCT FROM v.low OR p.price_max_minor IS DISTINCT FROM v.high";
-    assert_eq!(count(neon, wrong_bounds, &[]).await, 0);
+    assert_eq!(one_i64(neon, wrong_bounds, &[]).await, 0);
 }
 
 async fn categories_form_one_tree_of_40(neon: &Neon, expected: &SeedCatalog) {
@@ -99,7 +97,7 @@ async fn categories_form_one_tree_of_40(neon: &Neon, expected: &SeedCatalog) {
     let row = result.one().expect("one row");
     let numbers: Vec<i64> = (0..4).map(|i| row.get::<i64>(i).expect("number")).collect();
     assert_eq!(numbers, [40, 40, 2, 6], "reached, distinct, deepest, roots");
-    assert_eq!(count(neon, "SELECT count(*) FROM catalog.categories", &[]).await, 40);
+    assert_eq!(one_i64(neon, "SELECT count(*) FROM catalog.categories", &[]).await, 40);
 
     // The closure holds exactly each category's chain of ancestors.
     let result = neon
@@ -176,12 +174,6 @@ async fn a_one_letter_typo_still_matches_through_trigram_similarity(neon: &Neon,
     assert!(plan.iter().any(|line| line.contains("products_title_trgm_idx")), "{plan:#?}");
 }
 
-async fn count(neon: &Neon, sql: &str, params: &[&dyn ToSql]) -> i64 {
-    let result = neon.query(sql, params).await.unwrap_or_else(|error| panic!("{sql}: {error}"));
-    result.one().and_then(|row| row.get::<i64>(0)).unwrap_or_else(|error| panic!("{sql}: {error}"))
-}
-
-async fn ids(neon: &Neon, sql: &str, params: &[&dyn ToSql]) -> Vec<String> {
-    let result = neon.query(sql, params).await.unwrap_or_else(|error| panic!("{sql}: {error}"));
-    result.iter().map(|row| row.get::<String>(0).expect("id")).collect()
+async fn ids(neon: &Neon, query: &str, params: &[&dyn ToSql]) -> Vec<String> {
+    sql(neon, query, params).await.iter().map(|row| row.get::<String>(0).expect("id")).collect()
 }

@@ -5,65 +5,21 @@
 //!
 //! Needs only the system's PostgreSQL (no Wasm builds), like checkout_sql.rs.
 
+use e2e::sql_fixtures::{Adoption, Neon, Shop, sql};
 use e2e::{MigratedDatabase, fresh_id as id};
 use serde_json::{Value, json};
-use shared::neon::{BatchOptions, NeonClient, Query, QueryResult, ToSql};
-use shared::transport::ReqwestTransport;
-
-type Neon = NeonClient<ReqwestTransport>;
 
 async fn neon() -> Neon {
     MigratedDatabase::shared("catalog-stock-sql").await.neon()
 }
 
-async fn sql(neon: &Neon, query: &str, params: &[&dyn ToSql]) -> QueryResult {
-    match neon.query(query, params).await {
-        Ok(result) => result,
-        Err(error) => panic!("{query}: {error}"),
-    }
-}
-
-struct Shop {
-    vendor: String,
-    product: String,
-    variant: String,
-}
-
-/// A vendor's active product with one variant the catalog shows `stock` of, adopted by inventory
-/// (as 0009's migration and the seed leave it).
+/// A vendor's active product with one variant the catalog shows `stock` of, adopted by inventory.
 async fn shop(neon: &Neon, stock: i64) -> Shop {
-    let (vendor, category, product, variant) = (id("ven"), id("cat"), id("prod"), id("var"));
-    let queries = [
-        Query::new(
-            "INSERT INTO catalog.vendors (id, name, slug) VALUES ($1, 'Shop', lower(replace($1, '_', '-')))",
-            &[&vendor],
-        ),
-        Query::new(
-            "INSERT INTO catalog.categories (id, slug, name) VALUES ($1, lower(replace($1, '_', '-')), 'Category')",
-            &[&category],
-        ),
-        Query::new(
-            "INSERT INTO catalog.products (id, vendor_id, category_id, title, slug, currency, status) \
-             VALUES ($1, $2, $3, 'Product', lower(replace($1, '_', '-')), 'EUR', 'active')",
-            &[&product, &vendor, &category],
-        ),
-        Query::new(
-            "INSERT INTO catalog.variants (id, product_id, vendor_id, sku, options, price_minor, currency) \
-             VALUES ($1, $2, $3, 'SKU-1', '{}'::jsonb, 1000, 'EUR')",
-            &[&variant, &product, &vendor],
-        ),
-        Query::new(
-            "INSERT INTO catalog.variant_stock (variant_id, vendor_id, available) VALUES ($1, $2, $3::integer)",
-            &[&variant, &vendor, &stock],
-        ),
-        Query::new("SELECT inventory.adopt_catalog_stock(NULL)", &[]),
-    ];
-    neon.batch(&queries, BatchOptions::default()).await.expect("the shop fixture");
-    Shop { vendor, product, variant }
+    e2e::sql_fixtures::shop(neon, &[stock], Adoption::Adopted).await
 }
 
 fn level(shop: &Shop, location: &str, available: i64, version: i64) -> Value {
-    json!({"variant_id": shop.variant, "vendor_id": shop.vendor, "location_id": location,
+    json!({"variant_id": shop.variants[0], "vendor_id": shop.vendor, "location_id": location,
            "available": available, "version": version})
 }
 
@@ -83,19 +39,16 @@ async fn apply(neon: &Neon, levels: &[Value]) -> Vec<(String, bool, bool)> {
 
 /// What the storefront shows for the variant.
 async fn shown(neon: &Neon, shop: &Shop) -> i64 {
-    let result = sql(neon, "SELECT available FROM catalog.variant_stock WHERE variant_id = $1", &[&shop.variant]).await;
+    let result =
+        sql(neon, "SELECT available FROM catalog.variant_stock WHERE variant_id = $1", &[&shop.variants[0]]).await;
     result.one().expect("a stock row").get(0).expect("available")
-}
-
-fn default_location(shop: &Shop) -> String {
-    format!("loc_{}", &shop.vendor[4..])
 }
 
 #[tokio::test]
 async fn the_newest_level_per_location_wins_and_locations_add_up() {
     let neon = neon().await;
     let shop = shop(&neon, 5).await;
-    let (home, warehouse) = (default_location(&shop), id("loc"));
+    let (home, warehouse) = (shop.default_location(), id("loc"));
     apply(&neon, &[level(&shop, &home, 4, 3), level(&shop, &warehouse, 6, 2)]).await;
     assert_eq!(shown(&neon, &shop).await, 10);
     // Late and repeated events change nothing.
@@ -114,7 +67,7 @@ async fn what_the_catalog_showed_before_inventorys_first_event_stays_at_the_defa
     apply(&neon, &[level(&shop, &id("loc"), 3, 2)]).await;
     assert_eq!(shown(&neon, &shop).await, 8);
     // The default location's own event then replaces the adopted number (any version beats it).
-    apply(&neon, &[level(&shop, &default_location(&shop), 1, 1)]).await;
+    apply(&neon, &[level(&shop, &shop.default_location(), 1, 1)]).await;
     assert_eq!(shown(&neon, &shop).await, 4);
 }
 
@@ -122,9 +75,9 @@ async fn what_the_catalog_showed_before_inventorys_first_event_stays_at_the_defa
 async fn levels_of_unknown_variants_or_of_another_vendor_change_nothing() {
     let neon = neon().await;
     let shop = shop(&neon, 5).await;
-    let mut wrong_vendor = level(&shop, &default_location(&shop), 0, 9);
+    let mut wrong_vendor = level(&shop, &shop.default_location(), 0, 9);
     wrong_vendor["vendor_id"] = json!(id("ven"));
-    let mut unknown = level(&shop, &default_location(&shop), 0, 9);
+    let mut unknown = level(&shop, &shop.default_location(), 0, 9);
     unknown["variant_id"] = json!(id("var"));
     assert_eq!(apply(&neon, &[wrong_vendor, unknown]).await, Vec::new());
     assert_eq!(shown(&neon, &shop).await, 5);
@@ -134,7 +87,7 @@ async fn levels_of_unknown_variants_or_of_another_vendor_change_nothing() {
 async fn coming_into_and_going_out_of_stock_is_reported_for_the_lists() {
     let neon = neon().await;
     let shop = shop(&neon, 0).await;
-    let home = default_location(&shop);
+    let home = shop.default_location();
     assert_eq!(apply(&neon, &[level(&shop, &home, 2, 2)]).await, [(shop.product.clone(), false, true)]);
     assert_eq!(apply(&neon, &[level(&shop, &home, 1, 3)]).await, [(shop.product.clone(), true, true)]);
     assert_eq!(apply(&neon, &[level(&shop, &home, 0, 4)]).await, [(shop.product.clone(), true, false)]);
@@ -146,29 +99,23 @@ async fn coming_into_and_going_out_of_stock_is_reported_for_the_lists() {
 async fn inventorys_events_in_any_order_and_repeated_match_inventory() {
     let neon = neon().await;
     let shop = shop(&neon, 5).await;
-    let warehouse = id("loc");
-    sql(
-        &neon,
-        "INSERT INTO inventory.locations (id, vendor_id, name) VALUES ($1, $2, 'Warehouse')",
-        &[&warehouse, &shop.vendor],
-    )
-    .await;
+    let warehouse = shop.add_location(&neon).await;
     let set = "SELECT 1 FROM inventory.set_on_hand($1, $2, $3, $4::integer, NULL)";
     for (location, on_hand) in [(None, 9), (Some(&warehouse), 4), (None, 2), (Some(&warehouse), 7)] {
-        sql(&neon, set, &[&shop.vendor, &shop.variant, &location, &on_hand]).await;
+        sql(&neon, set, &[&shop.vendor, &shop.variants[0], &location, &on_hand]).await;
     }
     let reference = id("grp");
     sql(
         &neon,
         "SELECT 1 FROM inventory.reserve($1, $2::jsonb, now() + interval '15 minutes')",
-        &[&reference, &json!([{"variant_id": shop.variant, "quantity": 3}])],
+        &[&reference, &json!([{"variant_id": shop.variants[0], "quantity": 3}])],
     )
     .await;
     let events = sql(
         &neon,
         "SELECT coalesce(json_agg(payload ORDER BY id DESC), '[]') FROM inventory.outbox \
          WHERE topic = 'inventory.stock_changed' AND payload ->> 'variant_id' = $1",
-        &[&shop.variant],
+        &[&shop.variants[0]],
     )
     .await;
     let events: Value = events.one().expect("a row").get(0).expect("json");
@@ -177,7 +124,8 @@ async fn inventorys_events_in_any_order_and_repeated_match_inventory() {
     apply(&neon, &events).await;
     apply(&neon, &events).await;
     let held =
-        sql(&neon, "SELECT sum(available)::bigint FROM inventory.stock WHERE variant_id = $1", &[&shop.variant]).await;
+        sql(&neon, "SELECT sum(available)::bigint FROM inventory.stock WHERE variant_id = $1", &[&shop.variants[0]])
+            .await;
     let held: i64 = held.one().expect("a row").get(0).expect("sum");
     assert_eq!((held, shown(&neon, &shop).await), (6, 6), "2 + 7 on hand, 3 of them reserved");
 }

@@ -11,18 +11,15 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use e2e::MigratedDatabase;
+use e2e::sql_fixtures::{self, Adoption, Neon, Shop, one_i64, sql};
+use e2e::{MigratedDatabase, fresh_id as id};
 use serde_json::{Value, json};
 use shared::catalog::{Currency, Money, VendorId};
-use shared::neon::{BatchOptions, NeonClient, NeonError, PostgresError, Query, QueryResult, ToSql};
+use shared::neon::{BatchOptions, NeonError, PostgresError, Query, QueryResult, ToSql};
 use shared::orders::{Actor, BuyerId, Carrier, OrderAction, OrderState, OrderStatus, Shipment, TrackingNumber};
 use shared::payments::PaymentStatus;
-use shared::transport::ReqwestTransport;
 use tokio::task::JoinSet;
-
-type Neon = NeonClient<ReqwestTransport>;
 
 const NAME: &str = "checkout-sql";
 
@@ -38,22 +35,6 @@ async fn own_database(name: &str) -> Arc<Neon> {
     Arc::new(database.neon_for(name))
 }
 
-/// A fresh prefixed ULID in shared::ids' format.
-fn id(prefix: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut entropy = [0u8; 10];
-    entropy[..2].copy_from_slice(&(std::process::id() as u16).to_be_bytes());
-    entropy[2..].copy_from_slice(&COUNTER.fetch_add(1, Ordering::Relaxed).to_be_bytes());
-    shared::ids::new_id(prefix, now_ms(), entropy)
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_millis() as u64)
-        .unwrap_or_default()
-}
-
 /// One statement with its parameters bound now, so the future may run on another task.
 fn exec<'a>(
     neon: &'a Neon,
@@ -62,17 +43,6 @@ fn exec<'a>(
 ) -> impl Future<Output = Result<QueryResult, NeonError>> + Send + use<'a> {
     let query = Query::new(query, params);
     async move { neon.execute(&query).await }
-}
-
-async fn sql(neon: &Neon, query: &str, params: &[&dyn ToSql]) -> QueryResult {
-    match exec(neon, query, params).await {
-        Ok(result) => result,
-        Err(error) => panic!("{query}: {error}"),
-    }
-}
-
-async fn one_i64(neon: &Neon, query: &str, params: &[&dyn ToSql]) -> i64 {
-    sql(neon, query, params).await.one().expect("one row").get(0).expect("an integer")
 }
 
 /// The Postgres error of a call that must fail with `code`.
@@ -99,52 +69,14 @@ fn column<T: shared::neon::FromValue>(result: &QueryResult, name: &str) -> Vec<T
 // ---------------------------------------------------------------------------------------------
 // Catalog fixtures
 
-struct Shop {
-    vendor: String,
-    variants: Vec<String>,
-}
-
 /// A vendor with one product whose variants have `stocks` in the catalog, adopted by inventory.
 async fn shop(neon: &Neon, stocks: &[i64]) -> Shop {
-    let shop = catalog_shop(neon, stocks).await;
-    sql(neon, "SELECT inventory.adopt_catalog_stock(NULL)", &[]).await;
-    shop
+    sql_fixtures::shop(neon, stocks, Adoption::Adopted).await
 }
 
 /// The same, in the catalog only.
 async fn catalog_shop(neon: &Neon, stocks: &[i64]) -> Shop {
-    let (vendor, category, product) = (id("ven"), id("cat"), id("prod"));
-    let variants: Vec<String> = stocks.iter().map(|_| id("var")).collect();
-    let mut queries = vec![
-        Query::new(
-            "INSERT INTO catalog.vendors (id, name, slug) VALUES ($1, 'Test shop', lower(replace($1, '_', '-')))",
-            &[&vendor],
-        ),
-        Query::new(
-            "INSERT INTO catalog.categories (id, slug, name) VALUES ($1, lower(replace($1, '_', '-')), 'Test category')",
-            &[&category],
-        ),
-        Query::new(
-            "INSERT INTO catalog.products (id, vendor_id, category_id, title, slug, currency, status) \
-             VALUES ($1, $2, $3, 'Test product', lower(replace($1, '_', '-')), 'EUR', 'active')",
-            &[&product, &vendor, &category],
-        ),
-    ];
-    for (position, (variant, stock)) in variants.iter().zip(stocks).enumerate() {
-        let sku = format!("SKU-{position}");
-        let options = json!({ "Size": position.to_string() });
-        queries.push(Query::new(
-            "INSERT INTO catalog.variants (id, product_id, vendor_id, sku, options, price_minor, currency) \
-             VALUES ($1, $2, $3, $4, $5::jsonb, 1000, 'EUR')",
-            &[variant, &product, &vendor, &sku, &options],
-        ));
-        queries.push(Query::new(
-            "INSERT INTO catalog.variant_stock (variant_id, vendor_id, available) VALUES ($1, $2, $3::integer)",
-            &[variant, &vendor, stock],
-        ));
-    }
-    neon.batch(&queries, BatchOptions::default()).await.expect("the catalog fixture");
-    Shop { vendor, variants }
+    sql_fixtures::shop(neon, stocks, Adoption::CatalogOnly).await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -261,7 +193,7 @@ async fn catalog_stock_present_before_the_inventory_migration_is_seeded_at_defau
     assert_eq!(stock(&neon, &first.variants[1]).await, (0, 0));
     assert_eq!(stock(&neon, &second.variants[0]).await, (3, 0));
     for shop in [&first, &second] {
-        let default = format!("loc_{}", &shop.vendor[4..]);
+        let default = shop.default_location();
         let result = sql(
             &neon,
             "SELECT DISTINCT s.location_id FROM inventory.stock s JOIN inventory.locations l ON l.id = s.location_id \
@@ -473,13 +405,7 @@ async fn a_reservation_fills_from_the_default_location_first_then_the_others() {
     let neon = neon().await;
     let shop = shop(&neon, &[2]).await;
     let variant = &shop.variants[0];
-    let warehouse = id("loc");
-    sql(
-        &neon,
-        "INSERT INTO inventory.locations (id, vendor_id, name) VALUES ($1, $2, 'Warehouse')",
-        &[&warehouse, &shop.vendor],
-    )
-    .await;
+    let warehouse = shop.add_location(&neon).await;
     let set = "SELECT on_hand FROM inventory.set_on_hand($1, $2, $3, $4::integer, 'count-1')";
     sql(&neon, set, &[&shop.vendor, variant, &warehouse, &5]).await;
 
@@ -491,7 +417,7 @@ async fn a_reservation_fills_from_the_default_location_first_then_the_others() {
         &[&reference, &items(&[(variant, 4)])],
     )
     .await;
-    let default = format!("loc_{}", &shop.vendor[4..]);
+    let default = shop.default_location();
     assert_eq!(column::<String>(&held, "location_id"), [default, warehouse.clone()]);
     assert_eq!(column::<i64>(&held, "quantity"), [2, 2]);
     assert_eq!(stock(&neon, variant).await, (7, 4));

@@ -8,8 +8,8 @@ mod inventory_support;
 
 use std::time::Instant;
 
-use e2e::{TestStack, error_code, now_unix};
-use inventory_support::{World, reserve_body, unique_jti};
+use e2e::{TestStack, error_code, fresh_id, now_unix};
+use inventory_support::{World, reserve_body};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::webhook::{self, SignRequest, SigningKey};
@@ -213,7 +213,7 @@ async fn concurrent_single_unit_reserves_never_oversell(world: &World<'_>) {
             "/inventory/reservations",
             &request,
             &world.stack.stack.secrets.webhook_key_current,
-            &format!("sig_race_{n}_{}", unique_jti()),
+            &fresh_id("sig"),
         );
         let call = world
             .stack
@@ -279,14 +279,14 @@ async fn unsigned_forged_and_replayed_requests_change_nothing(world: &World<'_>)
     for (path, body) in &routes {
         let (status, answer) = world.post_spin(path, body.clone(), None).await;
         assert_eq!((status, error_code(&answer)), (401, "AUTH_1001"), "unsigned {path}: {answer}");
-        let forged = world.sign(path, body, "not-the-key", &unique_jti());
+        let forged = world.sign(path, body, "not-the-key", &fresh_id("sig"));
         let (status, answer) = world.post_spin(path, body.clone(), Some(forged)).await;
         assert_eq!((status, error_code(&answer)), (401, "AUTH_1002"), "forged {path}: {answer}");
-        let signature = world.sign(path, b"{}", &world.stack.stack.secrets.webhook_key_current, &unique_jti());
+        let signature = world.sign(path, b"{}", &world.stack.stack.secrets.webhook_key_current, &fresh_id("sig"));
         let (status, answer) = world.post_spin(path, body.clone(), Some(signature)).await;
         assert_eq!((status, error_code(&answer)), (401, "AUTH_1002"), "signed for another body {path}: {answer}");
         let elsewhere =
-            world.sign("/inventory/elsewhere", body, &world.stack.stack.secrets.webhook_key_current, &unique_jti());
+            world.sign("/inventory/elsewhere", body, &world.stack.stack.secrets.webhook_key_current, &fresh_id("sig"));
         let (status, answer) = world.post_spin(path, body.clone(), Some(elsewhere)).await;
         assert_eq!((status, error_code(&answer)), (401, "AUTH_1002"), "signed for another URL {path}: {answer}");
     }
@@ -295,7 +295,7 @@ async fn unsigned_forged_and_replayed_requests_change_nothing(world: &World<'_>)
     // A captured count, replayed after the vendor counted again, cannot undo the newer count.
     let body = json!({"vendor_id": world.vendor_a_id, "variant_id": red, "on_hand": 7}).to_string().into_bytes();
     let signature =
-        world.sign("/inventory/stock/set", &body, &world.stack.stack.secrets.webhook_key_current, &unique_jti());
+        world.sign("/inventory/stock/set", &body, &world.stack.stack.secrets.webhook_key_current, &fresh_id("sig"));
     let (status, answer) = world.post_spin("/inventory/stock/set", body.clone(), Some(signature.clone())).await;
     assert_eq!(status, 200, "{answer}");
     let (status, _) = world
@@ -318,18 +318,18 @@ async fn a_swapped_principal_or_path_is_refused(world: &World<'_>) {
     let genuine = world.put_envelope(world.vendor_principal(&world.vendor_b_user, &world.vendor_b_id), red, 0);
     let path = format!("/inventory/api/v1/vendor/stock/{red}");
     let body = genuine.to_json();
-    let signature = world.sign(&path, &body, &key, &unique_jti());
+    let signature = world.sign(&path, &body, &key, &fresh_id("sig"));
     let (status, answer) = world.post_spin(&path, body.clone(), Some(signature)).await;
     assert_eq!((status, error_code(&answer)), (404, "RES_4004"), "{answer}");
 
     // The same signature over a body naming vendor A instead: refused, nothing changes.
     let before = world.fingerprint().await;
     let swapped = world.put_envelope(world.vendor_principal(&world.vendor_b_user, &world.vendor_a_id), red, 0);
-    let signature = world.sign(&path, &body, &key, &unique_jti());
+    let signature = world.sign(&path, &body, &key, &fresh_id("sig"));
     let (status, answer) = world.post_spin(&path, swapped.to_json(), Some(signature)).await;
     assert_eq!((status, error_code(&answer)), (401, "AUTH_1002"), "{answer}");
     // A caller header beside a genuine envelope is not read either.
-    let signature = world.sign(&path, &body, &key, &unique_jti());
+    let signature = world.sign(&path, &body, &key, &fresh_id("sig"));
     let response = world
         .stack
         .http
@@ -346,7 +346,7 @@ async fn a_swapped_principal_or_path_is_refused(world: &World<'_>) {
     let other =
         world.put_envelope(world.vendor_principal(&world.vendor_a_user, &world.vendor_a_id), &world.other_variant, 0);
     let other = other.to_json();
-    let signature = world.sign(&path, &other, &key, &unique_jti());
+    let signature = world.sign(&path, &other, &key, &fresh_id("sig"));
     let (status, answer) = world.post_spin(&path, other, Some(signature)).await;
     assert_eq!((status, error_code(&answer)), (401, "AUTH_1002"), "{answer}");
     assert_eq!(world.fingerprint().await, before);
@@ -378,7 +378,7 @@ async fn the_edge_refuses_unsigned_deliveries_and_ignores_redelivered_events(wor
     let shown = world.public_available(&world.variant).await;
     let signature = webhook::sign(
         &SigningKey::new(world.stack.stack.secrets.webhook_key_current.as_bytes()),
-        SignRequest { issuer: "e2e-tests", url: &url, body: &body, now: now_unix(), jti: &unique_jti() },
+        SignRequest { issuer: "e2e-tests", url: &url, body: &body, now: now_unix(), jti: &fresh_id("sig") },
     )
     .expect("signing works");
     let send =

@@ -85,7 +85,7 @@ async fn undelivered_events_wait_in_the_outbox_until_a_sweep_delivers_them() {
     let overrides =
         [("SPIN_VARIABLE_PAYMENTS_EVENTS_URL", receiver.as_str()), ("SPIN_VARIABLE_PAYMENTS_EVENTS_ORIGIN", &edge)];
     stack.stack.restart_spin(&overrides).await.expect("spin restarts with a payments receiver");
-    let event = shared::events::EventId::generate(e2e::now_unix().unsigned_abs() * 1000, [7; 10]);
+    let event = e2e::fresh(shared::events::EventId::generate);
     let neon = stack.neon();
     neon.query(
         "INSERT INTO payments.outbox (id, topic, payload) VALUES ($1, 'payments.payment_succeeded', '{}'::jsonb)",

@@ -3,6 +3,7 @@
 //! event is redelivered; a failed send stays pending until a signed sweep delivers it.
 
 use e2e::TestStack;
+use e2e::sql_fixtures::sql;
 use e2e::stack::EMAIL_FROM;
 use serde_json::{Value, json};
 
@@ -23,7 +24,7 @@ async fn identity_emails_reach_the_inbox_through_the_outbox() {
 
 async fn a_signed_verification_event_is_emailed_with_its_link(stack: &TestStack) {
     let event = event("evt_verify_1", "identity.email_verification_requested", "ada@example.com");
-    let (status, body) = post_signed(stack, EVENTS, event.to_string()).await;
+    let (status, body) = stack.signed("POST", EVENTS, event.to_string()).await;
     if status != 202 {
         stack.print_logs();
     }
@@ -54,7 +55,7 @@ async fn a_signed_verification_event_is_emailed_with_its_link(stack: &TestStack)
 async fn a_redelivered_event_sends_no_second_email(stack: &TestStack) {
     let event = event("evt_verify_1", "identity.email_verification_requested", "ada@example.com");
     for _ in 0..2 {
-        let (status, body) = post_signed(stack, EVENTS, event.to_string()).await;
+        let (status, body) = stack.signed("POST", EVENTS, event.to_string()).await;
         assert_eq!(status, 202, "{body}");
         assert_eq!(body["status"], "duplicate", "{body}");
     }
@@ -75,7 +76,7 @@ async fn an_unsigned_event_is_refused_and_stores_nothing(stack: &TestStack) {
 async fn an_event_with_broken_data_is_refused(stack: &TestStack) {
     let mut event = event("evt_broken", "identity.email_verification_requested", "bob@example.com");
     event["data"]["link"] = json!("not a link");
-    let (status, body) = post_signed(stack, EVENTS, event.to_string()).await;
+    let (status, body) = stack.signed("POST", EVENTS, event.to_string()).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "VAL_3001", "{body}");
     assert!(outbox_row(stack, "evt_broken").await.is_none());
@@ -84,7 +85,7 @@ async fn an_event_with_broken_data_is_refused(stack: &TestStack) {
 async fn an_event_type_for_someone_else_is_acknowledged_and_ignored(stack: &TestStack) {
     let mut event = event("evt_other", "orders.placed", "bob@example.com");
     event["data"] = json!({"order_id": "ord_1"});
-    let (status, body) = post_signed(stack, EVENTS, event.to_string()).await;
+    let (status, body) = stack.signed("POST", EVENTS, event.to_string()).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["status"], "ignored", "{body}");
     assert!(outbox_row(stack, "evt_other").await.is_none());
@@ -95,7 +96,7 @@ async fn an_event_type_for_someone_else_is_acknowledged_and_ignored(stack: &Test
 async fn a_failed_send_stays_pending_until_a_sweep_delivers_it(stack: &mut TestStack) {
     stack.stack.restart_spin(&[("SPIN_VARIABLE_EMAIL_API_KEY", "re_not_the_sink_key")]).await.expect("spin restarts");
     let event = event("evt_reset_1", "identity.password_reset_requested", "cy@example.com");
-    let (status, body) = post_signed(stack, EVENTS, event.to_string()).await;
+    let (status, body) = stack.signed("POST", EVENTS, event.to_string()).await;
     assert_eq!(status, 202, "{body}");
     assert_eq!(body["status"], "pending", "{body}");
     assert!(inbox(stack, "cy@example.com").await.is_empty());
@@ -105,13 +106,18 @@ async fn a_failed_send_stays_pending_until_a_sweep_delivers_it(stack: &mut TestS
     assert!(row["last_error"].as_str().is_some_and(|error| error.contains("403 invalid_api_key")), "{row}");
 
     // Not due yet (first retry waits 30 s): a sweep leaves it alone.
-    let (status, report) = post_signed(stack, SWEEP, "{}").await;
+    let (status, report) = stack.signed("POST", SWEEP, "{}").await;
     assert_eq!((status, report["claimed"].as_u64()), (200, Some(0)), "{report}");
 
     stack.stack.restart_spin(&[]).await.expect("spin restarts with the right key");
     // Stand-in for the 30 s backoff passing.
-    sql(stack, "UPDATE notifications.outbox SET next_attempt_at = now() WHERE event_id = $1", "evt_reset_1").await;
-    let (status, report) = post_signed(stack, SWEEP, Vec::new()).await;
+    sql(
+        &stack.neon(),
+        "UPDATE notifications.outbox SET next_attempt_at = now() WHERE event_id = $1",
+        &[&"evt_reset_1"],
+    )
+    .await;
+    let (status, report) = stack.signed("POST", SWEEP, Vec::new()).await;
     if status != 200 {
         stack.print_logs();
     }
@@ -127,7 +133,7 @@ async fn a_failed_send_stays_pending_until_a_sweep_delivers_it(stack: &mut TestS
     assert_eq!(row["attempts"], 2, "{row}");
     assert_eq!(row["last_error"], Value::Null, "{row}");
 
-    let (_, report) = post_signed(stack, SWEEP, json!({"limit": 5}).to_string()).await;
+    let (_, report) = stack.signed("POST", SWEEP, json!({"limit": 5}).to_string()).await;
     assert_eq!(report["claimed"], 0, "{report}");
     assert_eq!(inbox(stack, "cy@example.com").await.len(), 1);
 }
@@ -148,18 +154,10 @@ fn event(id: &str, event_type: &str, email: &str) -> Value {
     })
 }
 
-async fn post_signed(stack: &TestStack, path: &str, body: impl Into<Vec<u8>>) -> (u16, Value) {
-    stack.signed("POST", path, body).await
-}
-
 async fn inbox(stack: &TestStack, to: &str) -> Vec<Value> {
     let url = format!("{}?to={to}", stack.stack.urls().email_inbox);
     let body: Value = stack.http.get(url).send().await.expect("sink answers").json().await.expect("JSON inbox");
     body["emails"].as_array().cloned().unwrap_or_default()
-}
-
-async fn sql(stack: &TestStack, statement: &str, param: &str) {
-    stack.neon().query(statement, &[&param]).await.expect("SQL runs");
 }
 
 /// The row for `event_id` as JSON, or None.

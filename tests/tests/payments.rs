@@ -5,11 +5,12 @@
 //! and the outbox's signed delivery.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use e2e::{TestStack, error_code, now_unix};
+use e2e::sql_fixtures::sql;
+use e2e::{TestStack, error_code, fresh, fresh_id as id, now_unix};
 use serde_json::{Value, json};
 use shared::catalog::VendorId;
 use shared::events::edge::EventBatch;
@@ -76,7 +77,7 @@ async fn a_card_that_succeeds_is_paid_and_announced_once(stack: &TestStack) {
     assert_eq!(sandbox["transfer_group"], payment.group.as_str());
     assert_eq!(sandbox["metadata"]["payment_id"], payment.id().as_str());
 
-    let (status, read) = get_signed(stack, &format!("{INTENTS}/{}", payment.id())).await;
+    let (status, read) = stack.signed("GET", &format!("{INTENTS}/{}", payment.id()), Vec::new()).await;
     assert_eq!((status, &read["status"]), (200, &json!("succeeded")), "{read}");
     assert_eq!(read["refunded"]["amount_minor"], 0);
 }
@@ -122,15 +123,15 @@ async fn a_delayed_card_is_processing_until_the_webhook_says_succeeded(stack: &T
 async fn forged_stale_and_replayed_webhooks_change_nothing(stack: &TestStack) {
     // A payment waiting for the buyer, as after a 3-D Secure challenge.
     let payment = Payment::new(3_300);
-    let intent = format!("pi_forgeryTarget{}", unique());
+    let intent = id("pi");
     sql(
-        stack,
+        &stack.neon(),
         "INSERT INTO payments.payments (id, group_id, buyer_id, amount_minor, currency, status, psp_intent_id, \
          idempotency_key) VALUES ($1, $2, $3, 3300, 'EUR', 'requires_payment', $4, 'forgery-test')",
         &[&payment.id(), &payment.group, &payment.buyer, &intent],
     )
     .await;
-    let event_id = format!("evt_forged{}", unique());
+    let event_id = id("evt");
     let body = succeeded_event(&event_id, &intent, &payment);
     let secret = stack_webhook_secret(stack);
     let now = now_unix();
@@ -222,12 +223,12 @@ async fn a_void_before_the_money_moved_cancels_and_after_refunds_in_full(stack: 
     let charge = stripe_get(stack, &format!("/v1/charges/{}", sandbox["latest_charge"].as_str().unwrap())).await;
     assert_eq!((charge["amount_refunded"].as_i64(), charge["refunded"].as_bool()), (Some(5_000), Some(true)));
     assert_eq!(stripe_events_for(stack, "refund.created", "payment_intent", &intent).await, 1);
-    let (_, read) = get_signed(stack, &format!("{INTENTS}/{}", paid.id())).await;
+    let (_, read) = stack.signed("GET", &format!("{INTENTS}/{}", paid.id()), Vec::new()).await;
     assert_eq!((read["voided"].as_bool(), read["refunded"]["amount_minor"].as_i64()), (Some(true), Some(5_000)));
 }
 
 async fn refunds_reverse_commission_in_proportion_and_the_ledger_balances(stack: &TestStack) {
-    let (a, b) = (vendor(), vendor());
+    let (a, b) = (fresh(VendorId::generate), fresh(VendorId::generate));
     let payment = Payment::new(15_020);
     // Vendor a: 100.00 of goods, 10 % commission, 5.00 shipping. Vendor b: 40.00 of goods less a
     // 4.00 platform coupon, 10 % commission on the full 40.00, 9.20 tax.
@@ -245,18 +246,18 @@ async fn refunds_reverse_commission_in_proportion_and_the_ledger_balances(stack:
         ]
     });
     // Not paid yet: nothing to book.
-    let (status, body) = post_signed(stack, JOURNALS, json!({"split": split}).to_string()).await;
+    let (status, body) = stack.signed("POST", JOURNALS, json!({"split": split}).to_string()).await;
     assert_eq!(status, 404, "{body}");
     let (status, _) = payment.create(stack, json!({"payment_method": "pm_card_visa"})).await;
     assert_eq!(status, 200);
 
     let mut tampered = split.clone();
     tampered["vendors"][0]["payable"] = eur(9_600);
-    let (status, body) = post_signed(stack, JOURNALS, json!({"split": tampered}).to_string()).await;
+    let (status, body) = stack.signed("POST", JOURNALS, json!({"split": tampered}).to_string()).await;
     assert_eq!((status, error_code(&body)), (422, "VAL_3002"), "{body}");
     let mut journal_ids = Vec::new();
     for _ in 0..2 {
-        let (status, body) = post_signed(stack, JOURNALS, json!({"split": split}).to_string()).await;
+        let (status, body) = stack.signed("POST", JOURNALS, json!({"split": split}).to_string()).await;
         assert_eq!(status, 200, "{body}");
         journal_ids.push(body["journal_id"].as_str().expect("a journal id").to_owned());
     }
@@ -272,7 +273,7 @@ async fn refunds_reverse_commission_in_proportion_and_the_ledger_balances(stack:
     let partial = json!({"order_id": order_a, "vendor_id": a, "amount": eur(3_000), "idempotency_key": "cancel-a-1"});
     let mut first = Value::Null;
     for _ in 0..2 {
-        let (status, body) = post_signed(stack, REFUNDS, partial.to_string()).await;
+        let (status, body) = stack.signed("POST", REFUNDS, partial.to_string()).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["status"], "succeeded", "{body}");
         assert_eq!(body["commission_reversed"], eur(285), "⌊1000 × 3000 / 10500⌋: {body}");
@@ -284,24 +285,24 @@ async fn refunds_reverse_commission_in_proportion_and_the_ledger_balances(stack:
     }
     let mut reused = partial.clone();
     reused["amount"] = eur(3_100);
-    let (status, body) = post_signed(stack, REFUNDS, reused.to_string()).await;
+    let (status, body) = stack.signed("POST", REFUNDS, reused.to_string()).await;
     assert_eq!((status, error_code(&body)), (422, "VAL_3002"), "{body}");
     let mut other_vendor = partial.clone();
     other_vendor["vendor_id"] = json!(b);
     other_vendor["idempotency_key"] = json!("cancel-a-wrong-vendor");
-    let (status, _) = post_signed(stack, REFUNDS, other_vendor.to_string()).await;
+    let (status, _) = stack.signed("POST", REFUNDS, other_vendor.to_string()).await;
     assert_eq!(status, 404, "another vendor's order does not exist for it");
     let too_much = json!({"order_id": order_a, "vendor_id": a, "amount": eur(7_501), "idempotency_key": "cancel-a-2"});
-    let (status, body) = post_signed(stack, REFUNDS, too_much.to_string()).await;
+    let (status, body) = stack.signed("POST", REFUNDS, too_much.to_string()).await;
     assert_eq!((status, &body["error"]["details"]["reason"]), (422, &json!("refund_exceeds_paid")), "{body}");
     assert_eq!(body["error"]["details"]["refundable"], eur(7_500), "{body}");
 
     let rest = json!({"order_id": order_a, "vendor_id": a, "amount": eur(7_500), "idempotency_key": "cancel-a-3"});
-    let (status, body) = post_signed(stack, REFUNDS, rest.to_string()).await;
+    let (status, body) = stack.signed("POST", REFUNDS, rest.to_string()).await;
     assert_eq!((status, &body["commission_reversed"]), (200, &eur(715)), "the rest of the 1,000: {body}");
     let all_b = json!({"order_id": order_b, "vendor_id": b, "amount": eur(4_520), "idempotency_key": "cancel-b-1",
                        "reason": "out of stock"});
-    let (status, body) = post_signed(stack, REFUNDS, all_b.to_string()).await;
+    let (status, body) = stack.signed("POST", REFUNDS, all_b.to_string()).await;
     assert_eq!((status, &body["commission_reversed"]), (200, &eur(400)), "{body}");
 
     let intent = psp_intent(stack, &payment.id()).await;
@@ -334,13 +335,13 @@ async fn refunds_reverse_commission_in_proportion_and_the_ledger_balances(stack:
 async fn vendors_are_paid_out_only_after_the_hold_period(stack: &TestStack) {
     // v sold for 50.00 paid with the card whose money is available at once; w for 500.00 with a
     // card whose money is still pending at the provider.
-    let (v, w) = (vendor(), vendor());
+    let (v, w) = (fresh(VendorId::generate), fresh(VendorId::generate));
     let mut accounts = BTreeMap::new();
     for seller in [&v, &w] {
         let request = json!({"vendor_id": seller, "country": "DE", "email": "shop@example.com"});
         let mut made = Vec::new();
         for _ in 0..2 {
-            let (status, body) = post_signed(stack, ACCOUNTS, request.to_string()).await;
+            let (status, body) = stack.signed("POST", ACCOUNTS, request.to_string()).await;
             assert_eq!(status, 200, "{body}");
             assert_eq!(body["transfers_enabled"], true, "{body}");
             made.push(body["account"].as_str().expect("acct_…").to_owned());
@@ -351,7 +352,7 @@ async fn vendors_are_paid_out_only_after_the_hold_period(stack: &TestStack) {
     let order_v = sell_and_deliver(stack, &v, 5_000, "pm_card_bypassPending").await;
     let order_w = sell_and_deliver(stack, &w, 50_000, "pm_card_visa").await;
 
-    let (status, report) = post_signed(stack, SWEEP, "{}").await;
+    let (status, report) = stack.signed("POST", SWEEP, "{}").await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["payouts"]["attempted"], 0, "delivered today, held for 7 days: {report}");
     assert_eq!(
@@ -366,14 +367,14 @@ async fn vendors_are_paid_out_only_after_the_hold_period(stack: &TestStack) {
 
     for order in [&order_v, &order_w] {
         sql(
-            stack,
+            &stack.neon(),
             "UPDATE orders.order_events SET created_at = now() - interval '8 days' \
              WHERE order_id = $1 AND to_status = 'delivered'",
             &[order],
         )
         .await;
     }
-    let (status, report) = post_signed(stack, SWEEP, "{}").await;
+    let (status, report) = stack.signed("POST", SWEEP, "{}").await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["payouts"]["attempted"], 2, "{report}");
     assert_eq!(
@@ -407,7 +408,7 @@ async fn vendors_are_paid_out_only_after_the_hold_period(stack: &TestStack) {
     .await;
     assert_eq!(reversal, 1);
     // Refused once, w is not retried on every sweep (nor is v paid twice).
-    let (status, report) = post_signed(stack, SWEEP, "{}").await;
+    let (status, report) = stack.signed("POST", SWEEP, "{}").await;
     assert_eq!((status, report["payouts"]["attempted"].as_u64()), (200, Some(0)), "{report}");
     assert_eq!(payout(stack, &w).await["id"], failed["id"]);
 }
@@ -460,7 +461,7 @@ async fn the_outbox_is_delivered_signed_and_marked_only_on_2xx(stack: &mut TestS
     assert!(pending >= 5, "the earlier scenarios left events: {pending}");
 
     receiver.status.store(503, Ordering::SeqCst);
-    let (status, report) = post_signed(stack, SWEEP, json!({"limit": 100}).to_string()).await;
+    let (status, report) = stack.signed("POST", SWEEP, json!({"limit": 100}).to_string()).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["outbox"]["claimed"], pending, "{report}");
     assert_eq!((report["outbox"]["delivered"].as_i64(), report["outbox"]["failed"].as_i64()), (Some(0), Some(pending)));
@@ -472,7 +473,7 @@ async fn the_outbox_is_delivered_signed_and_marked_only_on_2xx(stack: &mut TestS
     )
     .await;
     assert_eq!(waiting, pending, "each waits out its backoff");
-    let (_, report) = post_signed(stack, SWEEP, "").await;
+    let (_, report) = stack.signed("POST", SWEEP, "").await;
     assert_eq!(report["outbox"]["claimed"], 0, "not due yet: {report}");
 
     // A payment that ends now is announced at once, without waiting for a sweep.
@@ -493,8 +494,8 @@ async fn the_outbox_is_delivered_signed_and_marked_only_on_2xx(stack: &mut TestS
     assert_eq!(fresh_batch.len(), 1, "only the fresh event was due: {fresh_batch:?}");
     assert_eq!(fresh_batch[0]["data"]["payment_id"], json!(fresh.id()));
 
-    sql(stack, "UPDATE payments.outbox SET next_attempt_at = now() WHERE delivered_at IS NULL", &[]).await;
-    let (status, report) = post_signed(stack, SWEEP, json!({"limit": 100}).to_string()).await;
+    sql(&stack.neon(), "UPDATE payments.outbox SET next_attempt_at = now() WHERE delivered_at IS NULL", &[]).await;
+    let (status, report) = stack.signed("POST", SWEEP, json!({"limit": 100}).to_string()).await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["outbox"]["delivered"], pending, "{report}");
     assert_eq!(count(stack, "SELECT count(*) FROM payments.outbox WHERE delivered_at IS NULL", &[]).await, 0);
@@ -522,7 +523,7 @@ async fn the_outbox_is_delivered_signed_and_marked_only_on_2xx(stack: &mut TestS
     let refused: std::collections::HashSet<String> =
         sent[0].iter().map(|event| event["id"].as_str().unwrap_or("").to_owned()).collect();
     assert!(refused.is_subset(&seen), "the refused events were delivered later");
-    let (_, report) = post_signed(stack, SWEEP, "").await;
+    let (_, report) = stack.signed("POST", SWEEP, "").await;
     assert_eq!(report["outbox"]["claimed"], 0, "{report}");
 }
 
@@ -543,9 +544,9 @@ struct Payment {
 
 impl Payment {
     fn new(amount: i64) -> Self {
-        let group = OrderGroupId::generate(now_ms(), entropy());
+        let group = fresh(OrderGroupId::generate);
         let key = format!("sga_{}:create_payment", group.as_str().trim_start_matches("grp_"));
-        Self { group, buyer: BuyerId::generate(now_ms(), entropy()), amount, key }
+        Self { group, buyer: fresh(BuyerId::generate), amount, key }
     }
 
     fn id(&self) -> PaymentId {
@@ -558,11 +559,11 @@ impl Payment {
     }
 
     async fn create(&self, stack: &TestStack, method: Value) -> (u16, Value) {
-        post_signed(stack, INTENTS, self.body(method).to_string()).await
+        stack.signed("POST", INTENTS, self.body(method).to_string()).await
     }
 
     async fn void(&self, stack: &TestStack) -> (u16, Value) {
-        post_signed(stack, &format!("{INTENTS}/{}/void", self.id()), Vec::new()).await
+        stack.signed("POST", &format!("{INTENTS}/{}/void", self.id()), Vec::new()).await
     }
 }
 
@@ -598,10 +599,10 @@ async fn sell_and_deliver(stack: &TestStack, vendor: &VendorId, goods: i64, meth
             "commission": eur(commission), "platform_discount": eur(0), "shipping": eur(0), "tax": eur(0),
             "payable": eur(goods - commission)}]
     });
-    let (status, body) = post_signed(stack, JOURNALS, json!({"split": split}).to_string()).await;
+    let (status, body) = stack.signed("POST", JOURNALS, json!({"split": split}).to_string()).await;
     assert_eq!(status, 200, "{body}");
     for next in ["confirmed", "processing", "shipped", "delivered"] {
-        sql(stack, "UPDATE orders.orders SET status = $2 WHERE id = $1", &[&order, &next]).await;
+        sql(&stack.neon(), "UPDATE orders.orders SET status = $2 WHERE id = $1", &[&order, &next]).await;
     }
     order
 }
@@ -614,30 +615,6 @@ fn eur(minor: i64) -> Value {
 
 fn test_card(number: &str) -> Value {
     json!({"test_card": {"number": number, "exp_month": 12, "exp_year": 2040, "cvc": "123"}})
-}
-
-fn vendor() -> VendorId {
-    VendorId::generate(now_ms(), entropy())
-}
-
-fn id(prefix: &str) -> String {
-    shared::ids::new_id(prefix, now_ms(), entropy())
-}
-
-fn unique() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-fn entropy() -> [u8; 10] {
-    let mut bytes = [0u8; 10];
-    bytes[..8].copy_from_slice(&unique().to_be_bytes());
-    bytes[8..].copy_from_slice(&(std::process::id() as u16).to_be_bytes());
-    bytes
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn stack_webhook_secret(stack: &TestStack) -> WebhookSecret {
@@ -670,21 +647,9 @@ async fn post_webhook(stack: &TestStack, body: &str, signature: Option<&str>) ->
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn post_signed(stack: &TestStack, path: &str, body: impl Into<Vec<u8>>) -> (u16, Value) {
-    stack.signed("POST", path, body).await
-}
-
-async fn get_signed(stack: &TestStack, path: &str) -> (u16, Value) {
-    stack.signed("GET", path, Vec::new()).await
-}
-
-async fn sql(stack: &TestStack, statement: &str, params: &[&dyn ToSql]) {
-    stack.neon().query(statement, params).await.unwrap_or_else(|error| panic!("{statement}: {error}"));
-}
-
 /// The first column of the first row, as a number.
 async fn count(stack: &TestStack, statement: &str, params: &[&dyn ToSql]) -> i64 {
-    let result = stack.neon().query(statement, params).await.unwrap_or_else(|error| panic!("{statement}: {error}"));
+    let result = sql(&stack.neon(), statement, params).await;
     let value: String = match result.first().map(|row| row.get::<shared::neon::Value>(0)) {
         Some(Ok(shared::neon::Value::Int(n))) => n.to_string(),
         Some(Ok(shared::neon::Value::Numeric(n))) => n,
@@ -694,52 +659,48 @@ async fn count(stack: &TestStack, statement: &str, params: &[&dyn ToSql]) -> i64
 }
 
 async fn payment_status(stack: &TestStack, payment: &PaymentId) -> Option<String> {
-    let result = stack.neon().query("SELECT status FROM payments.payments WHERE id = $1", &[payment]).await.unwrap();
+    let result = sql(&stack.neon(), "SELECT status FROM payments.payments WHERE id = $1", &[payment]).await;
     result.first().map(|row| row.get("status").unwrap())
 }
 
 async fn psp_intent(stack: &TestStack, payment: &PaymentId) -> String {
-    let result =
-        stack.neon().query("SELECT psp_intent_id FROM payments.payments WHERE id = $1", &[payment]).await.unwrap();
+    let result = sql(&stack.neon(), "SELECT psp_intent_id FROM payments.payments WHERE id = $1", &[payment]).await;
     result.one().and_then(|row| row.get("psp_intent_id")).expect("the payment has its intent")
 }
 
 /// (topic, payload) of the payment's outbox events, oldest first.
 async fn outbox_events(stack: &TestStack, payment: &PaymentId) -> Vec<(String, Value)> {
-    let result = stack
-        .neon()
-        .query("SELECT topic, payload FROM payments.outbox WHERE payload ->> 'payment_id' = $1 ORDER BY id", &[payment])
-        .await
-        .unwrap();
+    let result = sql(
+        &stack.neon(),
+        "SELECT topic, payload FROM payments.outbox WHERE payload ->> 'payment_id' = $1 ORDER BY id",
+        &[payment],
+    )
+    .await;
     result.iter().map(|row| (row.get("topic").unwrap(), row.get("payload").unwrap())).collect()
 }
 
 async fn processed_events(stack: &TestStack, payment: &PaymentId) -> Vec<String> {
-    let result = stack
-        .neon()
-        .query(
-            "SELECT type FROM payments.psp_events WHERE payment_id = $1 AND processed_at IS NOT NULL ORDER BY received_at",
-            &[payment],
-        )
-        .await
-        .unwrap();
+    let result = sql(
+        &stack.neon(),
+        "SELECT type FROM payments.psp_events WHERE payment_id = $1 AND processed_at IS NOT NULL ORDER BY received_at",
+        &[payment],
+    )
+    .await;
     result.iter().map(|row| row.get("type").unwrap()).collect()
 }
 
 /// Balance per account (`vendor_payable:ven_…` per vendor) of the journals of one payment and its refunds.
 async fn account_balances(stack: &TestStack, payment: &PaymentId) -> BTreeMap<String, i64> {
-    let result = stack
-        .neon()
-        .query(
-            "SELECT e.account || coalesce(':' || e.vendor_id, '') AS account, sum(e.amount_minor)::bigint AS balance \
-             FROM payments.ledger_entries e JOIN payments.journals j ON j.id = e.journal_id \
-             WHERE (j.kind = 'payment' AND j.reference = $1) \
-                OR (j.kind = 'refund' AND j.reference IN (SELECT id FROM payments.refunds WHERE payment_id = $1)) \
-             GROUP BY 1",
-            &[payment],
-        )
-        .await
-        .unwrap();
+    let result = sql(
+        &stack.neon(),
+        "SELECT e.account || coalesce(':' || e.vendor_id, '') AS account, sum(e.amount_minor)::bigint AS balance \
+         FROM payments.ledger_entries e JOIN payments.journals j ON j.id = e.journal_id \
+         WHERE (j.kind = 'payment' AND j.reference = $1) \
+            OR (j.kind = 'refund' AND j.reference IN (SELECT id FROM payments.refunds WHERE payment_id = $1)) \
+         GROUP BY 1",
+        &[payment],
+    )
+    .await;
     result.iter().map(|row| (row.get("account").unwrap(), row.get("balance").unwrap())).collect()
 }
 
@@ -749,14 +710,12 @@ async fn vendor_balance(stack: &TestStack, vendor: &VendorId) -> i64 {
 }
 
 async fn payout(stack: &TestStack, vendor: &VendorId) -> Value {
-    let result = stack
-        .neon()
-        .query(
-            "SELECT to_jsonb(p) AS payout FROM payments.payouts p WHERE vendor_id = $1 ORDER BY created_at",
-            &[vendor],
-        )
-        .await
-        .unwrap();
+    let result = sql(
+        &stack.neon(),
+        "SELECT to_jsonb(p) AS payout FROM payments.payouts p WHERE vendor_id = $1 ORDER BY created_at",
+        &[vendor],
+    )
+    .await;
     assert_eq!(result.len(), 1, "one payout for {vendor}");
     result.one().and_then(|row| row.get("payout")).unwrap()
 }

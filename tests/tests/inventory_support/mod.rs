@@ -3,7 +3,7 @@
 
 #![allow(dead_code)]
 
-use e2e::{TestStack, now_unix};
+use e2e::{TestStack, fresh_id, now_unix};
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::forwarding::{ApiMethod, Forwarded};
@@ -189,7 +189,7 @@ impl<'a> World<'a> {
     /// A signed POST straight to the inventory component, as the saga, the catalog or the cron sends it.
     pub async fn core(&self, path: &str, body: &Value) -> (u16, Value) {
         let body = body.to_string().into_bytes();
-        let signature = self.sign(path, &body, &self.stack.stack.secrets.webhook_key_current, &unique_jti());
+        let signature = self.sign(path, &body, &self.stack.stack.secrets.webhook_key_current, &fresh_id("sig"));
         self.post_spin(path, body, Some(signature)).await
     }
 
@@ -229,13 +229,6 @@ impl<'a> World<'a> {
             body: Some(json!({"on_hand": on_hand}).to_string()),
         }
     }
-}
-
-pub fn unique_jti() -> String {
-    format!(
-        "sig_inv_{}",
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()
-    )
 }
 
 pub fn reserve_body(reference: &str, items: &[(&str, u32)], expires_in_secs: i64) -> Value {
