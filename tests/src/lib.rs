@@ -12,6 +12,7 @@ use local_cloud::{Background, Config};
 use serde_json::{Value, json};
 use shared::neon::NeonClient;
 use shared::transport::ReqwestTransport;
+use shared::webhook::{self, SignRequest, SigningKey};
 use tokio::sync::OnceCell;
 use xtask::children::Logs;
 use xtask::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
@@ -77,6 +78,29 @@ impl TestStack {
         let text = response.text().await.unwrap_or_default();
         anyhow::ensure!(status.is_success(), "the {worker} cron answered {status}: {text}");
         Ok(())
+    }
+
+    /// A signature for a core-events delivery (`POST /webhooks/core-events`, DESIGN §5) as a Spin
+    /// outbox makes one: for the gateway's URL and exactly `body`, with a fresh `jti`. `key` is the
+    /// stack's `secrets.webhook_key_current`, or any other to forge one.
+    pub fn sign_core_delivery(&self, body: &[u8], key: &str) -> String {
+        let url = self.worker_url(shared::events::edge::DELIVERY_PATH);
+        let request = SignRequest { issuer: "e2e-tests", url: &url, body, now: now_unix(), jti: &fresh_id("sig") };
+        webhook::sign(&SigningKey::new(key.as_bytes()), request).expect("signing works")
+    }
+
+    /// POSTs a core-events delivery through the gateway, with `Upstash-Signature` when given: status
+    /// and JSON body (the edge's report, or the error envelope).
+    pub async fn post_core_delivery(&self, body: Vec<u8>, signature: Option<&str>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(self.worker_url(shared::events::edge::DELIVERY_PATH))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header(webhook::SIGNATURE_HEADER, signature);
+        }
+        self.send(request, None).await
     }
 
     /// Sends `request` (with a bearer token when given): status and JSON body (`null` when the body
