@@ -668,7 +668,7 @@ async fn a_placed_order_takes_what_was_bought_out_of_the_cart_once(world: &World
              ('PLACED-10', NULL, 1000, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
         )
         .await;
-    let buyer = "usr_01JC00000000000000000PLC1";
+    let buyer = "usr_01JC000000000000000000PXC1";
     let mut shopper = world.customer(buyer);
     shopper.add_ok(a, 3).await;
     shopper.add_ok(b, 1).await;
@@ -720,7 +720,7 @@ async fn a_placed_order_takes_what_was_bought_out_of_the_cart_once(world: &World
     assert_eq!((quantity(&cart, a), quantity(&cart, b)), (Some(3), Some(1)), "5 less one group of 2: {cart}");
 
     // A buyer without a cart: acknowledged, and no cart is created for them.
-    let nobody = "usr_01JC00000000000000000PLC2";
+    let nobody = "usr_01JC000000000000000000PXC2";
     let report = world.deliver(&world.order_placed(&fresh_id("grp"), nobody, &[(a, 1)], &[])).await;
     assert_eq!(report["processed"], 1, "{report}");
     let urls = world.stack.stack.urls();
