@@ -686,7 +686,9 @@ async fn a_placed_order_takes_what_was_bought_out_of_the_cart_once(world: &World
 
     let group = fresh_id("grp");
     let placed = world.order_placed(&group, buyer, &[(a, 2)], &["PLACED-10"]);
+    let started = std::time::Instant::now();
     let report = world.deliver(&placed).await;
+    println!("an order_placed delivery (gateway -> events -> cart): {} ms", started.elapsed().as_millis());
     assert_eq!(report["processed"], 1, "{report}");
     let cart = shopper.cart().await;
     assert_eq!((quantity(&cart, a), quantity(&cart, b)), (Some(1), Some(1)), "{cart}");
