@@ -12,6 +12,7 @@ use local_cloud::{Background, Config};
 use serde_json::{Value, json};
 use shared::neon::NeonClient;
 use shared::transport::ReqwestTransport;
+use shared::webhook::{self, SignRequest, SigningKey};
 use tokio::sync::OnceCell;
 use xtask::children::Logs;
 use xtask::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
@@ -79,6 +80,27 @@ impl TestStack {
         let text = response.text().await.unwrap_or_default();
         anyhow::ensure!(status.is_success(), "the {worker} cron answered {status}: {text}");
         Ok(())
+    }
+
+    /// A signature for a core-events delivery (`POST /webhooks/core-events`, DESIGN §5) as a Spin
+    /// outbox makes one: for the gateway's URL and exactly `body`, with a fresh `jti`. `key` is the
+    /// stack's `secrets.webhook_key_current`, or any other to forge one.
+    pub fn sign_core_delivery(&self, body: &[u8], key: &str) -> String {
+        sign(&self.worker_url(shared::events::edge::DELIVERY_PATH), body, key)
+    }
+
+    /// POSTs a core-events delivery through the gateway, with `Upstash-Signature` when given: status
+    /// and JSON body (the edge's report, or the error envelope).
+    pub async fn post_core_delivery(&self, body: Vec<u8>, signature: Option<&str>) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(self.worker_url(shared::events::edge::DELIVERY_PATH))
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(signature) = signature {
+            request = request.header(webhook::SIGNATURE_HEADER, signature);
+        }
+        self.send(request, None).await
     }
 
     /// Sends `request` (with a bearer token when given): status and JSON body (`null` when the body
@@ -285,13 +307,7 @@ fn print_logs(dir: &std::path::Path) {
 
 /// A call signed with `key` for `url` (DESIGN §5), usable from spawned tasks; `GET` sends no body.
 pub async fn signed_call(http: &reqwest::Client, url: &str, key: &str, method: &str, body: Vec<u8>) -> (u16, Value) {
-    use shared::webhook::{self, SignRequest, SigningKey};
-    let jti = fresh_id("sig");
-    let signature = webhook::sign(
-        &SigningKey::new(key.as_bytes()),
-        SignRequest { issuer: "e2e-tests", url, body: &body, now: now_unix(), jti: &jti },
-    )
-    .expect("signing works");
+    let signature = sign(url, &body, key);
     let request = if method == "GET" { http.get(url) } else { http.post(url).body(body) };
     let response = request
         .header(webhook::SIGNATURE_HEADER, signature)
@@ -301,6 +317,13 @@ pub async fn signed_call(http: &reqwest::Client, url: &str, key: &str, method: &
         .expect("spin host answers");
     let status = response.status().as_u16();
     (status, response.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+/// `Upstash-Signature` (DESIGN §5) for `url` and exactly `body` with `key`, as our services sign,
+/// with a fresh `jti`.
+pub fn sign(url: &str, body: &[u8], key: &str) -> String {
+    let request = SignRequest { issuer: "e2e-tests", url, body, now: now_unix(), jti: &fresh_id("sig") };
+    webhook::sign(&SigningKey::new(key.as_bytes()), request).expect("signing works")
 }
 
 /// The `id`s of list or search items as a set; fails when a product is listed twice.

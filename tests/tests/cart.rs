@@ -4,11 +4,16 @@
 
 use std::collections::BTreeMap;
 
-use e2e::{TestStack, error_code, now_unix};
+use e2e::{TestStack, error_code, fresh_id, now_unix};
 use serde_json::{Value, json};
+use shared::cart::{CartOwner, CouponCode};
+use shared::catalog::{Currency, Money, Quantity, VariantId, VendorId};
+use shared::events::edge::{ORDER_PLACED, OrderPlaced, PlacedLine, PlacedOrder};
 use shared::identity::access_token::{AccessTokenIssuer, Identity, Role, RoleGrant};
 use shared::neon::NeonClient;
+use shared::orders::{BuyerId, OrderGroupId, OrderId};
 use shared::transport::ReqwestTransport;
+use shared::upstash::{UpstashClient, cmd};
 use xtask::catalog_seed::{self, BRIGHT_TEXTILES, NORTH_CERAMICS, SeedCatalog, SeedConfig};
 
 #[tokio::test]
@@ -34,6 +39,7 @@ async fn carts_through_the_gateway() {
     local_delivery_is_priced_by_distance_from_the_shop(&world).await;
     concurrent_replacements_of_a_vendors_shipping_options_keep_one_whole_set(&world).await;
     nobody_reaches_another_shoppers_cart(&world).await;
+    a_placed_order_takes_what_was_bought_out_of_the_cart_once(&world).await;
 }
 
 struct World<'a> {
@@ -80,6 +86,61 @@ impl World<'_> {
         let identity = Identity::new(user_id, vec![grant]).expect("identity");
         let token = self.issuer.issue(&identity, now_unix(), &format!("jti-{user_id}")).expect("token");
         Shopper { world: self, cookie: None, token: Some(token) }
+    }
+
+    fn vendor_of(&self, variant_id: &str) -> VendorId {
+        self.catalog
+            .products
+            .iter()
+            .find(|product| product.variants.iter().any(|variant| variant.id.as_str() == variant_id))
+            .map(|product| product.vendor_id.clone())
+            .expect("a seeded variant")
+    }
+
+    /// `orders.order_placed` for `bought` (variant, units) and the redeemed `coupons`, as the orders
+    /// component's outbox sends it: one event in a batch, under a fresh event id.
+    fn order_placed(&self, group: &str, buyer: &str, bought: &[(&str, u32)], coupons: &[&str]) -> Vec<u8> {
+        let eur = |minor| Money::new(minor, Currency::EUR);
+        let lines: Vec<PlacedLine> = bought
+            .iter()
+            .map(|(variant, units)| PlacedLine {
+                variant_id: VariantId::parse(variant).expect("variant id"),
+                quantity: Quantity::new(i64::from(*units)).expect("quantity"),
+            })
+            .collect();
+        let group_id = OrderGroupId::parse(group).expect("group id");
+        let mut orders: Vec<PlacedOrder> = Vec::new();
+        for (variant, units) in bought {
+            let vendor_id = self.vendor_of(variant);
+            let total = self.price_of(variant) * i64::from(*units);
+            match orders.iter_mut().find(|order| order.vendor_id == vendor_id) {
+                Some(order) => order.total = eur(order.total.amount_minor + total),
+                None => orders.push(PlacedOrder {
+                    order_id: OrderId::for_vendor(&group_id, &vendor_id),
+                    vendor_id,
+                    total: eur(total),
+                }),
+            }
+        }
+        let placed = OrderPlaced {
+            group_id,
+            buyer_id: BuyerId::parse(buyer).expect("buyer id"),
+            total: eur(orders.iter().map(|order| order.total.amount_minor).sum()),
+            orders,
+            lines,
+            coupons: coupons.iter().map(|code| CouponCode::parse(code).expect("code")).collect(),
+        };
+        let event = json!({"id": fresh_id("evt"), "type": ORDER_PLACED, "occurred_at": "2026-05-01T12:00:00Z",
+            "data": placed});
+        json!({ "events": [event] }).to_string().into_bytes()
+    }
+
+    /// Delivers a batch signed as the core signs it (a fresh `jti` each time): the edge's report.
+    async fn deliver(&self, batch: &[u8]) -> Value {
+        let signature = self.stack.sign_core_delivery(batch, &self.stack.stack.secrets.webhook_key_current);
+        let (status, report) = self.stack.post_core_delivery(batch.to_vec(), Some(&signature)).await;
+        assert_eq!(status, 200, "{report}");
+        report
     }
 
     async fn sql(&self, sql: &str) {
@@ -592,4 +653,113 @@ async fn nobody_reaches_another_shoppers_cart(world: &World<'_>) {
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=2592000"] {
         assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
     }
+}
+
+/// Checkout leaves the cart alone; once the orders are confirmed, the core's `orders.order_placed`
+/// reaches the edge (signed, through the gateway) and takes out what was bought, and only that: the
+/// same group delivered again, or twice at once, subtracts nothing more, and a forged batch nothing.
+async fn a_placed_order_takes_what_was_bought_out_of_the_cart_once(world: &World<'_>) {
+    let variants = world.variants(None);
+    let (a, b) = (variants[90].as_str(), variants[91].as_str());
+    world
+        .sql(
+            "INSERT INTO cart.coupons (code, vendor_id, percent_bp, fixed_minor, currency, min_purchase_minor, \
+             max_discount_minor, valid_from, valid_until, per_customer_limit, total_limit) VALUES \
+             ('PLACED-10', NULL, 1000, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+        )
+        .await;
+    let buyer = "usr_01JC000000000000000000PXC1";
+    let mut shopper = world.customer(buyer);
+    shopper.add_ok(a, 3).await;
+    shopper.add_ok(b, 1).await;
+    let (status, body) =
+        shopper.send(reqwest::Method::POST, "/api/v1/cart/coupons", Some(json!({ "code": "PLACED-10" }))).await;
+    assert_eq!((status, &body["coupons"][0]["status"]), (200, &json!("applied")), "{body}");
+    let coupons = |cart: &Value| -> Vec<String> {
+        cart["coupons"]
+            .as_array()
+            .expect("coupons")
+            .iter()
+            .map(|c| c["code"].as_str().expect("code").to_owned())
+            .collect()
+    };
+
+    let group = fresh_id("grp");
+    let placed = world.order_placed(&group, buyer, &[(a, 2)], &["PLACED-10"]);
+    let started = std::time::Instant::now();
+    let report = world.deliver(&placed).await;
+    println!("an order_placed delivery (gateway -> events -> cart): {} ms", started.elapsed().as_millis());
+    assert_eq!(report["processed"], 1, "{report}");
+    let cart = shopper.cart().await;
+    assert_eq!((quantity(&cart, a), quantity(&cart, b)), (Some(1), Some(1)), "{cart}");
+    assert!(coupons(&cart).is_empty(), "the redeemed coupon is gone: {cart}");
+
+    // The same batch again (a new signature): the edge knows the event id.
+    let report = world.deliver(&placed).await;
+    assert_eq!(report["duplicates"], 1, "{report}");
+    // The same group under a new event id (an outbox row written twice): the cart knows the group.
+    let report = world.deliver(&world.order_placed(&group, buyer, &[(a, 2)], &["PLACED-10"])).await;
+    assert_eq!(report["processed"], 1, "{report}");
+    let again = shopper.cart().await;
+    assert_eq!((quantity(&again, a), quantity(&again, b)), (Some(1), Some(1)), "{again}");
+
+    // Two deliveries of one new group at once, under different event ids (the edge's id check
+    // cannot stop them): the cart's compare-and-set applies the group once.
+    shopper.add_ok(a, 4).await;
+    let second = fresh_id("grp");
+    let batches =
+        [world.order_placed(&second, buyer, &[(a, 2)], &[]), world.order_placed(&second, buyer, &[(a, 2)], &[])];
+    let signed: Vec<(Vec<u8>, String)> = batches
+        .into_iter()
+        .map(|batch| {
+            let signature = world.stack.sign_core_delivery(&batch, &world.stack.stack.secrets.webhook_key_current);
+            (batch, signature)
+        })
+        .collect();
+    let answers = deliver_at_once(world, signed).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    let cart = shopper.cart().await;
+    assert_eq!((quantity(&cart, a), quantity(&cart, b)), (Some(3), Some(1)), "5 less one group of 2: {cart}");
+
+    // A buyer without a cart: acknowledged, and no cart is created for them.
+    let nobody = "usr_01JC000000000000000000PXC2";
+    let report = world.deliver(&world.order_placed(&fresh_id("grp"), nobody, &[(a, 1)], &[])).await;
+    assert_eq!(report["processed"], 1, "{report}");
+    let urls = world.stack.stack.urls();
+    let upstash =
+        UpstashClient::new(ReqwestTransport::default(), urls.upstash, &world.stack.stack.secrets.upstash_token)
+            .with_base64(false);
+    let key = CartOwner::Account(nobody.to_owned()).key();
+    let exists = upstash.command(&cmd("EXISTS").arg(&key)).await.expect("upstash answers");
+    assert_eq!(exists.as_i64(), Some(0), "{key} was not created");
+
+    // Forged (another key) or unsigned: 401, and the cart is as it was.
+    let forged = world.order_placed(&fresh_id("grp"), buyer, &[(a, 3), (b, 1)], &[]);
+    let signature = world.stack.sign_core_delivery(&forged, "not-the-webhook-key");
+    let (status, body) = world.stack.post_core_delivery(forged.clone(), Some(&signature)).await;
+    assert_eq!((status, error_code(&body)), (401, "AUTH_1002"), "{body}");
+    let (status, _) = world.stack.post_core_delivery(forged, None).await;
+    assert_eq!(status, 401);
+    let after = shopper.cart().await;
+    assert_eq!((quantity(&after, a), quantity(&after, b)), (Some(3), Some(1)), "{after}");
+}
+
+/// POSTs signed deliveries all at once: each one's status and body.
+async fn deliver_at_once(world: &World<'_>, signed: Vec<(Vec<u8>, String)>) -> Vec<(u16, Value)> {
+    let url = world.stack.worker_url(shared::events::edge::DELIVERY_PATH);
+    let requests = signed.into_iter().map(|(batch, signature)| {
+        let request = world
+            .stack
+            .http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header(shared::webhook::SIGNATURE_HEADER, signature)
+            .body(batch);
+        async move {
+            let response = request.send().await.expect("the gateway answers");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    });
+    all_at_once(requests).await
 }

@@ -8,11 +8,11 @@ mod inventory_support;
 
 use std::time::Instant;
 
-use e2e::{TestStack, error_code, fresh_id, now_unix};
+use e2e::{TestStack, error_code, fresh_id};
 use inventory_support::{World, reserve_body};
 use reqwest::Method;
 use serde_json::{Value, json};
-use shared::webhook::{self, SignRequest, SigningKey};
+use shared::webhook;
 
 #[tokio::test]
 #[ignore = "needs the Wasm builds: run through `cargo xtask test`"]
@@ -353,7 +353,6 @@ async fn a_swapped_principal_or_path_is_refused(world: &World<'_>) {
 }
 
 async fn the_edge_refuses_unsigned_deliveries_and_ignores_redelivered_events(world: &World<'_>) {
-    let url = world.stack.worker_url(shared::events::edge::DELIVERY_PATH);
     let (id, data) = {
         let result = world
             .stack
@@ -372,22 +371,15 @@ async fn the_edge_refuses_unsigned_deliveries_and_ignores_redelivered_events(wor
     let batch = json!({"events": [{"id": id, "type": "inventory.stock_changed", "occurred_at": "2026-01-01T00:00:00Z", "data": data}]});
     let body = batch.to_string().into_bytes();
 
-    let response = world.stack.http.post(&url).body(body.clone()).send().await.expect("gateway answers");
-    assert_eq!(response.status().as_u16(), 401);
+    let (status, _) = world.stack.post_core_delivery(body.clone(), None).await;
+    assert_eq!(status, 401);
 
     let shown = world.public_available(&world.variant).await;
-    let signature = webhook::sign(
-        &SigningKey::new(world.stack.stack.secrets.webhook_key_current.as_bytes()),
-        SignRequest { issuer: "e2e-tests", url: &url, body: &body, now: now_unix(), jti: &fresh_id("sig") },
-    )
-    .expect("signing works");
-    let send =
-        || world.stack.http.post(&url).header(webhook::SIGNATURE_HEADER, signature.clone()).body(body.clone()).send();
-    let response = send().await.expect("gateway answers");
-    assert_eq!(response.status().as_u16(), 200);
-    let report: Value = response.json().await.expect("a report");
+    let signature = world.stack.sign_core_delivery(&body, &world.stack.stack.secrets.webhook_key_current);
+    let (status, report) = world.stack.post_core_delivery(body.clone(), Some(&signature)).await;
+    assert_eq!(status, 200, "{report}");
     assert_eq!(report["duplicates"], 1, "the edge remembers processed event ids: {report}");
     assert_eq!(world.public_available(&world.variant).await, shown, "an old event changes nothing");
-    let response = send().await.expect("gateway answers");
-    assert_eq!(response.status().as_u16(), 401, "a replayed delivery is refused");
+    let (status, _) = world.stack.post_core_delivery(body, Some(&signature)).await;
+    assert_eq!(status, 401, "a replayed delivery is refused");
 }

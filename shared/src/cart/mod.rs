@@ -6,6 +6,7 @@
 //! All amounts are integer minor units in the cart's one currency; arithmetic is checked.
 
 pub mod basis_points;
+pub mod bought;
 pub mod coupon;
 pub mod destination;
 #[cfg(test)]
@@ -17,6 +18,7 @@ pub mod shipping;
 pub mod tax;
 
 pub use basis_points::{BasisPoints, BasisPointsError};
+pub use bought::{ORDER_PLACED_PATH, REMEMBERED_GROUPS, Removal};
 pub use coupon::{Coupon, CouponCode, CouponRejection, CouponScope, CouponUsage, CouponValue};
 pub use destination::{CountryCode, Destination, DestinationError, Postcode, Region};
 pub use model::{

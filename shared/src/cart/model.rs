@@ -12,6 +12,7 @@ use super::shipping::ShippingOptionId;
 use crate::catalog::ids::prefixed_id;
 use crate::catalog::validation::Reason;
 use crate::catalog::{Currency, Money, ProductId, Quantity, VariantId, VendorId};
+use crate::orders::OrderGroupId;
 
 /// Product decision: a cart is revalidated against the catalog on every read (one query for all its
 /// variants) and stored as one Upstash value; 50 lines keep both small (~10 KB of JSON).
@@ -56,6 +57,10 @@ pub struct Cart {
     /// atomic write: a retried add cannot add twice.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub requests: Vec<KeyedRequest>,
+    /// The latest order groups taken out of this cart, oldest first (`Cart::remove_bought`), kept
+    /// here for the same reason as `requests`: a redelivered `orders.order_placed` subtracts nothing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub placed_groups: Vec<OrderGroupId>,
 }
 
 /// A request that carried an `Idempotency-Key`, by key and body fingerprint.
@@ -212,12 +217,16 @@ impl Cart {
 
     pub fn remove_line(&mut self, line_id: &CartLineId) -> Result<CartLine, CartError> {
         let index = self.lines.iter().position(|line| &line.line_id == line_id).ok_or(CartError::LineNotFound)?;
+        Ok(self.remove_line_at(index))
+    }
+
+    pub(super) fn remove_line_at(&mut self, index: usize) -> CartLine {
         let line = self.lines.remove(index);
         // A vendor without lines has nothing to ship.
         if !self.lines.iter().any(|other| other.vendor_id == line.vendor_id) {
             self.shipping.remove(&line.vendor_id);
         }
-        Ok(line)
+        line
     }
 
     /// Whether the code can be used is decided when pricing (it needs the cart's contents and the

@@ -1,9 +1,10 @@
 //! Maps method and path to a handler, reads the (bounded) body, opens the cart session, and sets
 //! `Set-Cookie`, `Cache-Control: no-store` and `x-request-id` on every answer. Paths are the public
-//! ones: the gateway forwards them unchanged.
+//! ones: the gateway forwards them unchanged. `/internal/order-placed` is for the events Worker's
+//! binding only: the gateway routes nothing there.
 
 use shared::api::{ApiError, ErrorCode};
-use shared::cart::KeyedRequest;
+use shared::cart::{KeyedRequest, ORDER_PLACED_PATH};
 use shared::catalog::VendorId;
 use shared::idempotency::{IdempotencyKey, request_fingerprint};
 use worker::{Env, Method, Request, Response, Result};
@@ -13,6 +14,7 @@ use worker_platform::{request as body, respond};
 use crate::config::Config;
 use crate::data::Data;
 use crate::handlers::{self, Context};
+use crate::placed;
 use crate::session::Session;
 use crate::store::Store;
 
@@ -99,6 +101,15 @@ async fn route(
 ) -> std::result::Result<Response, ApiError> {
     let path = request.path();
     let method = request.method();
+    if path == ORDER_PLACED_PATH {
+        // The events Worker's binding only (see `placed`); no session, no cookie.
+        if method != Method::Post {
+            return Err(ApiError::new(ErrorCode::MethodNotAllowed, "use POST"));
+        }
+        let body = body::read_body(request, BODY_LIMIT).await?;
+        let config = Config::from_env(env)?;
+        return placed::order_placed(&Store::new(&config), &body).await;
+    }
     let endpoint =
         find(&path).ok_or_else(|| ApiError::new(ErrorCode::RouteNotFound, format!("no route for {path}")))?;
     if !allowed(&endpoint, &method) {

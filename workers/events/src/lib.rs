@@ -2,6 +2,7 @@
 //! off: queued events go to Spin as signed webhooks, the core's signed outbox deliveries are
 //! received and dispatched, and the cron asks every Spin outbox to sweep.
 
+mod cart;
 mod catalog;
 mod deliver;
 mod receive;

@@ -7,7 +7,7 @@
 use serde::Serialize;
 use shared::api::{ApiError, ErrorCode};
 use shared::events::EventId;
-use shared::events::edge::{DELIVERY_PATH, EdgeEvent, EventBatch, ProcessedEvents};
+use shared::events::edge::{DELIVERY_PATH, EdgeEvent, EventBatch, OrderPlaced, ProcessedEvents};
 use shared::inventory::StockLevel;
 use shared::transport::ReqwestTransport;
 use shared::upstash::UpstashClient;
@@ -17,7 +17,7 @@ use worker_platform::config::{RequiredVars, UpstashSettings};
 use worker_platform::request::read_body;
 use worker_platform::{clock, respond};
 
-use crate::catalog;
+use crate::{cart, catalog};
 
 /// A batch of `MAX_EVENTS_PER_DELIVERY` stock changes is a few tens of KB.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -118,6 +118,7 @@ async fn process(batch: &EventBatch, env: &Env, upstash: &UpstashClient<ReqwestT
     let seen = processed.seen(&ids).await.map_err(|error| respond::unavailable("the processed-events store", error))?;
     let mut report = Report { received: batch.events.len(), ..Report::default() };
     let mut stock = Vec::<StockLevel>::new();
+    let mut placed = Vec::<Box<OrderPlaced>>::new();
     let mut done = Vec::<&EventId>::new();
     for (event, seen) in batch.events.iter().zip(seen) {
         if seen {
@@ -129,8 +130,11 @@ async fn process(batch: &EventBatch, env: &Env, upstash: &UpstashClient<ReqwestT
                 stock.push(level);
                 report.processed += 1;
             }
-            // Not acted on yet: the cart clearing comes with the CART binding's route.
-            Ok(Some(EdgeEvent::OrderPlaced(_)) | None) => report.ignored += 1,
+            Ok(Some(EdgeEvent::OrderPlaced(order))) => {
+                placed.push(order);
+                report.processed += 1;
+            }
+            Ok(None) => report.ignored += 1,
             Err(error) => {
                 console_error!("events: {} rejected: {error}", event.id);
                 report.rejected += 1;
@@ -140,6 +144,10 @@ async fn process(batch: &EventBatch, env: &Env, upstash: &UpstashClient<ReqwestT
     }
     if !stock.is_empty() {
         catalog::apply_stock_levels(env, stock).await?;
+    }
+    // One at a time: a batch rarely holds more than a few, and each is one cart write.
+    for order in placed {
+        cart::remove_bought(env, &order).await?;
     }
     processed.remember(&done).await.map_err(|error| respond::unavailable("the processed-events store", error))?;
     Ok(report)
