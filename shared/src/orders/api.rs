@@ -281,7 +281,11 @@ mod tests {
     fn a_ship_request_needs_both_texts() {
         let ship: ShipRequest = serde_json::from_str(r#"{"carrier":" DHL ","tracking_number":"JD0142"}"#).unwrap();
         assert_eq!((ship.carrier.as_str(), ship.tracking_number.as_str()), ("DHL", "JD0142"));
-        for bad in [r#"{"carrier":"DHL"}"#, r#"{"carrier":"","tracking_number":"1"}"#, r#"{"carrier":"DHL","tracking_number":"1","x":1}"#] {
+        for bad in [
+            r#"{"carrier":"DHL"}"#,
+            r#"{"carrier":"","tracking_number":"1"}"#,
+            r#"{"carrier":"DHL","tracking_number":"1","x":1}"#,
+        ] {
             assert!(serde_json::from_str::<ShipRequest>(bad).is_err(), "{bad}");
         }
     }

@@ -6,13 +6,19 @@ use shared::api::ApiError;
 use spin_platform::{Response, error_response, receive};
 use spin_sdk::http::Request;
 
-use crate::health;
+use crate::{api, health};
+
+/// Public API calls the gateway forwards (docs/adr/0006).
+const FORWARDED_PREFIX: &str = "/orders/api/";
 
 pub async fn route(request: Request) -> Response {
     let received = match receive(request).await {
         Ok(received) => received,
         Err(response) => return response,
     };
+    if received.path().starts_with(FORWARDED_PREFIX) {
+        return api::handle(&received).await;
+    }
     let method = received.parts.method.clone();
     match received.path() {
         "/orders/health" if method == Method::GET => health::handle(&received).await,
