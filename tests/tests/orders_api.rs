@@ -25,6 +25,7 @@ async fn buyers_read_their_orders_and_vendors_fulfil_and_cancel_theirs() {
     shop.processing_ship_deliver_is_on_the_timeline_with_the_actor().await;
     shop.disallowed_moves_answer_the_stable_error().await;
     shop.cancelling_a_paid_order_refunds_and_restocks_it().await;
+    shop.a_cancel_interrupted_before_the_refund_is_finished_by_its_retry().await;
 }
 
 struct Buyers {
@@ -294,22 +295,7 @@ impl Shop<'_> {
         let (status, body) = w.core("/inventory/reservations/consume", &json!({"reference": seeded.group})).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(w.stock(&w.variant).await, (before.0 - 2, before.1), "the paid units left the shelf");
-        let payment = json!({
-            "group_id": seeded.group, "buyer_id": self.buyers.first.0, "amount": eur(5_900),
-            "method": {"payment_method": "pm_card_visa"}, "idempotency_key": format!("{}:create_payment", seeded.group)
-        });
-        let (status, body) = w.core("/payments/intents", &payment).await;
-        assert_eq!((status, &body["status"]), (200, &json!("succeeded")), "{body}");
-        let split = json!({"split": {
-        "group_id": seeded.group, "charged": eur(5_900), "platform": eur(590),
-        "vendors": [
-            {"order_id": order_a, "vendor_id": w.vendor_a_id, "charged": eur(5_000), "goods": eur(5_000),
-             "commission": eur(500), "platform_discount": eur(0), "shipping": eur(0), "tax": eur(0), "payable": eur(4_500)},
-            {"order_id": order_b, "vendor_id": w.vendor_b_id, "charged": eur(900), "goods": eur(900),
-             "commission": eur(90), "platform_discount": eur(0), "shipping": eur(0), "tax": eur(0), "payable": eur(810)}
-        ]}});
-        let (status, body) = w.core("/payments/journals", &split).await;
-        assert_eq!(status, 200, "{body}");
+        self.pay_and_book(&seeded, &[(&w.vendor_a_id, 5_000), (&w.vendor_b_id, 900)]).await;
 
         let path = format!("/api/v1/vendor/orders/{order_a}/cancel");
         let (status, cancelled) =
@@ -370,6 +356,66 @@ impl Shop<'_> {
             )
             .await;
         assert_eq!((status, &body["error"]["details"]["reason"]), (409, &json!("transition_not_allowed")), "{body}");
+    }
+
+    /// A cancel whose refund cannot be made yet leaves the order where it was, not shippable, and
+    /// the same cancel retried once the payment is booked finishes it.
+    async fn a_cancel_interrupted_before_the_refund_is_finished_by_its_retry(&self) {
+        let w = self.world;
+        let seeded = self.seed(&self.buyers.first.0, &[(&w.vendor_a_id, &[(w.variant.as_str(), 1, 2_500)])]).await;
+        let order = &seeded.orders[0];
+        let path = |action: &str| format!("/api/v1/vendor/orders/{order}/{action}");
+        let (status, _) = w.api(Method::POST, &path("processing"), Some(&w.vendor_a), None).await;
+        assert_eq!(status, 200);
+
+        // The payment is not booked yet (as if payments were behind): the refund step fails.
+        let (status, body) = w.api(Method::POST, &path("cancel"), Some(&w.vendor_a), None).await;
+        assert_eq!((status, error_code(&body)), (503, "EXT_6001"), "{body}");
+        let details = &body["error"]["details"];
+        assert_eq!(
+            (details["reason"].as_str(), details["service"].as_str()),
+            (Some("compensation_failed"), Some("payments"))
+        );
+        let (_, now) = w.api(Method::GET, &format!("/api/v1/vendor/orders/{order}"), Some(&w.vendor_a), None).await;
+        assert_eq!((now["status"].as_str(), now["refunded"].clone()), (Some("processing"), eur(0)), "{now}");
+        let ship = json!({"carrier": "DHL", "tracking_number": "1"});
+        let (status, body) = w.api(Method::POST, &path("ship"), Some(&w.vendor_a), Some(ship)).await;
+        assert_eq!((status, &body["error"]["details"]["reason"]), (409, &json!("cancellation_in_progress")), "{body}");
+
+        self.pay_and_book(&seeded, &[(&w.vendor_a_id, 2_500)]).await;
+        let (status, body) = w.api(Method::POST, &path("cancel"), Some(&w.vendor_a), None).await;
+        assert_eq!((status, &body["status"], &body["refunded"]), (200, &json!("cancelled"), &eur(2_500)), "{body}");
+        let note = body["timeline"].as_array().unwrap().iter().find(|e| e["kind"] == "cancellation").cloned();
+        assert_eq!(note.expect("a cancellation event")["data"]["reason"], "cancelled by the vendor");
+        let refunds =
+            rows(w.stack, "SELECT to_json(count(*)) FROM payments.refunds WHERE order_id = $1", &[order]).await;
+        assert_eq!(refunds, [json!(1)]);
+    }
+
+    /// Pays the group by card at the sandbox and books its split (10 % commission), as the saga's
+    /// payment and ledger steps do; `charged` per vendor, in the order of the group's orders.
+    async fn pay_and_book(&self, seeded: &Seeded, charged: &[(&str, i64)]) {
+        let w = self.world;
+        let total: i64 = charged.iter().map(|(_, amount)| amount).sum();
+        let payment = json!({
+            "group_id": seeded.group, "buyer_id": self.buyers.first.0, "amount": eur(total),
+            "method": {"payment_method": "pm_card_visa"}, "idempotency_key": format!("{}:create_payment", seeded.group)
+        });
+        let (status, body) = w.core("/payments/intents", &payment).await;
+        assert_eq!((status, &body["status"]), (200, &json!("succeeded")), "{body}");
+        let vendors: Vec<Value> = charged
+            .iter()
+            .zip(&seeded.orders)
+            .map(|((vendor, amount), order)| {
+                json!({"order_id": order, "vendor_id": vendor, "charged": eur(*amount), "goods": eur(*amount),
+                       "commission": eur(amount / 10), "platform_discount": eur(0), "shipping": eur(0), "tax": eur(0),
+                       "payable": eur(amount - amount / 10)})
+            })
+            .collect();
+        let commission: i64 = charged.iter().map(|(_, amount)| amount / 10).sum();
+        let split = json!({"split": {"group_id": seeded.group, "charged": eur(total), "platform": eur(commission), "vendors": vendors}});
+        let (status, body) = w.core("/payments/journals", &split).await;
+        assert_eq!(status, 200, "{body}");
     }
 
     async fn seed(&self, buyer: &str, orders: &[VendorLines<'_>]) -> Seeded {
