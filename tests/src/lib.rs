@@ -179,6 +179,11 @@ impl TestStack {
 
     /// Every page of a list or search (`{"items","next_cursor"}`), following `next_cursor`.
     pub async fn all_pages(&self, path: &str, query: &str) -> Vec<serde_json::Value> {
+        self.all_pages_as(None, path, query).await
+    }
+
+    /// [`TestStack::all_pages`] with a bearer token when given.
+    pub async fn all_pages_as(&self, token: Option<&str>, path: &str, query: &str) -> Vec<serde_json::Value> {
         let mut items = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..1_000 {
@@ -187,7 +192,7 @@ impl TestStack {
                 Some(cursor) => format!("{path}?{query}{separator}cursor={cursor}"),
                 None => format!("{path}?{query}"),
             };
-            let (status, body) = self.get_json(&url).await;
+            let (status, body) = self.send(self.http.get(self.worker_url(&url)), token).await;
             assert_eq!(status, 200, "{url}: {body}");
             items.extend(body["items"].as_array().expect("items").iter().cloned());
             match body["next_cursor"].as_str() {

@@ -247,6 +247,11 @@ async fn a_paid_checkout_confirms_one_order_per_vendor(world: &World<'_>) {
         1
     );
     world.assert_ledger_balances("a paid checkout").await;
+    // OrderPlaced reached the edge before the answer (the confirmation delivers its outbox): what
+    // was bought, and the coupon, left the cart.
+    let after = buyer.cart().await;
+    assert_eq!(after["vendors"], json!([]), "{after}");
+    assert_eq!(after["coupons"], json!([]), "{after}");
 
     // The same key and body: the same answer, replayed; the same key with another body: 422.
     let (status, again, replayed) = buyer.checkout(&key, &body).await;

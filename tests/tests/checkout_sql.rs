@@ -475,6 +475,53 @@ async fn release_consume_and_restock_are_idempotent() {
     }
 }
 
+/// One vendor's paid order of a two-vendor checkout is cancelled before shipping: only its units
+/// come back, once, each as a movement and an event for the catalog; the other vendor's stay sold.
+#[tokio::test]
+async fn releasing_one_vendors_part_restocks_only_its_rows_once() {
+    let neon = neon().await;
+    let (cancelled, kept) = (shop(&neon, &[5]).await, shop(&neon, &[6]).await);
+    let (mine, theirs) = (&cancelled.variants[0], &kept.variants[0]);
+    let group = id("grp");
+    reserve(&neon, &group, &items(&[(mine, 2), (theirs, 3)])).await.expect("reserves");
+    sql(&neon, "SELECT * FROM inventory.consume($1)", &[&group]).await;
+    assert_eq!((stock(&neon, mine).await, stock(&neon, theirs).await), ((3, 0), (3, 0)));
+    let events_before =
+        one_i64(&neon, "SELECT count(*) FROM inventory.outbox WHERE payload ->> 'variant_id' = $1", &[mine]).await;
+
+    for _ in 0..2 {
+        let rows =
+            sql(&neon, "SELECT variant_id, status FROM inventory.release_vendor($1, $2)", &[&group, &cancelled.vendor])
+                .await;
+        assert_eq!(
+            (column::<String>(&rows, "variant_id"), column::<String>(&rows, "status")),
+            (vec![mine.clone()], vec!["restocked".to_owned()])
+        );
+        assert_eq!((stock(&neon, mine).await, stock(&neon, theirs).await), ((5, 0), (3, 0)));
+    }
+    let mut both = statuses(&neon, &group).await;
+    both.sort();
+    assert_eq!(both, ["consumed", "restocked"], "the other vendor's units stay sold");
+    let restocked =
+        one_i64(&neon, "SELECT count(*) FROM inventory.movements WHERE reference = $1 AND kind = 'restock'", &[&group])
+            .await;
+    assert_eq!(restocked, 1, "one movement, none for the repeat");
+    let events =
+        one_i64(&neon, "SELECT count(*) FROM inventory.outbox WHERE payload ->> 'variant_id' = $1", &[mine]).await;
+    assert_eq!(events, events_before + 1, "the catalog hears of it once");
+    // A vendor with nothing in the reservation, or an unknown reference, changes nothing.
+    assert!(sql(&neon, "SELECT * FROM inventory.release_vendor($1, $2)", &[&group, &id("ven")]).await.is_empty());
+    assert!(
+        sql(&neon, "SELECT * FROM inventory.release_vendor($1, $2)", &[&id("grp"), &cancelled.vendor]).await.is_empty()
+    );
+    // Undoing the whole checkout later restocks what is left, and only that.
+    sql(&neon, "SELECT * FROM inventory.release($1)", &[&group]).await;
+    assert_eq!((stock(&neon, mine).await, stock(&neon, theirs).await), ((5, 0), (6, 0)));
+    for variant in [mine, theirs] {
+        assert_books_agree(&neon, variant).await;
+    }
+}
+
 #[tokio::test]
 async fn expiry_gives_stock_back_once_and_then_refuses_to_consume() {
     let neon = own_database("expiry").await;

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | `POST /inventory/reservations` | [`ReserveRequest`] | [`Reservation`]; short stock: 409 `BIZ_5003`, `details.short` = [`Shortage`]s |
 //! | `POST /inventory/reservations/release` | [`ReferenceRequest`] | [`Reservation`] |
+//! | `POST /inventory/reservations/release-vendor` | [`VendorReleaseRequest`] | [`Reservation`] of that vendor's rows |
 //! | `POST /inventory/reservations/consume` | [`ReferenceRequest`] | [`Reservation`]; nothing held: 409 `RES_4003` |
 //! | `POST /inventory/stock/set` | [`SetStockRequest`] | [`StockRow`] |
 //! | `POST /inventory/stock/initial` | [`InitialStockRequest`] | [`StockRows`] |
@@ -70,6 +71,15 @@ impl ReserveRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReferenceRequest {
     pub reference: ReservationReference,
+}
+
+/// One vendor's rows of a reservation back on the shelf (a vendor's paid order cancelled before
+/// shipping; the checkout reserves every vendor's items under one reference).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VendorReleaseRequest {
+    pub reference: ReservationReference,
+    pub vendor_id: VendorId,
 }
 
 /// `inventory.reservations.status`: every row of one reference has the same one.

@@ -12,7 +12,7 @@ pub mod stock_list;
 pub use api::{
     InitialStock, InitialStockRequest, ReferenceRequest, Reservation, ReservationLine, ReservationStatus, ReserveItem,
     ReserveRequest, SetStockRequest, Shortage, StockLevel, StockLevels, StockRow, StockRows, SweepReport,
-    VendorStockUpdate,
+    VendorReleaseRequest, VendorStockUpdate,
 };
 pub use ids::{LocationId, ReservationId, ReservationReference};
 pub use stock_list::{StockCursor, StockListQuery};

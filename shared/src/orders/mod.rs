@@ -4,6 +4,7 @@
 //! No clock, no randomness, no I/O: the `orders` component passes in the priced cart, the ids and
 //! the actor from the verified token.
 
+pub mod api;
 pub mod checkout;
 pub mod group;
 pub mod ids;

@@ -2,7 +2,9 @@
 //! release (the compensation), consume (the order was paid). Each is idempotent by reference.
 
 use chrono::DateTime;
-use shared::inventory::{ReferenceRequest, Reservation, ReservationLine, ReservationReference, ReserveRequest};
+use shared::inventory::{
+    ReferenceRequest, Reservation, ReservationLine, ReservationReference, ReserveRequest, VendorReleaseRequest,
+};
 use shared::neon::NeonError;
 use spin_platform::respond::unix_now;
 use spin_platform::{Received, Response, config, error_response, json_response, misconfigured};
@@ -33,6 +35,21 @@ pub async fn reserve(request: &Received) -> Response {
 /// `POST /inventory/reservations/release`: held stock goes back on sale; consumed stock is restocked.
 pub async fn release(request: &Received) -> Response {
     settle(request, store::release).await
+}
+
+/// `POST /inventory/reservations/release-vendor`: `release` for one vendor's rows of the reference
+/// (its paid order was cancelled before shipping); answers those rows.
+pub async fn release_vendor(request: &Received) -> Response {
+    let body: VendorReleaseRequest = match verified(request).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let neon = match config::neon_client().await {
+        Ok(neon) => neon,
+        Err(error) => return misconfigured(&error, &request.request_id),
+    };
+    let result = store::release_vendor(&neon, &body.reference, &body.vendor_id).await;
+    answer(request, &neon, body.reference, result).await
 }
 
 /// `POST /inventory/reservations/consume`: the held units leave the shelf; 409 when nothing is held.

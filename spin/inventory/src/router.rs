@@ -17,6 +17,7 @@ const FORWARDED_PREFIX: &str = "/inventory/api/";
 enum Internal {
     Reserve,
     Release,
+    ReleaseVendor,
     Consume,
     SetStock,
     InitialStock,
@@ -34,6 +35,7 @@ pub async fn route(request: Request) -> Response {
     let internal = match received.path() {
         "/inventory/reservations" => Internal::Reserve,
         "/inventory/reservations/release" => Internal::Release,
+        "/inventory/reservations/release-vendor" => Internal::ReleaseVendor,
         "/inventory/reservations/consume" => Internal::Consume,
         "/inventory/stock/set" => Internal::SetStock,
         "/inventory/stock/initial" => Internal::InitialStock,
@@ -53,6 +55,7 @@ pub async fn route(request: Request) -> Response {
     match internal {
         Internal::Reserve => reservations::reserve(&received).await,
         Internal::Release => reservations::release(&received).await,
+        Internal::ReleaseVendor => reservations::release_vendor(&received).await,
         Internal::Consume => reservations::consume(&received).await,
         Internal::SetStock => stock::set(&received).await,
         Internal::InitialStock => stock::initial(&received).await,

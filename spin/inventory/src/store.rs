@@ -31,6 +31,16 @@ pub async fn release(neon: &Neon, reference: &ReservationReference) -> Result<Ve
     json_column(&neon.query(&format!("SELECT {LINES} FROM inventory.release($1) r"), &[reference]).await?)
 }
 
+/// One vendor's rows of `reference` back on the shelf (`inventory.release_vendor`, migration 0017).
+pub async fn release_vendor(
+    neon: &Neon,
+    reference: &ReservationReference,
+    vendor: &VendorId,
+) -> Result<Vec<ReservationLine>, NeonError> {
+    let sql = format!("SELECT {LINES} FROM inventory.release_vendor($1, $2) r");
+    json_column(&neon.query(&sql, &[reference, vendor]).await?)
+}
+
 pub async fn consume(neon: &Neon, reference: &ReservationReference) -> Result<Vec<ReservationLine>, NeonError> {
     json_column(&neon.query(&format!("SELECT {LINES} FROM inventory.consume($1) r"), &[reference]).await?)
 }

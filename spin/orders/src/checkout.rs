@@ -13,7 +13,7 @@ use spin_platform::respond::json_bytes_response;
 use spin_platform::{Received, Response, config, database_failure, error_response, misconfigured};
 
 use crate::runner::{CheckoutInput, DriveError, Runner};
-use crate::store::{self, Start};
+use crate::saga_store::{self as store, Start};
 
 pub async fn handle(request: &Received) -> Response {
     let call: CheckoutCall = match serde_json::from_slice(&request.body) {
@@ -57,7 +57,7 @@ pub async fn handle(request: &Received) -> Response {
 
 /// Another request with the key is still working, or its checkout waits for the payment: where
 /// that checkout stands now, never kept (it moves on).
-async fn in_progress(neon: &store::Neon, saga: Option<&SagaId>, request_id: &str) -> Response {
+async fn in_progress(neon: &crate::store::Neon, saga: Option<&SagaId>, request_id: &str) -> Response {
     let stored = match saga {
         Some(saga) => match store::load(neon, saga).await {
             Ok(stored) => stored,

@@ -10,7 +10,7 @@ use shared::saga::{Report, SagaStatus, Step};
 use spin_platform::{Received, Response, config, database_failure, error_response, json_response, misconfigured};
 
 use crate::runner::{DriveError, Runner, payment_outcome};
-use crate::store;
+use crate::saga_store as store;
 
 #[derive(serde::Serialize, Default)]
 struct Handled {

@@ -2,19 +2,25 @@
 //! Entry point → router → handlers; the saga's rules are `shared::saga`, its writes the SQL
 //! functions of migrations 0010 and 0016, its calls to `inventory` and `payments` signed.
 
+mod api;
+mod buyer;
 mod calls;
+mod cancel;
 mod checkout;
 mod events;
 mod health;
 mod router;
 mod runner;
+mod saga_store;
 mod store;
 mod sweep;
+mod vendor;
 
 use spin_sdk::http::{IntoResponse, Request};
 use spin_sdk::http_service;
 
-/// The component's route prefix in spin.toml, and the issuer of its signed calls.
+/// The component's route prefix in spin.toml, its name in forwarded paths and the issuer of its
+/// signed calls.
 const COMPONENT: &str = "orders";
 /// Seen `Upstash-Signature` token ids for this component (migration: orders.received_signatures).
 const REPLAY_TABLE: spin_platform::ReplayTable = spin_platform::ReplayTable::new("orders.received_signatures");

@@ -7,13 +7,19 @@ use shared::api::{ApiError, ErrorCode};
 use spin_platform::{Response, error_response, receive, require_signature};
 use spin_sdk::http::Request;
 
-use crate::{REPLAY_TABLE, checkout, events, health, sweep};
+use crate::{REPLAY_TABLE, api, checkout, events, health, sweep};
+
+/// Public API calls the gateway forwards (docs/adr/0006), signed as envelopes (`api`).
+const FORWARDED_PREFIX: &str = "/orders/api/";
 
 pub async fn route(request: Request) -> Response {
     let received = match receive(request).await {
         Ok(received) => received,
         Err(response) => return response,
     };
+    if received.path().starts_with(FORWARDED_PREFIX) {
+        return api::handle(&received).await;
+    }
     let method = received.parts.method.clone();
     let allowed = match received.path() {
         "/orders/health" => Method::GET,

@@ -26,7 +26,8 @@ use spin_platform::ids::now_ms;
 
 use crate::OUTBOX;
 use crate::calls::{self, Answer};
-use crate::store::{self, Neon};
+use crate::saga_store as store;
+use crate::store::Neon;
 
 /// What only the checkout request has: the priced cart and how the buyer pays. A saga resumed
 /// without it (after a crash) cannot redo the steps that need it and compensates.

@@ -8,8 +8,9 @@ use shared::events::edge::DeliveryReport;
 use shared::saga::SagaStatus;
 use spin_platform::{Received, Response, database_failure, json_response, sweep};
 
+use crate::OUTBOX;
 use crate::runner::{DriveError, Runner};
-use crate::{OUTBOX, store};
+use crate::saga_store as store;
 
 const DEFAULT_LIMIT: u32 = 50;
 const MAX_LIMIT: u32 = 500;

@@ -99,11 +99,18 @@ pub const ROUTES: &[Route] = &[
     // Stock (issue 6): the inventory component; the vendor comes from the token it is handed.
     route(Get, "/api/v1/vendor/stock", VENDOR, INVENTORY),
     route(Put, "/api/v1/vendor/stock/*", VENDOR, INVENTORY),
+    // Orders (issue 6): the orders component; the buyer or vendor comes from the token it is handed.
+    route(Get, "/api/v1/orders", Authenticated, ORDERS),
+    route(Get, "/api/v1/orders/*", Authenticated, ORDERS),
+    route(Get, "/api/v1/vendor/orders", VENDOR, ORDERS),
+    route(Get, "/api/v1/vendor/orders/*", VENDOR, ORDERS),
+    route(Post, "/api/v1/vendor/orders/*", VENDOR, ORDERS),
     // Spin's outbox deliveries (DESIGN §5), signed; workers/events verifies them.
     route(Post, shared::events::edge::DELIVERY_PATH, Public, Events),
 ];
 
 const INVENTORY: Target = Target::Spin("inventory");
+const ORDERS: Target = Target::Spin("orders");
 
 const PLATFORM_ADMIN: Access = AnyRole(&[Role::PlatformAdmin]);
 
