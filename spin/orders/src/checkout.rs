@@ -47,7 +47,13 @@ pub async fn handle(request: &Received) -> Response {
     };
     let mut runner = Runner::new(&neon, call.buyer_id.clone(), Some(&input), &request.request_id);
     match runner.drive(&mut state, action).await {
-        Ok(()) | Err(DriveError::Lost) => {}
+        Ok(()) => {}
+        // Another runner (the payment's event) moved the saga on: answer where it stands now.
+        Err(DriveError::Lost) => {
+            if let Ok(Some(stored)) = store::load(&neon, state.saga_id()).await {
+                state = stored.state;
+            }
+        }
         // The saga is saved up to its last step; the sweep carries it on.
         Err(error) => eprintln!("[{}] checkout {}: {error:?}", request.request_id, state.saga_id()),
     }

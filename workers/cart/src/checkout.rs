@@ -33,10 +33,9 @@ pub async fn checkout(ctx: &Context, request: &Request, body: &[u8]) -> Result<R
     let buyer =
         BuyerId::parse(user).map_err(|_| ApiError::new(ErrorCode::Forbidden, "this account cannot check out"))?;
     let owner = ctx.session.owner.as_ref().ok_or_else(|| CheckoutRefusal::EmptyCart.to_api_error())?;
+    // Even an empty cart goes to the saga: a retry of a checkout that emptied the cart must find
+    // its key there and replay (a new key with an empty cart is refused there, and kept so).
     let cart = ctx.store.load(owner).await?.cart;
-    if cart.lines.is_empty() {
-        return Err(CheckoutRefusal::EmptyCart.to_api_error());
-    }
     let (view, data) = handlers::price_now(ctx, &cart).await?;
     let call =
         CheckoutCall { buyer_id: buyer, idempotency_key: key, request: checkout, cart: view, coupons: data.coupons };
