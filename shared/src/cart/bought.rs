@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::Cart;
+use super::model::{Cart, push_latest};
 use crate::events::edge::OrderPlaced;
 
 /// The cart Worker's internal route for `orders.order_placed` (a `POST` of [`OrderPlaced`]). Only
@@ -56,10 +56,7 @@ impl Cart {
         for code in &placed.coupons {
             self.remove_coupon(code);
         }
-        if self.placed_groups.len() >= REMEMBERED_GROUPS {
-            self.placed_groups.remove(0);
-        }
-        self.placed_groups.push(placed.group_id.clone());
+        push_latest(&mut self.placed_groups, placed.group_id.clone(), REMEMBERED_GROUPS);
         Removal::Removed
     }
 }

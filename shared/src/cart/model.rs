@@ -249,10 +249,7 @@ impl Cart {
             Some(seen) if seen.fingerprint == request.fingerprint => Ok(Remembered::Again),
             Some(seen) => Err(seen.clone()),
             None => {
-                if self.requests.len() >= REMEMBERED_REQUESTS {
-                    self.requests.remove(0);
-                }
-                self.requests.push(request);
+                push_latest(&mut self.requests, request, REMEMBERED_REQUESTS);
                 Ok(Remembered::First)
             }
         }
@@ -349,6 +346,15 @@ pub fn merge(account: Cart, guest: Cart, available: impl Fn(&VariantId) -> Optio
         cart.shipping.entry(vendor).or_insert(option);
     }
     merged
+}
+
+/// Appends `item` to a record the cart keeps of its latest `max` entries, oldest first, dropping
+/// the oldest when full (keyed requests, placed order groups).
+pub(crate) fn push_latest<T>(entries: &mut Vec<T>, item: T, max: usize) {
+    if entries.len() >= max {
+        entries.remove(0);
+    }
+    entries.push(item);
 }
 
 #[cfg(test)]

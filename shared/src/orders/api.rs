@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{OrderGroupId, OrderId};
 use super::status::{Carrier, OrderStatus, TrackingNumber};
+use crate::cart::Totals;
 use crate::catalog::validation::FieldErrors;
 use crate::catalog::{DateTime, Money, Utc, VariantId, VendorId};
 
@@ -132,11 +133,9 @@ pub struct GroupSummary {
     /// `pending` while the checkout runs, `confirmed` once paid, `cancelled` when undone.
     pub status: String,
     pub currency: String,
-    pub subtotal: Money,
-    pub discount: Money,
-    pub shipping: Money,
-    pub tax: Money,
-    pub total: Money,
+    /// Subtotal, discount, shipping, tax and total, as the cart priced them.
+    #[serde(flatten)]
+    pub totals: Totals,
     pub created_at: DateTime<Utc>,
     pub orders: Vec<OrderBrief>,
 }
@@ -155,11 +154,9 @@ pub struct GroupDetail {
     pub id: OrderGroupId,
     pub status: String,
     pub currency: String,
-    pub subtotal: Money,
-    pub discount: Money,
-    pub shipping: Money,
-    pub tax: Money,
-    pub total: Money,
+    /// Subtotal, discount, shipping, tax and total, as the cart priced them.
+    #[serde(flatten)]
+    pub totals: Totals,
     /// Where it ships (`shared::cart::Destination`).
     pub destination: serde_json::Value,
     pub created_at: DateTime<Utc>,
@@ -184,11 +181,9 @@ pub struct OrderDetail {
     pub group_id: OrderGroupId,
     pub vendor_id: VendorId,
     pub status: OrderStatus,
-    pub subtotal: Money,
-    pub discount: Money,
-    pub shipping: Money,
-    pub tax: Money,
-    pub total: Money,
+    /// Subtotal, discount, shipping, tax and total, as the cart priced them.
+    #[serde(flatten)]
+    pub totals: Totals,
     pub refunded: Money,
     pub shipping_option_id: Option<String>,
     pub carrier: Option<Carrier>,

@@ -161,7 +161,7 @@ impl VendorOrder {
             vendor_id: detail.vendor_id.clone(),
             status: detail.status,
             shipment,
-            total: detail.total,
+            total: detail.totals.total,
             paid: self.paid,
             refunded: detail.refunded,
         }
