@@ -56,9 +56,10 @@ pub async fn handle(request: &Received) -> Response {
             handled.ignored += 1;
             continue;
         };
-        // Before its wait, the saga could not take the report: the outbox sends it again later.
-        // Any other state decides for itself (a report it no longer waits for changes nothing).
-        if state.status() == SagaStatus::Running && state.step() < Step::AwaitPayment {
+        // Another runner is on it, or it has not reached its wait: the outbox sends it again
+        // later. Any other state decides for itself (a report it no longer waits for changes
+        // nothing).
+        if stored.held_elsewhere || (state.status() == SagaStatus::Running && state.step() < Step::AwaitPayment) {
             let error =
                 ApiError::new(ErrorCode::DependencyUnavailable, "the checkout is not waiting for its payment yet");
             return error_response(&error, &request.request_id);

@@ -19,7 +19,8 @@ use shared::orders::{BuyerId, OrderGroup};
 use shared::payments::api::{CreateIntent, Intent, PaymentMethodInput, RecordLedger, Recorded, Voided, declined};
 use shared::payments::{PaymentStatus, PspReference, assess, split};
 use shared::saga::{
-    Action, CheckoutSnapshot, Compensation, Outcome, Report, SagaError, SagaState, Step, StepKey, StepOutput,
+    Action, CheckoutSnapshot, Compensation, DEFAULT_TIMING, Outcome, Report, SagaError, SagaState, Step, StepKey,
+    StepOutput,
 };
 use spin_platform::config;
 use spin_platform::ids::now_ms;
@@ -73,7 +74,18 @@ impl<'a> Runner<'a> {
     /// Performs `action` (already recorded in the saved `state`) and whatever follows, saving
     /// after each. Stops when the saga waits or ends; its final state also answers the request's
     /// Idempotency-Key if the request did not.
-    pub async fn drive(&mut self, state: &mut SagaState, mut action: Action) -> Result<(), DriveError> {
+    pub async fn drive(&mut self, state: &mut SagaState, action: Action) -> Result<(), DriveError> {
+        self.run_until_it_waits(state, action).await?;
+        if !state.status().is_final() {
+            // Let the next runner in (a payment event, the sweep); a failure lets the hold lapse.
+            if let Err(error) = store::release(self.neon, state).await {
+                eprintln!("[{}] {} release: {error}", self.request_id, state.saga_id());
+            }
+        }
+        Ok(())
+    }
+
+    async fn run_until_it_waits(&mut self, state: &mut SagaState, mut action: Action) -> Result<(), DriveError> {
         loop {
             let report = match action {
                 Action::Done { .. } => return Ok(()),
@@ -131,10 +143,13 @@ impl<'a> Runner<'a> {
         Ok(Some(action))
     }
 
+    /// Saves the state, still holding the saga while it goes on (released when the runner stops).
     async fn save(&self, state: &SagaState, loaded: u64) -> Result<(), DriveError> {
-        let answer = state.status().is_final().then(|| self.answer(state, None));
+        let final_state = state.status().is_final();
+        let answer = final_state.then(|| self.answer(state, None));
         let answer = answer.as_ref().map(|(status, body)| (*status, body.as_str()));
-        if store::save(self.neon, state, loaded, answer).await? { Ok(()) } else { Err(DriveError::Lost) }
+        let hold = (!final_state).then(|| now_ms().saturating_add(DEFAULT_TIMING.lease_ms));
+        if store::save(self.neon, state, loaded, hold, answer).await? { Ok(()) } else { Err(DriveError::Lost) }
     }
 
     /// What did not go through, for operators: a refusal or an error the saga retries.

@@ -20,6 +20,8 @@ use crate::store::Neon;
 pub struct StoredSaga {
     pub state: SagaState,
     pub buyer: BuyerId,
+    /// Another runner is working on it now (its hold has not lapsed).
+    pub held_elsewhere: bool,
 }
 
 /// What `orders.start_checkout` found under the key.
@@ -85,21 +87,24 @@ pub async fn start_checkout(
 }
 
 pub async fn load(neon: &Neon, saga: &SagaId) -> Result<Option<StoredSaga>, NeonError> {
-    let result = neon.query("SELECT state, buyer_id FROM orders.sagas WHERE id = $1", &[saga]).await?;
+    let result = neon.query(&format!("SELECT {STORED} FROM orders.sagas WHERE id = $1"), &[saga]).await?;
     result.first().map(stored).transpose()
 }
+
+/// The columns `stored` reads.
+const STORED: &str = "state, buyer_id, coalesce(locked_until > now(), false) AS held_elsewhere";
 
 fn stored(row: shared::neon::Row<'_>) -> Result<StoredSaga, NeonError> {
     let state: serde_json::Value = row.get("state")?;
     let state = serde_json::from_value(state).map_err(|error| NeonError::Row(RowError::Json(error.to_string())))?;
     let buyer: String = row.get("buyer_id")?;
     let buyer = BuyerId::parse(&buyer).map_err(|error| NeonError::Row(RowError::Json(error.to_string())))?;
-    Ok(StoredSaga { state, buyer })
+    Ok(StoredSaga { state, buyer, held_elsewhere: row.get("held_elsewhere")? })
 }
 
 /// The saga whose checkout is this group (the payment events name the group).
 pub async fn load_by_group(neon: &Neon, group: &OrderGroupId) -> Result<Option<StoredSaga>, NeonError> {
-    let result = neon.query("SELECT state, buyer_id FROM orders.sagas WHERE group_id = $1", &[group]).await?;
+    let result = neon.query(&format!("SELECT {STORED} FROM orders.sagas WHERE group_id = $1"), &[group]).await?;
     result.first().map(stored).transpose()
 }
 
@@ -107,23 +112,27 @@ pub async fn load_by_group(neon: &Neon, group: &OrderGroupId) -> Result<Option<S
 pub async fn claim_due(neon: &Neon, limit: u32, lease_secs: i64) -> Result<Vec<StoredSaga>, NeonError> {
     let result = neon
         .query(
-            "SELECT state, buyer_id FROM orders.claim_sagas($1::integer, make_interval(secs => $2::integer))",
+            "SELECT state, buyer_id, false AS held_elsewhere \
+             FROM orders.claim_sagas($1::integer, make_interval(secs => $2::integer))",
             &[&limit, &lease_secs],
         )
         .await?;
     result.iter().map(stored).collect()
 }
 
-/// False when another runner saved first (`loaded_revision` is no longer the stored one).
+/// False when another runner saved first (`loaded_revision` is no longer the stored one). The
+/// saver keeps holding the saga until `hold_until_ms` (`None`: released).
 pub async fn save(
     neon: &Neon,
     state: &SagaState,
     loaded_revision: u64,
+    hold_until_ms: Option<i64>,
     answer: Option<(u16, &str)>,
 ) -> Result<bool, NeonError> {
     let result = neon
         .query(
-            "SELECT orders.save_saga($1, $2::bigint, $3::jsonb, $4, $5, $6::bigint, $7::timestamptz, $8::smallint, $9) AS saved",
+            "SELECT orders.save_saga($1, $2::bigint, $3::jsonb, $4, $5, $6::bigint, $7::timestamptz, \
+             $8::timestamptz, $9::smallint, $10) AS saved",
             &[
                 state.saga_id(),
                 &loaded_revision,
@@ -132,12 +141,19 @@ pub async fn save(
                 &state.step().as_str(),
                 &state.revision(),
                 &ms(state.next_attempt_at_ms()),
+                &ms(hold_until_ms),
                 &answer.map(|(status, _)| status),
                 &answer.map(|(_, body)| body),
             ],
         )
         .await?;
     Ok(result.one()?.get("saved")?)
+}
+
+/// The runner stops working on the saga as saved at its current revision.
+pub async fn release(neon: &Neon, state: &SagaState) -> Result<(), NeonError> {
+    neon.query("SELECT orders.release_saga($1, $2::bigint)", &[state.saga_id(), &state.revision()]).await?;
+    Ok(())
 }
 
 #[derive(Deserialize)]
