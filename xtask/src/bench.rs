@@ -1,4 +1,5 @@
-//! `cargo xtask bench identity` (here), `bench catalog` (bench/catalog.rs) and `bench cart` (bench/cart.rs).
+//! `cargo xtask bench identity` (here), `bench catalog` (bench/catalog.rs), `bench cart`
+//! (bench/cart.rs) and `bench checkout` (bench/checkout.rs).
 //! identity: CPU cost of identity's hot paths inside workerd. Cloudflare bills
 //! Worker CPU time, not wall time, so this reads the CPU the workerd processes consumed
 //! (/proc utime+stime) over a bounded number of sequential requests, and subtracts the cost of a
@@ -7,6 +8,7 @@
 
 mod cart;
 mod catalog;
+mod checkout;
 mod cpu;
 mod load;
 
@@ -23,8 +25,8 @@ const LOGINS: usize = 100;
 const PASSWORD: &str = "bench passphrase 2026";
 
 pub fn run(what: &str) -> anyhow::Result<()> {
-    if !["identity", "catalog", "cart"].contains(&what) {
-        bail!("unknown benchmark `{what}` (known: identity, catalog, cart)");
+    if !["identity", "catalog", "cart", "checkout"].contains(&what) {
+        bail!("unknown benchmark `{what}` (known: identity, catalog, cart, checkout)");
     }
     tools::ensure_all()?;
     build::all()?;
@@ -33,6 +35,7 @@ pub fn run(what: &str) -> anyhow::Result<()> {
     match what {
         "catalog" => runtime.block_on(catalog::run()),
         "cart" => runtime.block_on(cart::run()),
+        "checkout" => runtime.block_on(checkout::run()),
         _ => runtime.block_on(identity()),
     }
 }

@@ -10,6 +10,8 @@ const USAGE: &str = "usage: cargo xtask <command>
                        connections through workerd on a 10,000-product seed
   bench cart           cart add and read throughput through workerd: Upstash and Neon requests
                        and CPU per process per operation
+  bench checkout       checkout latency (p50/p95, gateway to confirmed order) and orders/s, one
+                       buyer at a time and at 16 connections, with CPU per process per checkout
   migrate              apply migrations/ to the dev database (the dev stack must be running)
   seed [--products N] [--vendors V] [--categories C]
                        write a deterministic demo catalog (default 2,000 products, 25 vendors, 40
