@@ -13,6 +13,8 @@ use xtask::catalog_seed::{self, BRIGHT_TEXTILES, NORTH_CERAMICS, SeedCatalog, Se
 
 const CARD_OK: &str = "4242424242424242";
 const CARD_DECLINED: &str = "4000000000000002";
+/// The sandbox keeps its payment `processing` for a moment, then succeeds and sends the webhook.
+const CARD_DELAYED: &str = "4000000000008880";
 /// Time travel for the crash tests: the dead runner's lease (or a retry's backoff) is over now, in
 /// the row and in the saga's own state.
 const DUE_NOW: &str = "UPDATE orders.sagas SET locked_until = NULL, next_attempt_at = now(), \
@@ -33,6 +35,7 @@ async fn checkout_saga_through_the_runtimes() {
         let world = World { stack: &stack, neon: stack.neon(), catalog: &catalog, issuer: &issuer };
         a_paid_checkout_confirms_one_order_per_vendor(&world).await;
         a_declined_payment_releases_the_stock_and_keeps_the_cart(&world).await;
+        a_delayed_payment_confirms_the_orders_when_its_webhook_comes(&world).await;
         twenty_requests_with_one_key_make_one_order_group(&world).await;
         a_hundred_buyers_for_ten_units_make_ten_orders(&world).await;
         forged_payment_events_change_nothing(&world).await;
@@ -293,6 +296,35 @@ async fn a_declined_payment_releases_the_stock_and_keeps_the_cart(world: &World<
     assert_eq!(lines[0]["variant_id"], variant.as_str());
     assert_eq!(lines[0]["quantity"], 3, "the cart is intact");
     world.assert_ledger_balances("a declined payment").await;
+}
+
+async fn a_delayed_payment_confirms_the_orders_when_its_webhook_comes(world: &World<'_>) {
+    let variant = world.variants(BRIGHT_TEXTILES)[0].clone();
+    world.stock(BRIGHT_TEXTILES, &variant, 30).await;
+    let buyer = world.buyer();
+    let cart = buyer.fill(&[(&variant, 1)]).await;
+    let body = pay(&cart, CARD_DELAYED);
+    let key = fresh_id("key");
+    let (status, waiting, _) = buyer.checkout(&key, &body).await;
+    assert_eq!((status, &waiting["status"]), (202, &json!("awaiting_payment")), "{waiting}");
+    let group = waiting["group_id"].as_str().expect("group id").to_owned();
+    assert_eq!(world.on_hand_and_reserved(&variant).await, (30, 1), "held while the payment settles");
+    // The sandbox's webhook → payments → its outbox → the saga's payment events → confirmed.
+    let completed = "SELECT count(*) FROM orders.sagas WHERE group_id = $1 AND status = 'completed'";
+    for _ in 0..100 {
+        if world.number(completed, &[&group]).await == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(world.number(completed, &[&group]).await, 1, "the webhook finished the saga");
+    let confirmed = "SELECT count(*) FROM orders.order_groups WHERE id = $1 AND status = 'confirmed'";
+    assert_eq!(world.number(confirmed, &[&group]).await, 1);
+    assert_eq!(world.on_hand_and_reserved(&variant).await, (29, 0));
+    let (status, settled, replayed) = buyer.checkout(&key, &body).await;
+    assert_eq!((status, replayed, &settled["status"]), (201, true, &json!("confirmed")), "{settled}");
+    assert_eq!(buyer.cart().await["vendors"], json!([]), "what was bought left the cart");
+    world.assert_ledger_balances("a delayed payment").await;
 }
 
 async fn twenty_requests_with_one_key_make_one_order_group(world: &World<'_>) {
