@@ -17,6 +17,7 @@ pub mod orders;
 pub mod payments;
 pub mod ratelimit;
 pub mod saga;
+pub mod storefront;
 pub mod transport;
 pub mod upstash;
 pub mod webhook;

@@ -6,6 +6,7 @@ mod forward;
 mod health;
 mod router;
 mod routes;
+mod storefront;
 
 use worker::{Context, Env, Request, Response, Result, event};
 

@@ -3,21 +3,32 @@
 
 use crate::auth::{self, TokenSettings};
 use crate::routes::{self, Lookup, Target};
-use crate::{config::Config, forward, health};
+use crate::{config::Config, forward, health, storefront};
 use shared::api::{ApiError, ErrorCode};
 use worker::{Env, Request, Response, Result};
 use worker_platform::respond;
 
 pub async fn handle(request: Request, env: Env) -> Result<Response> {
     let request_id = respond::request_id(&request);
-    let response = match route(&request, &env, &request_id).await {
-        Ok(response) => response,
-        Err(error) => respond::error(&error, &request_id)?,
+    let response = if is_api(&request) {
+        match route(&request, &env, &request_id).await {
+            Ok(response) => response,
+            Err(error) => respond::error(&error, &request_id)?,
+        }
+    } else {
+        storefront::handle(request, &env, &request_id).await?
     };
     respond::with_request_id(response, &request_id)
 }
 
-async fn route(request: &Request, env: &Env, request_id: &str) -> std::result::Result<Response, ApiError> {
+/// `/api/…` and the few other paths in the route table (JWKS, the core's deliveries) answer JSON;
+/// every other path is a storefront page.
+fn is_api(request: &Request) -> bool {
+    let path = request.path();
+    path.starts_with("/api/") || !matches!(routes::find(&request.method(), &path), Lookup::NotFound)
+}
+
+pub(crate) async fn route(request: &Request, env: &Env, request_id: &str) -> std::result::Result<Response, ApiError> {
     let path = request.path();
     let route = match routes::find(&request.method(), &path) {
         Lookup::Found(route) => route,

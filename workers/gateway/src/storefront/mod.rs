@@ -1,0 +1,46 @@
+//! The shopper storefront (DESIGN §2): HTML pages rendered here at the edge, readable without
+//! JavaScript, with a small script that only enhances them. Pages read and write through the same
+//! `/api/v1` routes a client would use ([`visit::Visit::api`]), in this isolate, so access checks,
+//! caching and validation stay where they are.
+
+mod api;
+mod assets;
+mod errors;
+mod form;
+mod layout;
+mod pages;
+mod visit;
+
+use worker::{Env, Method, Request, Response, Result};
+
+use errors::PageError;
+use visit::{Page, Visit};
+
+pub async fn handle(mut request: Request, env: &Env, request_id: &str) -> Result<Response> {
+    let visit = Visit::new(&request, env, request_id);
+    let page = match route(&mut request, &visit).await {
+        Ok(page) => page,
+        Err(error) => errors::page(&visit, &error),
+    };
+    page.into_response(&visit)
+}
+
+async fn route(request: &mut Request, visit: &Visit<'_>) -> std::result::Result<Page, PageError> {
+    let path = request.path();
+    let method = request.method();
+    if method == Method::Post {
+        form::check_same_origin(request)?;
+    }
+    if let Some(asset) = path.strip_prefix("/assets/") {
+        return assets::serve(asset);
+    }
+    let query = request.url().map_err(PageError::internal)?.query().unwrap_or_default().to_owned();
+    match (method, path.as_str()) {
+        (Method::Get, "/") => pages::home::show(visit).await,
+        (Method::Get | Method::Head, _) => Err(PageError::NotFound),
+        _ => {
+            let _ = query;
+            Err(PageError::MethodNotAllowed)
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! One module per part of the shop.
+
+pub mod home;
