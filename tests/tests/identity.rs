@@ -132,7 +132,7 @@ async fn expired_tampered_and_foreign_tokens_are_refused(client: &Client<'_>, st
 async fn email_verification_and_password_reset_arrive_by_email(client: &Client<'_>) {
     let email = "mail-flows@example.test";
     assert_eq!(client.register(email).await.0, 201);
-    let token = client.token_from_email(email, "verify-email").await;
+    let token = client.token_from_email(email, "account/verify-email").await;
     let (status, body) = client.post("/api/v1/auth/verify-email", json!({"token": token}), None).await;
     assert!(status == 200 || status == 204, "{status} {body}");
     let access = client.login_ok(email, PASSWORD).await["access_token"].as_str().expect("token").to_owned();
@@ -148,7 +148,7 @@ async fn email_verification_and_password_reset_arrive_by_email(client: &Client<'
     assert_eq!((known, &known_body), (unknown, &unknown_body));
     assert_eq!(known, 202);
 
-    let reset = client.token_from_email(email, "reset-password").await;
+    let reset = client.token_from_email(email, "account/reset-password").await;
     let new_password = "a brand new passphrase";
     let (status, body) =
         client.post("/api/v1/auth/reset-password", json!({"token": reset, "password": new_password}), None).await;

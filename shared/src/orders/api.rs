@@ -144,6 +144,9 @@ pub struct GroupSummary {
 pub struct OrderBrief {
     pub id: OrderId,
     pub vendor_id: VendorId,
+    /// The shop's name as the catalog has it now (absent if the shop record is gone).
+    #[serde(default)]
+    pub vendor_name: Option<String>,
     pub status: OrderStatus,
     pub total: Money,
 }
@@ -180,6 +183,9 @@ pub struct OrderDetail {
     pub id: OrderId,
     pub group_id: OrderGroupId,
     pub vendor_id: VendorId,
+    /// The shop's name as the catalog has it now (absent if the shop record is gone).
+    #[serde(default)]
+    pub vendor_name: Option<String>,
     pub status: OrderStatus,
     /// Subtotal, discount, shipping, tax and total, as the cart priced them.
     #[serde(flatten)]

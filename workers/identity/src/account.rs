@@ -16,9 +16,9 @@ use crate::respond::{Failure, Outcome, Reply};
 use crate::services::Services;
 use crate::store::{CreateUserError, NewOneTimeToken, NewUser, UserRow};
 
-/// Where the emailed links land on the storefront.
-const VERIFY_EMAIL_PATH: &str = "/verify-email";
-const RESET_PASSWORD_PATH: &str = "/reset-password";
+/// Where the emailed links land: the storefront's pages (workers/gateway/src/storefront/pages/account.rs).
+const VERIFY_EMAIL_PATH: &str = "/account/verify-email";
+const RESET_PASSWORD_PATH: &str = "/account/reset-password";
 
 #[derive(Deserialize)]
 pub struct RegisterBody {

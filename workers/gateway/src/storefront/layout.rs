@@ -22,6 +22,7 @@ pub fn page_with(visit: &Visit, title: &str, search: &str, main: Markup) -> Mark
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · " (SHOP_NAME) }
                 meta name="description" content={ (title) " — independent shops, one cart, on " (SHOP_NAME) "." };
+                @if let Some(seconds) = visit.page_refresh() { meta http-equiv="refresh" content=(seconds); }
                 link rel="stylesheet" href=(STYLESHEET.url());
                 script defer src=(SCRIPT.url()) {}
             }

@@ -37,6 +37,25 @@ async fn route(request: &mut Request, visit: &Visit<'_>) -> std::result::Result<
     let query = request.url().map_err(PageError::internal)?.query().unwrap_or_default().to_owned();
     match (method, path.as_str()) {
         (Method::Get, "/") => pages::home::show(visit).await,
+        (Method::Get, "/account") => pages::account::show(visit, &query).await,
+        (Method::Get, "/account/login") => pages::account::login_form(visit, &query).await,
+        (Method::Post, "/account/login") => pages::account::login(visit, &form::read(request).await?).await,
+        (Method::Get, "/account/register") => pages::account::register_form(visit, &query).await,
+        (Method::Post, "/account/register") => pages::account::register(visit, &form::read(request).await?).await,
+        (Method::Post, "/account/logout") => pages::account::logout(visit).await,
+        (Method::Get, "/account/forgot-password") => pages::account::forgot_form(visit, &query).await,
+        (Method::Post, "/account/forgot-password") => pages::account::forgot(visit, &form::read(request).await?).await,
+        (Method::Get, "/account/reset-password") => pages::account::reset_form(visit, &query).await,
+        (Method::Post, "/account/reset-password") => pages::account::reset(visit, &form::read(request).await?).await,
+        (Method::Get, "/account/verify-email") => pages::account::verify_form(visit, &query).await,
+        (Method::Post, "/account/verify-email") => pages::account::verify(visit, &form::read(request).await?).await,
+        (Method::Post, "/account/2fa/enroll") => pages::account::enroll(visit).await,
+        (Method::Post, "/account/2fa/confirm") => pages::account::confirm(visit, &form::read(request).await?).await,
+        (Method::Post, "/account/2fa/disable") => pages::account::disable(visit, &form::read(request).await?).await,
+        (Method::Get, "/orders") => pages::orders::list(visit, &query).await,
+        (Method::Get, path) if path.starts_with("/orders/") => {
+            pages::orders::show(visit, &path["/orders/".len()..], &query).await
+        }
         (Method::Get | Method::Head, _) => Err(PageError::NotFound),
         _ => {
             let _ = query;

@@ -1,14 +1,24 @@
 //! One shopper's request: who they are (the session cookies), what the page sets on the way out,
 //! and how the page answers (HTML, a redirect after a form post, or an asset).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use maud::Markup;
+use shared::identity::refresh::REFRESH_TOKEN_TTL_SECS;
 use shared::storefront::cookie;
-use worker::{Env, Headers, Request, Response, Result};
+use worker::{Env, Headers, Method, Request, Response, Result, Url};
 
 pub const ACCESS_COOKIE: &str = "sf_access";
 pub const REFRESH_COOKIE: &str = "sf_refresh";
+
+/// The tokens `POST /api/v1/auth/login` and `/refresh` answer.
+#[derive(serde::Deserialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds the access token lives.
+    pub expires_in: i64,
+}
 
 pub struct Visit<'a> {
     pub env: &'a Env,
@@ -17,7 +27,14 @@ pub struct Visit<'a> {
     pub cookie_header: String,
     pub client_ip: String,
     pub access_token: RefCell<Option<String>>,
-    pub refresh_token: Option<String>,
+    pub refresh_token: RefCell<Option<String>>,
+    /// The session was rotated (or the rotation refused) during this visit: never twice.
+    pub(super) refresh_tried: Cell<bool>,
+    /// Where signing in brings the shopper back to: this page, or after a form post the page
+    /// that posted it (the same-origin `Referer`), else the home page.
+    pub return_to: String,
+    /// Seconds after which the page reloads itself (a payment being confirmed).
+    refresh_page_after: Cell<Option<u32>>,
     /// `Set-Cookie` values for the answer: the session's and the cart Worker's guest cookie.
     set_cookies: RefCell<Vec<String>>,
     /// Served over https (production): cookies get `Secure`.
@@ -30,21 +47,71 @@ impl<'a> Visit<'a> {
         let cookie_header = header("cookie");
         let access_token = cookie(&cookie_header, ACCESS_COOKIE).map(str::to_owned);
         let refresh_token = cookie(&cookie_header, REFRESH_COOKIE).map(str::to_owned);
-        let secure = request.url().is_ok_and(|url| url.scheme() == "https");
+        let url = request.url().ok();
+        let secure = url.as_ref().is_some_and(|url| url.scheme() == "https");
+        let return_to = match request.method() {
+            Method::Get | Method::Head => url.as_ref().map(path_and_query),
+            _ => Url::parse(&header("referer"))
+                .ok()
+                .filter(|referer| url.as_ref().is_some_and(|url| url.origin() == referer.origin()))
+                .map(|referer| path_and_query(&referer)),
+        }
+        .unwrap_or_else(|| "/".to_owned());
         Visit {
             env,
             request_id,
             client_ip: header("cf-connecting-ip"),
             cookie_header,
             access_token: RefCell::new(access_token),
-            refresh_token,
+            refresh_token: RefCell::new(refresh_token),
+            refresh_tried: Cell::new(false),
+            return_to,
+            refresh_page_after: Cell::new(None),
             set_cookies: RefCell::new(Vec::new()),
             secure,
         }
     }
 
     pub fn signed_in(&self) -> bool {
-        self.access_token.borrow().is_some() || self.refresh_token.is_some()
+        self.access_token.borrow().is_some() || self.refresh_token.borrow().is_some()
+    }
+
+    /// Holds a new session: both tokens for the rest of this visit, and in the browser's cookies.
+    pub fn start_session(&self, tokens: &TokenPair) {
+        let access = self.session_cookie(ACCESS_COOKIE, &tokens.access_token, tokens.expires_in);
+        let refresh = self.session_cookie(REFRESH_COOKIE, &tokens.refresh_token, REFRESH_TOKEN_TTL_SECS);
+        self.replace_session_cookies(access, refresh);
+        *self.access_token.borrow_mut() = Some(tokens.access_token.clone());
+        *self.refresh_token.borrow_mut() = Some(tokens.refresh_token.clone());
+    }
+
+    /// Signs the shopper out of this visit and the browser (the refresh token is revoked elsewhere).
+    pub fn end_session(&self) {
+        let access = self.session_cookie(ACCESS_COOKIE, "", 0);
+        let refresh = self.session_cookie(REFRESH_COOKIE, "", 0);
+        self.replace_session_cookies(access, refresh);
+        *self.access_token.borrow_mut() = None;
+        *self.refresh_token.borrow_mut() = None;
+    }
+
+    /// A later session change in the same visit wins: earlier session cookies are dropped.
+    fn replace_session_cookies(&self, access: String, refresh: String) {
+        let mut cookies = self.set_cookies.borrow_mut();
+        let ours = |cookie: &String| {
+            cookie.starts_with(&format!("{ACCESS_COOKIE}=")) || cookie.starts_with(&format!("{REFRESH_COOKIE}="))
+        };
+        cookies.retain(|cookie| !ours(cookie));
+        cookies.push(access);
+        cookies.push(refresh);
+    }
+
+    /// The page reloads itself after `seconds` (`<meta http-equiv="refresh">`, in the layout).
+    pub fn refresh_page_after(&self, seconds: u32) {
+        self.refresh_page_after.set(Some(seconds));
+    }
+
+    pub fn page_refresh(&self) -> Option<u32> {
+        self.refresh_page_after.get()
     }
 
     pub fn set_cookie(&self, value: String) {
@@ -55,6 +122,13 @@ impl<'a> Visit<'a> {
     pub fn session_cookie(&self, name: &str, value: &str, max_age_secs: i64) -> String {
         let secure = if self.secure { "; Secure" } else { "" };
         format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
+    }
+}
+
+fn path_and_query(url: &Url) -> String {
+    match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
     }
 }
 
