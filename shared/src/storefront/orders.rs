@@ -139,10 +139,7 @@ mod tests {
     #[test]
     fn the_timeline_says_who_did_what() {
         assert_eq!(event_text(&event("created", Some(OrderStatus::Pending), json!({}))), "Order placed");
-        assert_eq!(
-            event_text(&event("status_changed", Some(OrderStatus::Confirmed), json!({}))),
-            "Payment received"
-        );
+        assert_eq!(event_text(&event("status_changed", Some(OrderStatus::Confirmed), json!({}))), "Payment received");
         let shipment = event("shipment", None, json!({"carrier": "DHL", "tracking_number": "JD0142"}));
         assert_eq!(event_text(&shipment), "Handed to DHL, tracking number JD0142");
         let cancel = event("cancellation", None, json!({"reason": "out of stock", "refund_id": null}));

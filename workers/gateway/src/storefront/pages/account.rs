@@ -8,9 +8,7 @@ use std::collections::BTreeMap;
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use shared::api::{ApiError, ErrorCode};
-use shared::storefront::account::{
-    after_sign_in, field_message, field_reasons, password_rule, query_param, safe_next,
-};
+use shared::storefront::account::{after_sign_in, field_message, field_reasons, password_rule, query_param, safe_next};
 use shared::storefront::form::Form;
 use shared::storefront::query_value;
 use worker::Method;
@@ -212,8 +210,7 @@ pub async fn login(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
     let code = form.get("code");
     let next = form.get("next");
     let body = LoginBody { email, password, totp: code };
-    let answer: Result<TokenPair, ApiError> =
-        visit.send(Method::Post, "/api/v1/auth/login", Some(&body), None).await?;
+    let answer: Result<TokenPair, ApiError> = visit.send(Method::Post, "/api/v1/auth/login", Some(&body), None).await?;
     match answer {
         Ok(tokens) => {
             sign_in(visit, &tokens).await;
@@ -223,7 +220,9 @@ pub async fn login(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
             None => Ok(code_page(visit, 200, form, &Problems::default())),
             Some(_) => Ok(code_page(visit, 401, form, &Problems::field("code", general_message(&error)))),
         },
-        Err(error) if code.is_some() => Ok(code_page(visit, status_of(&error), form, &Problems::form(general_message(&error)))),
+        Err(error) if code.is_some() => {
+            Ok(code_page(visit, status_of(&error), form, &Problems::form(general_message(&error))))
+        }
         Err(error) => {
             let problems = if error.code == ErrorCode::InvalidCredentials {
                 Problems::form(general_message(&error))
