@@ -11,6 +11,7 @@ use worker::{Headers, Method, Request, RequestInit};
 use super::errors::PageError;
 use super::visit::{TokenPair, Visit};
 use crate::router;
+use crate::routes::{self, Access, Lookup};
 
 /// The host of the in-process calls; only the path and query are routed.
 const ORIGIN: &str = "https://storefront.internal";
@@ -64,7 +65,7 @@ impl Visit<'_> {
     ) -> Result<ApiResult<T>, PageError> {
         let json = body.map(serde_json::to_string).transpose().map_err(PageError::internal)?;
         let lapsed = self.access_token.borrow().is_none() && self.refresh_token.borrow().is_some();
-        if lapsed && !self.refresh_tried.get() {
+        if lapsed && !self.refresh_tried.get() && reads_the_caller(&method, path_and_query) {
             self.renew_session().await?;
         }
         let answer = self.call_once(method.clone(), path_and_query, json.as_deref(), idempotency_key, true).await?;
@@ -153,6 +154,16 @@ impl Visit<'_> {
             }
             Err(_) => Err(PageError::internal(format!("{path_and_query} answered {status} without an envelope"))),
         }
+    }
+}
+
+/// Whether the route looks at who calls: public reads (the catalog) never renew a session, so
+/// their pages set no cookie and stay the same for everyone.
+fn reads_the_caller(method: &Method, path_and_query: &str) -> bool {
+    let path = path_and_query.split('?').next().unwrap_or_default();
+    match routes::find(method, path) {
+        Lookup::Found(route) => route.access != Access::Public,
+        _ => false,
     }
 }
 
