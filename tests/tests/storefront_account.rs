@@ -14,6 +14,8 @@ use xtask::catalog_seed::{self, BRIGHT_TEXTILES, NORTH_CERAMICS, SeedConfig};
 
 const PASSWORD: &str = "correct horse battery staple";
 const CARD_OK: &str = "4242424242424242";
+/// The sandbox keeps its payment `processing` for a moment, then succeeds and sends the webhook.
+const CARD_DELAYED: &str = "4000000000008880";
 
 #[tokio::test]
 #[ignore = "needs the Wasm builds: run through `cargo xtask test`"]
@@ -273,43 +275,8 @@ async fn order_history_and_detail_show_a_paid_order_to_its_buyer_only(stack: &Te
     assert_eq!(signed_out.get("/orders").await.location(), "/account/login?next=%2Forders");
 
     let token = buyer.cookie("sf_access").expect("access token");
-    for (variant, quantity) in [(&ceramics, 2), (&textiles, 1)] {
-        let (status, body) = buyer
-            .api(
-                reqwest::Method::POST,
-                "/api/v1/cart/lines",
-                &token,
-                json!({"variant_id": variant, "quantity": quantity}),
-            )
-            .await;
-        assert_eq!(status, 200, "{body}");
-    }
-    let (status, mut cart) =
-        buyer.api(reqwest::Method::PUT, "/api/v1/cart/destination", &token, json!({"country": "PT"})).await;
-    assert_eq!(status, 200, "{cart}");
-    for vendor in cart["vendors"].as_array().expect("vendors").clone() {
-        let options = vendor["shipping_options"].as_array().expect("options");
-        let option = options.iter().find(|option| !option["price"].is_null()).expect("a priced option");
-        let path = format!("/api/v1/cart/shipping/{}", vendor["vendor_id"].as_str().expect("vendor"));
-        let (status, body) = buyer.api(reqwest::Method::PUT, &path, &token, json!({"option_id": option["id"]})).await;
-        assert_eq!(status, 200, "{body}");
-        cart = body;
-    }
-    let pay = json!({
-        "expected_total": cart["totals"]["total"],
-        "payment_method": {"test_card": {"number": CARD_OK, "exp_month": 12, "exp_year": 2034}},
-    });
-    let response = buyer
-        .http
-        .post(stack.worker_url("/api/v1/checkout"))
-        .bearer_auth(&token)
-        .header("idempotency-key", fresh_id("key"))
-        .json(&pay)
-        .send()
-        .await
-        .expect("checkout answers");
-    assert_eq!(response.status().as_u16(), 201);
-    let placed: Value = response.json().await.expect("JSON");
+    let (status, placed) = buyer.checkout(&token, &[(&ceramics, 2), (&textiles, 1)], CARD_OK).await;
+    assert_eq!(status, 201, "{placed}");
     let group = placed["group_id"].as_str().expect("group id").to_owned();
     let total = placed["total"]["amount_minor"].as_i64().expect("total");
     let total_text = format!("{}.{:02} EUR", total / 100, total % 100);
@@ -346,6 +313,48 @@ async fn order_history_and_detail_show_a_paid_order_to_its_buyer_only(stack: &Te
     assert!(!foreign.body.contains(&line_title));
     assert!(other.get("/orders").await.body.contains("You have not ordered anything yet."));
     assert_eq!(other.get("/orders/not-an-order").await.status, 404);
+
+    // A guest's cart joins the account's when they sign in, and the guest cookie goes.
+    let guest = Shopper::new(stack, 38);
+    let line = json!({"variant_id": ceramics, "quantity": 3});
+    let added = guest.send(guest.http.post(stack.worker_url("/api/v1/cart/lines")).json(&line)).await;
+    assert_eq!(added.status, 200, "{}", added.body);
+    assert!(guest.has_cookie("cart"), "a guest cart cookie");
+    let joined = guest.register("Hugo", "hugo@example.test", PASSWORD).await;
+    assert_eq!(joined.status, 303, "{}", joined.body);
+    assert!(joined.set_cookie("cart").is_some_and(|cookie| cookie.contains("Max-Age=0")), "guest cookie cleared");
+    assert!(!guest.has_cookie("cart"));
+    let (status, cart) = guest.api_get("/api/v1/cart", &guest.cookie("sf_access").expect("signed in")).await;
+    assert_eq!(status, 200, "{cart}");
+    let quantities: Vec<i64> = cart["vendors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|vendor| vendor["lines"].as_array().cloned().unwrap_or_default())
+        .filter_map(|line| line["quantity"].as_i64())
+        .collect();
+    assert_eq!(quantities, [3], "the guest's line is in the account's cart: {cart}");
+
+    // A payment that takes a moment (the sandbox holds this card's payment `processing` for 3 s):
+    // the confirmation says so and reloads itself until the payment lands.
+    let (status, waiting) = buyer.checkout(&token, &[(&textiles, 1)], CARD_DELAYED).await;
+    assert_eq!((status, &waiting["status"]), (202, &json!("awaiting_payment")), "{waiting}");
+    let path = format!("/orders/{}?placed=1", waiting["group_id"].as_str().expect("group id"));
+    let pending = buyer.get(&path).await;
+    assert_eq!(pending.status, 200, "{}", pending.body);
+    for text in [r#"<meta http-equiv="refresh" content="3">"#, "We are confirming your payment", "Awaiting payment"] {
+        assert!(pending.body.contains(text), "{text} while pending: {}", pending.body);
+    }
+    let mut settled = pending;
+    for _ in 0..60 {
+        if !settled.body.contains("http-equiv") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        settled = buyer.get(&path).await;
+    }
+    assert!(settled.body.contains("Your payment is confirmed"), "{}", settled.body);
+    assert!(!settled.body.contains("http-equiv"), "it stops reloading once paid");
 }
 
 /// One browser: its own address, a cookie jar, redirects not followed.
@@ -462,6 +471,42 @@ impl<'a> Shopper<'a> {
 
     async fn api_post(&self, path: &str, body: Value) -> (u16, Value) {
         let response = self.http.post(self.stack.worker_url(path)).json(&body).send().await.expect("answer");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Fills the account's cart through the API (lines, Portugal, each shop's first priced
+    /// option) and checks out with `card`: the checkout's status and answer.
+    async fn checkout(&self, token: &str, lines: &[(&str, i64)], card: &str) -> (u16, Value) {
+        for (variant, quantity) in lines {
+            let line = json!({"variant_id": variant, "quantity": quantity});
+            let (status, body) = self.api(reqwest::Method::POST, "/api/v1/cart/lines", token, line).await;
+            assert_eq!(status, 200, "{body}");
+        }
+        let destination = json!({"country": "PT"});
+        let (status, mut cart) = self.api(reqwest::Method::PUT, "/api/v1/cart/destination", token, destination).await;
+        assert_eq!(status, 200, "{cart}");
+        for vendor in cart["vendors"].as_array().expect("vendors").clone() {
+            let options = vendor["shipping_options"].as_array().expect("options");
+            let option = options.iter().find(|option| !option["price"].is_null()).expect("a priced option");
+            let path = format!("/api/v1/cart/shipping/{}", vendor["vendor_id"].as_str().expect("vendor"));
+            let (status, body) = self.api(reqwest::Method::PUT, &path, token, json!({"option_id": option["id"]})).await;
+            assert_eq!(status, 200, "{body}");
+            cart = body;
+        }
+        let pay = json!({
+            "expected_total": cart["totals"]["total"],
+            "payment_method": {"test_card": {"number": card, "exp_month": 12, "exp_year": 2034}},
+        });
+        let response = self
+            .http
+            .post(self.stack.worker_url("/api/v1/checkout"))
+            .bearer_auth(token)
+            .header("idempotency-key", fresh_id("key"))
+            .json(&pay)
+            .send()
+            .await
+            .expect("checkout answers");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
