@@ -199,6 +199,17 @@ pub struct SearchFacets {
     pub categories: Vec<FacetCount<CategoryId>>,
     pub vendors: Vec<FacetCount<VendorId>>,
     pub price: Vec<PriceBucket>,
+    /// The name and address of every shop in `vendors`, so a facet can be labelled and linked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vendor_labels: Vec<VendorLabel>,
+}
+
+/// A shop as a facet names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VendorLabel {
+    pub id: VendorId,
+    pub name: VendorName,
+    pub slug: Slug,
 }
 
 /// `GET /api/v1/search`: a page of hits plus facets.

@@ -2,17 +2,28 @@
 //! the catalog API's, the active filters with links that remove each one, the next page's link,
 //! stock wording, product addresses, and the normalised keys public pages are cached under.
 //!
-//! Shoppers type prices in whole currency units (`price_min=10` is 10 EUR); the API takes minor
+//! Shoppers type prices as they read them (`price_max=14.99` is 14.99 EUR); the API takes minor
 //! units. Invalid values (a typed "ten") are dropped rather than refused: a listing always shows.
 
-use crate::catalog::{GeoPoint, Rating, Slug, Sort};
+use crate::catalog::{CategoryId, CategoryNode, GeoPoint, PriceBucket, Rating, Slug, Sort, VendorRef};
 
 use super::query_value;
 
 /// The storefront's listing parameters; anything else in a URL is ignored (and never makes a
 /// new cache entry).
-pub const LISTING_PARAMS: [&str; 10] =
-    ["q", "vendor", "price_min", "price_max", "in_stock", "min_rating", "sort", "cursor", "near", "radius_km"];
+pub const LISTING_PARAMS: [&str; 11] = [
+    "q",
+    "category",
+    "vendor",
+    "price_min",
+    "price_max",
+    "in_stock",
+    "min_rating",
+    "sort",
+    "cursor",
+    "near",
+    "radius_km",
+];
 
 /// Whole units the price inputs accept; more is a typo, not a budget.
 pub const MAX_PRICE_UNITS: i64 = 1_000_000;
@@ -25,8 +36,11 @@ pub const LOW_STOCK: u32 = 5;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Filters {
     pub q: Option<String>,
-    pub vendor: Option<Slug>,
-    /// Whole currency units, inclusive.
+    /// Narrows a search to a category (category pages name theirs in the path instead).
+    pub category: Option<Slug>,
+    /// A shop by slug (or id, as search facets name them).
+    pub vendor: Option<VendorRef>,
+    /// Minor units, inclusive.
     pub price_min: Option<i64>,
     pub price_max: Option<i64>,
     pub in_stock: bool,
@@ -55,9 +69,10 @@ impl Filters {
             }
             match name.as_ref() {
                 "q" => filters.q = Some(value.split_whitespace().collect::<Vec<_>>().join(" ")),
-                "vendor" => filters.vendor = Slug::parse(value).ok(),
-                "price_min" => filters.price_min = parse_units(value),
-                "price_max" => filters.price_max = parse_units(value),
+                "category" => filters.category = Slug::parse(value).ok(),
+                "vendor" => filters.vendor = VendorRef::parse(value).ok(),
+                "price_min" => filters.price_min = parse_price(value),
+                "price_max" => filters.price_max = parse_price(value),
                 "in_stock" => filters.in_stock = matches!(value, "1" | "true" | "on"),
                 "min_rating" => filters.min_rating = Rating::parse(value).ok(),
                 "sort" => filters.sort = Sort::parse(value).ok(),
@@ -81,7 +96,11 @@ impl Filters {
 
     /// The storefront's own query string, in one fixed order (links, the cache key).
     pub fn query(&self) -> String {
-        self.pairs().into_iter().map(|(name, value)| format!("{name}={}", query_value(&value))).collect::<Vec<_>>().join("&")
+        self.pairs()
+            .into_iter()
+            .map(|(name, value)| format!("{name}={}", query_value(&value)))
+            .collect::<Vec<_>>()
+            .join("&")
     }
 
     /// `path` with this query (no `?` when there is none).
@@ -109,15 +128,17 @@ impl Filters {
         if let Some(q) = &self.q {
             out.append_pair("q", q);
         }
+        if let Some(category) = &self.category {
+            out.append_pair("category", category.as_str());
+        }
         if let Some(vendor) = &self.vendor {
             out.append_pair("vendor", vendor.as_str());
         }
         if let Some(min) = self.price_min {
-            out.append_pair("price_min", &(min * MINOR_PER_UNIT).to_string());
+            out.append_pair("price_min", &min.to_string());
         }
         if let Some(max) = self.price_max {
-            // Inclusive of the whole last unit: "up to 20" keeps 20.00 and nothing dearer.
-            out.append_pair("price_max", &(max * MINOR_PER_UNIT).to_string());
+            out.append_pair("price_max", &max.to_string());
         }
         if self.in_stock {
             out.append_pair("in_stock", "true");
@@ -139,14 +160,19 @@ impl Filters {
     }
 
     /// The filters a shopper chose (not the search words, the sort or the page), each with the
-    /// link that drops it and starts again from the first page. `vendor_name` labels the shop.
-    pub fn active(&self, path: &str, vendor_name: Option<&str>) -> Vec<ActiveFilter> {
+    /// link that drops it and starts again from the first page. The names label the shop and
+    /// the category (their slugs otherwise).
+    pub fn active(&self, path: &str, vendor_name: Option<&str>, category_name: Option<&str>) -> Vec<ActiveFilter> {
         let base = self.without_cursor();
         let mut active = Vec::new();
         let mut push = |label: String, without: Filters| {
             active.push(ActiveFilter { label, remove_href: without.href(path) });
         };
-        match (base.price_min, base.price_max) {
+        if let Some(category) = &base.category {
+            let name = category_name.unwrap_or(category.as_str());
+            push(format!("Category: {name}"), Filters { category: None, ..base.clone() });
+        }
+        match (base.price_min.map(format_price), base.price_max.map(format_price)) {
             (Some(min), Some(max)) => {
                 push(format!("Price {min}–{max}"), Filters { price_min: None, price_max: None, ..base.clone() })
             }
@@ -172,14 +198,17 @@ impl Filters {
         if let Some(q) = &self.q {
             pairs.push(("q", q.clone()));
         }
+        if let Some(category) = &self.category {
+            pairs.push(("category", category.as_str().to_owned()));
+        }
         if let Some(vendor) = &self.vendor {
             pairs.push(("vendor", vendor.as_str().to_owned()));
         }
         if let Some(min) = self.price_min {
-            pairs.push(("price_min", min.to_string()));
+            pairs.push(("price_min", format_price(min)));
         }
         if let Some(max) = self.price_max {
-            pairs.push(("price_max", max.to_string()));
+            pairs.push(("price_max", format_price(max)));
         }
         if self.in_stock {
             pairs.push(("in_stock", "1".to_owned()));
@@ -203,10 +232,32 @@ impl Filters {
     }
 }
 
-fn parse_units(value: &str) -> Option<i64> {
-    // "12.50" is read as 12: the filter works in whole units.
-    let whole = value.split(['.', ',']).next()?;
-    whole.parse::<i64>().ok().filter(|units| (0..=MAX_PRICE_UNITS).contains(units))
+/// "12", "12.5", "12,50" → minor units; at most two decimals, never negative.
+pub fn parse_price(value: &str) -> Option<i64> {
+    let (whole, fraction) = value.split_once(['.', ',']).unwrap_or((value, ""));
+    let digits = |text: &str| text.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || !digits(whole) || !digits(fraction) || fraction.len() > 2 {
+        return None;
+    }
+    let units: i64 = whole.parse().ok().filter(|units| *units <= MAX_PRICE_UNITS)?;
+    let cents: i64 = format!("{fraction:0<2}").parse().ok()?;
+    Some(units * MINOR_PER_UNIT + cents)
+}
+
+/// Minor units as a shopper types them: "15", "14.99".
+pub fn format_price(minor: i64) -> String {
+    let (units, cents) = (minor / MINOR_PER_UNIT, minor % MINOR_PER_UNIT);
+    if cents == 0 { units.to_string() } else { format!("{units}.{cents:02}") }
+}
+
+/// The filters that select exactly a search facet's price range (its upper end is exclusive).
+pub fn price_bucket_filters(filters: &Filters, bucket: &PriceBucket) -> Filters {
+    Filters {
+        price_min: Some(bucket.min_minor),
+        price_max: bucket.max_minor.map(|max| max - 1),
+        cursor: None,
+        ..filters.clone()
+    }
 }
 
 fn with_query(path: &str, query: &str) -> String {
@@ -232,6 +283,25 @@ pub fn product_path(product: &Slug, vendor: &Slug) -> String {
 pub fn parse_product_slug(segment: &str) -> Option<(Slug, Slug)> {
     let (product, vendor) = segment.split_once("--")?;
     Some((Slug::parse(product).ok()?, Slug::parse(vendor).ok()?))
+}
+
+/// The category named `slug` and its ancestors, root first (the breadcrumb), if it exists.
+pub fn category_trail<'a>(tree: &'a [CategoryNode], slug: &str) -> Option<Vec<&'a CategoryNode>> {
+    for node in tree {
+        if node.category.slug.as_str() == slug {
+            return Some(vec![node]);
+        }
+        if let Some(mut trail) = category_trail(&node.children, slug) {
+            trail.insert(0, node);
+            return Some(trail);
+        }
+    }
+    None
+}
+
+/// Every category of the tree by id (facets and product pages name categories by id).
+pub fn find_category<'a>(tree: &'a [CategoryNode], id: &CategoryId) -> Option<&'a CategoryNode> {
+    tree.iter().find_map(|node| if &node.category.id == id { Some(node) } else { find_category(&node.children, id) })
 }
 
 /// The radius local search uses when none is chosen.
@@ -272,12 +342,18 @@ mod tests {
     fn filters_read_leniently_and_write_back_in_one_order() {
         let filters = Filters::parse("sort=price_asc&price_max=20&in_stock=on&price_min=ten&utm=x&min_rating=4");
         assert_eq!(filters.price_min, None, "an unreadable price is left out");
-        assert_eq!(filters.price_max, Some(20));
+        assert_eq!(filters.price_max, Some(2_000));
         assert!(filters.in_stock);
         assert_eq!(filters.query(), "price_max=20&in_stock=1&min_rating=4&sort=price_asc");
         assert_eq!(Filters::parse(&filters.query()), filters);
         assert_eq!(Filters::parse("price_min=30&price_max=10").query(), "price_min=10&price_max=30");
-        assert_eq!(Filters::parse("price_min=12.50").price_min, Some(12));
+        assert_eq!(Filters::parse("price_min=12.5").price_min, Some(1_250));
+        assert_eq!(Filters::parse("price_min=12,05").query(), "price_min=12.05");
+        assert_eq!(Filters::parse("price_min=-3&price_max=1.999").query(), "");
+        assert_eq!(
+            Filters::parse("vendor=ven_01JC00000000000000000000A1").query(),
+            "vendor=ven_01JC00000000000000000000A1"
+        );
         assert_eq!(Filters::parse("sort=cheapest&min_rating=9&cursor=a%20b").query(), "");
     }
 
@@ -295,13 +371,16 @@ mod tests {
     #[test]
     fn each_active_filter_links_to_the_listing_without_it_from_the_first_page() {
         let filters = Filters::parse("q=mug&price_min=5&price_max=30&in_stock=1&vendor=north-ceramics&cursor=xyz");
-        let active = filters.active("/search", Some("North Ceramics"));
+        let active = filters.active("/search", Some("North Ceramics"), None);
         let labels: Vec<&str> = active.iter().map(|filter| filter.label.as_str()).collect();
         assert_eq!(labels, ["Price 5–30", "In stock only", "Shop: North Ceramics"]);
         assert_eq!(active[0].remove_href, "/search?q=mug&vendor=north-ceramics&in_stock=1");
         assert_eq!(active[1].remove_href, "/search?q=mug&vendor=north-ceramics&price_min=5&price_max=30");
         assert!(active.iter().all(|filter| !filter.remove_href.contains("cursor")));
-        assert_eq!(Filters::parse("sort=newest").active("/c/x", None), []);
+        assert_eq!(Filters::parse("sort=newest").active("/c/x", None, None), []);
+        let in_category = Filters::parse("q=mug&category=tableware").active("/search", None, Some("Tableware"));
+        assert_eq!(in_category[0].label, "Category: Tableware");
+        assert_eq!(in_category[0].remove_href, "/search?q=mug");
     }
 
     #[test]
@@ -309,6 +388,41 @@ mod tests {
         let filters = Filters::parse("in_stock=1&cursor=old");
         assert_eq!(filters.next_page_href("/c/tableware", "new_1"), "/c/tableware?in_stock=1&cursor=new_1");
         assert_eq!(Filters::default().href("/c/tableware"), "/c/tableware");
+    }
+
+    #[test]
+    fn a_price_facet_becomes_the_filter_that_selects_exactly_it() {
+        let bucket = PriceBucket { min_minor: 1_000, max_minor: Some(1_500), count: 3 };
+        let filters = price_bucket_filters(&Filters::parse("q=mug&cursor=abc"), &bucket);
+        assert_eq!(filters.query(), "q=mug&price_min=10&price_max=14.99");
+        let open = PriceBucket { min_minor: 7_500, max_minor: None, count: 1 };
+        assert_eq!(price_bucket_filters(&Filters::default(), &open).query(), "price_min=75");
+    }
+
+    #[test]
+    fn a_category_trail_runs_from_the_root_to_the_category() {
+        use crate::catalog::{Category, CategoryName};
+        let node = |n: u8, slug: &str, children: Vec<CategoryNode>| CategoryNode {
+            category: Category {
+                id: CategoryId::generate(1_700_000_000_000, [n; 10]),
+                parent_id: None,
+                slug: Slug::parse(slug).unwrap(),
+                name: CategoryName::parse(slug).unwrap(),
+                position: 0,
+            },
+            children,
+        };
+        let tree = vec![
+            node(1, "home", vec![node(2, "tableware", vec![node(3, "mugs", vec![])])]),
+            node(4, "fashion", vec![]),
+        ];
+        let trail: Vec<&str> =
+            category_trail(&tree, "mugs").unwrap().iter().map(|node| node.category.slug.as_str()).collect();
+        assert_eq!(trail, ["home", "tableware", "mugs"]);
+        assert_eq!(category_trail(&tree, "fashion").unwrap().len(), 1);
+        assert!(category_trail(&tree, "garden").is_none());
+        let mugs = CategoryId::generate(1_700_000_000_000, [3; 10]);
+        assert_eq!(find_category(&tree, &mugs).map(|node| node.category.slug.as_str()), Some("mugs"));
     }
 
     #[test]

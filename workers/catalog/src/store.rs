@@ -139,7 +139,11 @@ impl Store {
         let ladder = format!("${}", filter_params + 1);
         let page = sql.page(query, &filters, Some(&rank), after);
         let categories = format!("SELECT p.category_id, count(*) FROM catalog.products p WHERE {filters} GROUP BY 1");
-        let vendors = format!("SELECT p.vendor_id, count(*) FROM catalog.products p WHERE {filters} GROUP BY 1");
+        let vendors = format!(
+            "SELECT p.vendor_id, count(*), json_build_object('id', shop.id, 'name', shop.name, 'slug', shop.slug) \
+             FROM catalog.products p JOIN catalog.vendors shop ON shop.id = p.vendor_id WHERE {filters} \
+             GROUP BY 1, shop.id"
+        );
         let prices = format!(
             "SELECT width_bucket(p.price_min_minor, {ladder}::bigint[]), count(*) FROM catalog.products p \
              WHERE {filters} AND p.price_min_minor IS NOT NULL GROUP BY 1"
@@ -164,6 +168,10 @@ impl Store {
         let facets = SearchFacets {
             categories: counts(categories, |id| CategoryId::parse(id).ok())?,
             vendors: counts(vendors, |id| VendorId::parse(id).ok())?,
+            vendor_labels: vendors
+                .iter()
+                .map(|row| json_column(&row.get(2).map_err(NeonError::from)?))
+                .collect::<Result<_, Failure>>()?,
             price: price_buckets_from_steps(
                 prices
                     .iter()

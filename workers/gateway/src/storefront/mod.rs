@@ -8,6 +8,7 @@ mod assets;
 mod errors;
 mod form;
 mod layout;
+mod page_cache;
 mod pages;
 mod visit;
 
@@ -37,6 +38,13 @@ async fn route(request: &mut Request, visit: &Visit<'_>) -> std::result::Result<
     let query = request.url().map_err(PageError::internal)?.query().unwrap_or_default().to_owned();
     match (method, path.as_str()) {
         (Method::Get, "/") => pages::home::show(visit).await,
+        (Method::Get, "/search") => pages::search::show(visit, &query).await,
+        (Method::Get, "/local") => pages::local::show(visit, &query).await,
+        (Method::Get, path) if path.starts_with("/c/") => pages::category::show(visit, &path[3..], &query).await,
+        (Method::Get, path) if path.starts_with("/products/") => {
+            pages::product::show(visit, &path["/products/".len()..], &query).await
+        }
+        (Method::Get, path) if path.starts_with("/v/") => pages::vendor::show(visit, &path[3..], &query).await,
         (Method::Get | Method::Head, _) => Err(PageError::NotFound),
         _ => {
             let _ = query;

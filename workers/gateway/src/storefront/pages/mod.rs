@@ -1,3 +1,9 @@
 //! One module per part of the shop.
 
+pub mod catalog_view;
+pub mod category;
 pub mod home;
+pub mod local;
+pub mod product;
+pub mod search;
+pub mod vendor;
