@@ -226,6 +226,9 @@ pub struct Suggestion {
     pub id: ProductId,
     pub title: ProductTitle,
     pub slug: Slug,
+    /// The shop's slug: with `slug`, the product's storefront address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_slug: Option<Slug>,
 }
 
 #[cfg(test)]

@@ -225,7 +225,9 @@ impl Store {
     pub async fn suggest(&self, query: &SuggestQuery) -> Result<Vec<Suggestion>, Failure> {
         let Some(tsquery) = query.q.title_prefix_tsquery() else { return Ok(Vec::new()) };
         let sql = format!(
-            "SELECT json_build_object('id', p.id, 'title', p.title, 'slug', p.slug) FROM catalog.products p \
+            "SELECT json_build_object('id', p.id, 'title', p.title, 'slug', p.slug, \
+                 'vendor_slug', (SELECT ven.slug FROM catalog.vendors ven WHERE ven.id = p.vendor_id)) \
+             FROM catalog.products p \
              WHERE {PUBLIC} AND p.search @@ to_tsquery('simple', $1) \
              ORDER BY starts_with(lower(p.title), $2) DESC, ts_rank_cd(p.search, to_tsquery('simple', $1)) DESC, \
                  p.title, p.id \

@@ -3,7 +3,7 @@
 //! after a vendor's write (`cache::invalidate`: bump the tags, delete the edge copy of every key
 //! listed under them) removes the pages built from what changed, with no code of ours on that path.
 //! That relies on both Workers seeing one Cache API store (one zone in production; one workerd
-//! under `wrangler dev`): see docs/adr/0007-storefront-page-cache.md.
+//! under `wrangler dev`): see docs/adr/0010-storefront-page-cache.md.
 //!
 //! A warm hit costs no Upstash command and no API call. A fill checks the versions of the page's
 //! `checked` tags (read before its API calls), so a page built from data a write replaced is served
