@@ -110,6 +110,17 @@ impl Shop<'_> {
         });
         let created = self.send(Method::POST, "/api/v1/vendor/products", body).await;
         let id = created["id"].as_str().expect("an id").to_owned();
+        // Two images: the product page loads the first at once and the second lazily.
+        for (width, height) in [(4, 3), (3, 3)] {
+            let request = self
+                .stack
+                .http
+                .post(self.stack.worker_url(&format!("/api/v1/vendor/products/{id}/images")))
+                .header("content-type", "image/png")
+                .body(e2e::png(width, height));
+            let (status, body) = self.stack.send(request, Some(&self.token)).await;
+            assert_eq!(status, 201, "image upload: {body}");
+        }
         self.send(Method::PATCH, &format!("/api/v1/vendor/products/{id}"), json!({"status": "active"})).await;
         Created { id, variant: created["variants"][0]["id"].as_str().expect("a variant").to_owned() }
     }
@@ -117,10 +128,11 @@ impl Shop<'_> {
 
 async fn the_home_page_lists_categories_and_products(browser: &Browser<'_>) {
     let home = browser.ok("/").await;
-    for text in ["Shop by category", "Tableware", "New in", "Popular", MUG, "href=\"/c/tableware\""] {
-        assert!(home.html.contains(text), "the home page shows {text}");
+    // Top-level categories with their first children (Tableware is a grandchild, under Kitchen).
+    for text in ["Shop by category", "href=\"/c/home\"", "href=\"/c/kitchen\"", "New in", "Popular", MUG] {
+        assert!(home.html.contains(text), "the home page shows {text}: {}", home.html);
     }
-    assert!(home.html.contains("loading=\"lazy\""), "below-the-fold images load lazily");
+    assert!(home.html.contains("width=\"4\" height=\"3\""), "card images have their dimensions");
     assert_eq!(browser.ok("/").await.cache, "hit-edge", "the second load is the edge copy");
 }
 
@@ -172,6 +184,10 @@ async fn the_product_page_shows_variants_price_stock_and_shop(browser: &Browser<
     assert!(page.html.contains("Only 3 left"), "3 of the sand glaze");
     assert!(page.html.contains("href=\"/v/north-ceramics\""), "the shop is a link");
     assert!(page.html.contains("action=\"/cart/add\""));
+    let images: Vec<&str> = page.html.split("<img ").skip(1).map(|tag| tag.split('>').next().unwrap_or("")).collect();
+    assert_eq!(images.len(), 2, "{images:?}");
+    assert!(!images[0].contains("loading=\"lazy\"") && images[0].contains("width=\"4\" height=\"3\""));
+    assert!(images[1].contains("loading=\"lazy\"") && images[1].contains("alt=\"Zephyr Speckled Ceramic Mug\""));
     assert!(page.html.contains(&format!("name=\"return_to\" value=\"{MUG_PATH}\"")));
     let key = |html: &str| {
         let after = html.split("name=\"idempotency_key\" value=\"").nth(1).expect("a key field");
