@@ -171,6 +171,11 @@ async fn a_search_with_a_typo_still_finds_the_product(browser: &Browser<'_>) {
     assert!(typo.html.contains(MUG), "a one-letter typo still finds it: {}", typo.html);
     assert!(typo.html.contains("id=\"facet-categories\""), "facets come with the hits");
     assert!(typo.html.contains("North Ceramics"), "the shop facet is named");
+    // The header's autocomplete links suggestions straight to the product's page.
+    let (status, suggestions) = browser.stack.get_json("/api/v1/search/suggest?q=zephyr+spe").await;
+    assert_eq!(status, 200, "{suggestions}");
+    assert_eq!(suggestions[0]["slug"], "zephyr-speckled-ceramic-mug", "{suggestions}");
+    assert_eq!(suggestions[0]["vendor_slug"], "north-ceramics", "{suggestions}");
     let nothing = browser.ok("/search?q=qqqqzzzz").await;
     assert!(nothing.html.contains("Nothing matches"));
 }
