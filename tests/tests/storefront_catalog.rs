@@ -213,7 +213,9 @@ async fn the_product_page_shows_variants_price_stock_and_shop(browser: &Browser<
 }
 
 async fn unknown_addresses_get_a_friendly_404(browser: &Browser<'_>) {
-    for path in ["/products/no-such-mug--north-ceramics", "/products/zephyr-speckled-ceramic-mug--nobody", "/products/x"] {
+    for path in
+        ["/products/no-such-mug--north-ceramics", "/products/zephyr-speckled-ceramic-mug--nobody", "/products/x"]
+    {
         let page = browser.load(path).await;
         assert_eq!(page.status, 404, "{path}");
         assert!(page.html.contains("We could not find that page"), "{path}: {}", page.html);
