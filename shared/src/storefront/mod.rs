@@ -1,7 +1,9 @@
 //! What the gateway's storefront pages need that is plain logic (cookies, forms, links), kept
 //! here so it is unit-tested natively; the pages themselves are rendered in `workers/gateway`.
 
+pub mod cart;
 pub mod form;
+pub mod payment;
 
 /// The value of cookie `name` in a `Cookie` header (the first, as browsers send the most
 /// specific path first).
