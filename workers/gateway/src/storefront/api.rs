@@ -65,8 +65,7 @@ impl Visit<'_> {
             init.with_body(Some(json.into()));
         }
         init.with_headers(headers);
-        let request =
-            Request::new_with_init(&format!("{ORIGIN}{path_and_query}"), &init).map_err(PageError::internal)?;
+        let request = Request::new_with_init(&format!("{ORIGIN}{path_and_query}"), &init).map_err(PageError::internal)?;
         let mut response = match router::route(&request, self.env, self.request_id).await {
             Ok(response) => response,
             Err(error) => return answer_refused(error),

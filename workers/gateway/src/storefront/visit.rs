@@ -68,17 +68,10 @@ pub enum Caching {
 }
 
 pub enum Page {
-    Html {
-        status: u16,
-        body: Markup,
-        caching: Caching,
-    },
+    Html { status: u16, body: Markup, caching: Caching },
     /// After a form post (303), so reloading does not post again.
     Redirect(String),
-    Asset {
-        content_type: &'static str,
-        body: &'static str,
-    },
+    Asset { content_type: &'static str, body: &'static str },
 }
 
 impl Page {
