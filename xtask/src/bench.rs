@@ -1,5 +1,5 @@
 //! `cargo xtask bench identity` (here), `bench catalog` (bench/catalog.rs), `bench cart`
-//! (bench/cart.rs) and `bench checkout` (bench/checkout.rs).
+//! (bench/cart.rs), `bench checkout` (bench/checkout.rs) and `bench storefront` (bench/storefront.rs).
 //! identity: CPU cost of identity's hot paths inside workerd. Cloudflare bills
 //! Worker CPU time, not wall time, so this reads the CPU the workerd processes consumed
 //! (/proc utime+stime) over a bounded number of sequential requests, and subtracts the cost of a
@@ -11,6 +11,7 @@ mod catalog;
 mod checkout;
 mod cpu;
 mod load;
+mod storefront;
 
 use crate::children::Logs;
 use crate::stack::{GatewayBuild, Ports, Stack, StackConfig, WorkerMode};
@@ -25,8 +26,8 @@ const LOGINS: usize = 100;
 const PASSWORD: &str = "bench passphrase 2026";
 
 pub fn run(what: &str) -> anyhow::Result<()> {
-    if !["identity", "catalog", "cart", "checkout"].contains(&what) {
-        bail!("unknown benchmark `{what}` (known: identity, catalog, cart, checkout)");
+    if !["identity", "catalog", "cart", "checkout", "storefront"].contains(&what) {
+        bail!("unknown benchmark `{what}` (known: identity, catalog, cart, checkout, storefront)");
     }
     tools::ensure_all()?;
     build::all()?;
@@ -36,6 +37,7 @@ pub fn run(what: &str) -> anyhow::Result<()> {
         "catalog" => runtime.block_on(catalog::run()),
         "cart" => runtime.block_on(cart::run()),
         "checkout" => runtime.block_on(checkout::run()),
+        "storefront" => runtime.block_on(storefront::run()),
         _ => runtime.block_on(identity()),
     }
 }

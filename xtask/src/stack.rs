@@ -485,7 +485,9 @@ fn worker_configs(state_dir: &Path, mode: WorkerMode) -> anyhow::Result<Vec<Path
     Ok(configs)
 }
 
-const START_TIMEOUT: Duration = Duration::from_secs(90);
+/// Generous: `wrangler dev` runs the gateway's custom build (wasm-opt) before it listens, which on a
+/// busy 2-core box can take minutes; a child that dies is noticed at once anyway.
+const START_TIMEOUT: Duration = Duration::from_secs(240);
 
 async fn wait_for_port(child: &mut ManagedChild, port: u16) -> anyhow::Result<()> {
     wait_until(child, || async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() }).await

@@ -6,11 +6,13 @@ use sha2::{Digest, Sha256};
 use std::process::Command;
 
 const WASM_TARGETS: [&str; 2] = ["wasm32-unknown-unknown", "wasm32-wasip2"];
+/// Debian's Chromium, which the browser tests and the Lighthouse benchmark drive.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 pub fn ensure_all() -> anyhow::Result<()> {
     progress::step("rust wasm targets", ensure_wasm_targets)?;
-    progress::step("PostgreSQL and Redis (apt, when absent)", ensure_system_packages)?;
-    progress::step("npm tools (wrangler, binaryen, esbuild)", ensure_npm_tools)?;
+    progress::step("PostgreSQL, Redis and Chromium (apt, when absent)", ensure_system_packages)?;
+    progress::step("npm tools (wrangler, binaryen, esbuild, playwright-core)", ensure_npm_tools)?;
     progress::step("wasm-bindgen-cli (exactly the Cargo.lock version)", ensure_wasm_bindgen)?;
     progress::step("worker-build", ensure_worker_build)?;
     Ok(())
@@ -37,6 +39,10 @@ fn ensure_system_packages() -> anyhow::Result<()> {
     if cmd::output(Command::new("redis-server").arg("--version")).is_none() {
         packages.push("redis-server");
     }
+    // The storefront's browser tests drive Debian's Chromium (playwright-core downloads no browser).
+    if cmd::output(Command::new(CHROMIUM).arg("--version")).is_none() {
+        packages.push("chromium");
+    }
     if packages.is_empty() {
         progress::note("already installed");
         return Ok(());
@@ -62,7 +68,8 @@ fn ensure_npm_tools() -> anyhow::Result<()> {
     let lock = std::fs::read(root.join("package-lock.json")).context("package-lock.json is missing")?;
     let stamp_path = root.join("node_modules").join(".xtask-installed");
     let lock_hash = format!("{:x}", Sha256::digest(&lock));
-    let tools_present = ["wrangler", "wasm-opt", "esbuild"].iter().all(|tool| paths::node_bin(tool).exists());
+    let tools_present = ["wrangler", "wasm-opt", "esbuild"].iter().all(|tool| paths::node_bin(tool).exists())
+        && root.join("node_modules/playwright-core/package.json").exists();
     if tools_present && std::fs::read_to_string(&stamp_path).is_ok_and(|stamp| stamp == lock_hash) {
         progress::note("already installed");
         return Ok(());
