@@ -95,14 +95,14 @@ pub fn luhn_valid(digits: &str) -> bool {
     let mut sum = 0u32;
     for (position, byte) in digits.bytes().rev().enumerate() {
         let Some(digit) = char::from(byte).to_digit(10) else { return false };
-        sum += if position % 2 == 1 {
+        sum += if !position.is_multiple_of(2) {
             let doubled = digit * 2;
             if doubled > 9 { doubled - 9 } else { doubled }
         } else {
             digit
         };
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 #[cfg(test)]
