@@ -45,6 +45,16 @@ async fn route(request: &mut Request, visit: &Visit<'_>) -> std::result::Result<
             pages::product::show(visit, &path["/products/".len()..], &query).await
         }
         (Method::Get, path) if path.starts_with("/v/") => pages::vendor::show(visit, &path[3..], &query).await,
+        (Method::Get, "/cart") => pages::cart::show(visit).await,
+        (Method::Post, "/cart/add") => pages::cart::add(visit, &form::read(request).await?).await,
+        (Method::Post, "/cart/update") => pages::cart::update(visit, &form::read(request).await?).await,
+        (Method::Post, "/cart/remove") => pages::cart::remove(visit, &form::read(request).await?).await,
+        (Method::Post, "/cart/shipping") => pages::cart::shipping(visit, &form::read(request).await?).await,
+        (Method::Post, "/cart/destination") => pages::cart::destination(visit, &form::read(request).await?).await,
+        (Method::Post, "/cart/coupon") => pages::cart::apply_coupon(visit, &form::read(request).await?).await,
+        (Method::Get, "/checkout") => pages::checkout::show(visit).await,
+        (Method::Post, "/checkout/pay") => pages::checkout::pay(visit, &form::read(request).await?).await,
+        (Method::Post, "/cart/coupon/remove") => pages::cart::remove_coupon(visit, &form::read(request).await?).await,
         (Method::Get | Method::Head, _) => Err(PageError::NotFound),
         _ => {
             let _ = query;

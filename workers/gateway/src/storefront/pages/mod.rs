@@ -1,7 +1,9 @@
 //! One module per part of the shop.
 
+pub mod cart;
 pub mod catalog_view;
 pub mod category;
+pub mod checkout;
 pub mod home;
 pub mod local;
 pub mod product;
