@@ -184,7 +184,9 @@ impl Filters {
             push("In stock only".to_owned(), Filters { in_stock: false, ..base.clone() });
         }
         if let Some(rating) = base.min_rating {
-            push(format!("{} stars and up", rating.stars()), Filters { min_rating: None, ..base.clone() });
+            let stars = rating.stars();
+            let unit = if stars == 1 { "star" } else { "stars" };
+            push(format!("{stars} {unit} and up"), Filters { min_rating: None, ..base.clone() });
         }
         if let Some(vendor) = &base.vendor {
             let name = vendor_name.unwrap_or(vendor.as_str());

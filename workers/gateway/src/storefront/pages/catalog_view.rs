@@ -120,7 +120,7 @@ pub fn filter_form(action: &str, filters: &Filters, shops: &[VendorLabel], searc
                     option value="" { "Any rating" }
                     @for stars in (1..=4u8).rev() {
                         option value=(stars) selected[filters.min_rating.map(|r| r.stars()) == Some(stars)] {
-                            (stars) " stars and up"
+                            (stars) @if stars == 1 { " star and up" } @else { " stars and up" }
                         }
                     }
                 }
