@@ -385,3 +385,49 @@ pub fn url_encode(text: &str) -> String {
         .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()
 }
+
+/// A valid PNG of `width` × `height` opaque grey pixels: IHDR, one stored (uncompressed) zlib
+/// IDAT, IEND, each with its CRC, so any decoder accepts it.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let mut raw = Vec::new();
+    // Only the small images carry pixels; the header alone decides the checks.
+    if u64::from(width) * u64::from(height) <= 4096 {
+        for _ in 0..height {
+            raw.push(0);
+            raw.extend(std::iter::repeat_n(0x80, width as usize * 3));
+        }
+    }
+    let mut zlib = vec![0x78, 0x01, 0x01];
+    let len = u16::try_from(raw.len()).expect("a small image");
+    zlib.extend_from_slice(&len.to_le_bytes());
+    zlib.extend_from_slice(&(!len).to_le_bytes());
+    zlib.extend_from_slice(&raw);
+    zlib.extend_from_slice(&adler32(&raw).to_be_bytes());
+    let mut ihdr = width.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [(b"IHDR", ihdr), (b"IDAT", zlib), (b"IEND", Vec::new())] {
+        png.extend_from_slice(&u32::try_from(data.len()).expect("chunk").to_be_bytes());
+        let start = png.len();
+        png.extend_from_slice(kind);
+        png.extend_from_slice(&data);
+        let crc = crc32(&png[start..]);
+        png.extend_from_slice(&crc.to_be_bytes());
+    }
+    png
+}
+
+fn crc32(bytes: &[u8]) -> u32 {
+    !bytes.iter().fold(!0u32, |crc, byte| {
+        (0..8).fold(crc ^ u32::from(*byte), |crc, _| if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 })
+    })
+}
+
+fn adler32(bytes: &[u8]) -> u32 {
+    let (a, b) = bytes.iter().fold((1u32, 0u32), |(a, b), byte| {
+        let a = (a + u32::from(*byte)) % 65_521;
+        (a, (b + a) % 65_521)
+    });
+    (b << 16) | a
+}

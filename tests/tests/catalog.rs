@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use e2e::TestStack;
 use serde_json::Value;
 use shared::catalog::Quantity;
+use shared::catalog::list_query::popularity_score;
 use xtask::catalog_seed::{self, SeedCatalog, SeedConfig, SeedProduct};
 
 #[tokio::test]
@@ -35,7 +36,7 @@ async fn pagination_lists_every_public_product_once(stack: &TestStack, expected:
     let public: BTreeSet<String> =
         expected.products.iter().filter(|p| p.is_public()).map(|p| p.id.to_string()).collect();
     assert!(public.len() < expected.products.len(), "the seed hides some products");
-    for sort in ["newest", "price_asc", "price_desc"] {
+    for sort in ["newest", "price_asc", "price_desc", "popular"] {
         let items = stack.all_pages("/api/v1/products", &format!("sort={sort}&limit=17")).await;
         assert_eq!(e2e::unique_ids(&items), public, "sort={sort}");
     }
@@ -44,6 +45,19 @@ async fn pagination_lists_every_public_product_once(stack: &TestStack, expected:
     let prices: Vec<i64> =
         items.iter().map(|item| item["price_from"]["amount_minor"].as_i64().expect("price")).collect();
     assert!(prices.windows(2).all(|pair| pair[0] <= pair[1]), "{prices:?}");
+    // Popular: most ratings first, then the better average, across page boundaries.
+    let items = stack.all_pages("/api/v1/products", "sort=popular&limit=11").await;
+    let scores: Vec<i64> = items
+        .iter()
+        .map(|item| {
+            let rating = &item["rating"];
+            let count = u32::try_from(rating["count"].as_u64().unwrap_or(0)).expect("a count");
+            let hundredths = rating["average"].as_f64().map(|average| (average * 100.0).round() as u16);
+            popularity_score(count, hundredths)
+        })
+        .collect();
+    assert!(scores.windows(2).all(|pair| pair[0] >= pair[1]), "{scores:?}");
+    assert!(scores.first() > scores.last(), "the seed rates some products more than others");
 }
 
 async fn a_category_filter_includes_descendants(stack: &TestStack, expected: &SeedCatalog) {

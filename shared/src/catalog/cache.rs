@@ -21,6 +21,7 @@ use std::sync::LazyLock;
 
 use super::ids::ProductId;
 use super::list_query::{LIST_PARAMS, SUGGEST_PARAMS};
+use super::slug::Slug;
 use crate::transport::HttpTransport;
 use crate::upstash::{Command, RedisValue, Script, UpstashClient, UpstashError};
 
@@ -112,6 +113,13 @@ pub enum CachedRead {
     Categories,
     Search,
     Suggest,
+    /// A shop's public page data, by its slug.
+    Vendor(Slug),
+    /// A product by its readable address (product slugs are unique per shop only).
+    VendorProduct {
+        vendor: Slug,
+        product: Slug,
+    },
 }
 
 impl CachedRead {
@@ -125,6 +133,10 @@ impl CachedRead {
             CachedRead::Categories => ("/api/v1/categories".into(), &[]),
             CachedRead::Search => ("/api/v1/search".into(), &LIST_PARAMS),
             CachedRead::Suggest => ("/api/v1/search/suggest".into(), &SUGGEST_PARAMS),
+            CachedRead::Vendor(vendor) => (format!("/api/v1/vendors/{vendor}"), &[]),
+            CachedRead::VendorProduct { vendor, product } => {
+                (format!("/api/v1/vendors/{vendor}/products/{product}"), &[])
+            }
         };
         let mut pairs: Vec<(String, String)> = form_urlencoded::parse(query.trim_start_matches('?').as_bytes())
             .filter(|(name, value)| known.contains(&name.as_ref()) && !value.trim().is_empty())
@@ -138,13 +150,29 @@ impl CachedRead {
         CacheKey(format!("{path}?{query}"))
     }
 
-    /// The tags every response of this route carries, known before reading Neon; lists add the
-    /// products they show once read.
+    /// The tags whose versions a fill checks (read before Neon, compared when storing), so an
+    /// answer read before a write is never kept after that write's invalidation.
     pub fn tags(&self) -> Vec<Tag> {
         match self {
             CachedRead::Products | CachedRead::Search | CachedRead::Suggest => vec![Tag::Listings],
             CachedRead::Product(id) => vec![Tag::Product(id.clone())],
             CachedRead::Categories => vec![Tag::Categories],
+            // Which product a slug names is only known once read, and any product write can change
+            // that (a new product, a renamed slug): every product change bumps `listings`.
+            CachedRead::VendorProduct { .. } => vec![Tag::Listings],
+            // Shops are created (admin API) and never edited yet: nothing invalidates them, so
+            // there is nothing to check; the TTLs bound a future edit until it brings its own tag.
+            CachedRead::Vendor(_) => Vec::new(),
+        }
+    }
+
+    /// The tags the stored answer is listed under before it is read (lists add the products they
+    /// show once read). A product by slug is listed only under its product's tag (added by the
+    /// handler), not under `listings`, so other products' changes do not purge it.
+    pub fn member_tags(&self) -> Vec<Tag> {
+        match self {
+            CachedRead::VendorProduct { .. } => Vec::new(),
+            other => other.tags(),
         }
     }
 }
@@ -154,6 +182,13 @@ impl CachedRead {
 pub struct CacheKey(String);
 
 impl CacheKey {
+    /// A storefront page's key: its path and normalised query (`shared::storefront::page_key`).
+    /// Pages live beside the API's answers, under the same tags, so the catalog's invalidation
+    /// deletes their edge copies too; page paths never start with `/api/`, so they cannot collide.
+    pub fn page(path_and_query: &str) -> Self {
+        CacheKey(path_and_query.to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -293,7 +328,23 @@ impl<'a, T: HttpTransport> CatalogCache<'a, T> {
         seen: &Versions,
         tags: &[Tag],
     ) -> Result<bool, UpstashError> {
-        let tags: BTreeSet<&Tag> = route_tags.iter().chain(tags).collect();
+        let members: Vec<Tag> = route_tags.iter().chain(tags).cloned().collect();
+        self.store_listed(key, body, route_tags, seen, &members).await
+    }
+
+    /// As `store`, but listed only under `members`: the versions of `checked` guard the fill
+    /// without the answer joining their sets (a product found by slug checks `listings`, since any
+    /// product write can change what a slug names, but is purged only with its own product).
+    pub async fn store_listed(
+        &self,
+        key: &CacheKey,
+        body: &str,
+        checked: &[Tag],
+        seen: &Versions,
+        members: &[Tag],
+    ) -> Result<bool, UpstashError> {
+        let route_tags = checked;
+        let tags: BTreeSet<&Tag> = members.iter().collect();
         let keys = std::iter::once(key.body_key())
             .chain(route_tags.iter().map(Tag::version_key))
             .chain(tags.into_iter().map(Tag::set_key));

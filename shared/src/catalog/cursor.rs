@@ -40,6 +40,8 @@ pub enum SortKey {
     PriceDesc(i64),
     /// `created_at` in microseconds since the Unix epoch (Postgres' precision), descending, then id descending.
     Newest(i64),
+    /// `list_query::popularity_score`, descending, then id descending.
+    Popular(i64),
 }
 
 impl SortKey {
@@ -53,13 +55,14 @@ impl SortKey {
             SortKey::PriceAsc(_) => Sort::PriceAsc,
             SortKey::PriceDesc(_) => Sort::PriceDesc,
             SortKey::Newest(_) => Sort::Newest,
+            SortKey::Popular(_) => Sort::Popular,
         }
     }
 
     fn to_bits(self) -> u64 {
         match self {
             SortKey::Relevance(rank) => u64::from(rank.to_bits()),
-            SortKey::PriceAsc(value) | SortKey::PriceDesc(value) | SortKey::Newest(value) => {
+            SortKey::PriceAsc(value) | SortKey::PriceDesc(value) | SortKey::Newest(value) | SortKey::Popular(value) => {
                 u64::from_be_bytes(value.to_be_bytes())
             }
         }
@@ -75,6 +78,7 @@ impl SortKey {
             Sort::PriceAsc => Some(SortKey::PriceAsc(signed)),
             Sort::PriceDesc => Some(SortKey::PriceDesc(signed)),
             Sort::Newest => Some(SortKey::Newest(signed)),
+            Sort::Popular => Some(SortKey::Popular(signed)),
         }
     }
 }
@@ -200,6 +204,7 @@ fn sort_byte(sort: Sort) -> u8 {
         Sort::PriceAsc => 2,
         Sort::PriceDesc => 3,
         Sort::Newest => 4,
+        Sort::Popular => 5,
     }
 }
 
@@ -271,6 +276,7 @@ mod tests {
             any::<i64>().prop_map(SortKey::PriceAsc),
             any::<i64>().prop_map(SortKey::PriceDesc),
             any::<i64>().prop_map(SortKey::Newest),
+            any::<i64>().prop_map(SortKey::Popular),
         ]
     }
 

@@ -36,10 +36,13 @@ pub enum Sort {
     /// Cheapest variant's price, high to low.
     PriceDesc,
     Newest,
+    /// Most rated first, then best rated (`popularity_score`): how many shoppers bought and
+    /// judged it is the one popularity signal the catalog owns.
+    Popular,
 }
 
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
-#[error("sort must be relevance, price_asc, price_desc or newest")]
+#[error("sort must be relevance, price_asc, price_desc, newest or popular")]
 pub struct SortError;
 
 impl Reason for SortError {
@@ -49,7 +52,7 @@ impl Reason for SortError {
 }
 
 impl Sort {
-    pub const ALL: [Sort; 4] = [Sort::Relevance, Sort::PriceAsc, Sort::PriceDesc, Sort::Newest];
+    pub const ALL: [Sort; 5] = [Sort::Relevance, Sort::PriceAsc, Sort::PriceDesc, Sort::Newest, Sort::Popular];
 
     pub fn parse(input: &str) -> Result<Self, SortError> {
         Self::ALL.into_iter().find(|sort| sort.as_str() == input).ok_or(SortError)
@@ -61,6 +64,7 @@ impl Sort {
             Sort::PriceAsc => "price_asc",
             Sort::PriceDesc => "price_desc",
             Sort::Newest => "newest",
+            Sort::Popular => "popular",
         }
     }
 
@@ -68,6 +72,16 @@ impl Sort {
     pub fn default_for(has_search: bool) -> Self {
         if has_search { Sort::Relevance } else { Sort::Newest }
     }
+}
+
+/// Ratings weigh a thousand times the average's hundredths (at most 500), so the count decides
+/// and the average only breaks ties; one integer keeps the keyset cursor a single sort value.
+pub const POPULARITY_COUNT_WEIGHT: i64 = 1_000;
+
+/// The `popular` sort's value: rating count first, then the average in hundredths. The catalog's
+/// SQL computes the same expression (`workers/catalog/src/store.rs`).
+pub fn popularity_score(rating_count: u32, average_hundredths: Option<u16>) -> i64 {
+    i64::from(rating_count) * POPULARITY_COUNT_WEIGHT + i64::from(average_hundredths.unwrap_or(0))
 }
 
 /// Why a query parameter was refused: the `reason` in `details.fields` (`invalid`,

@@ -37,7 +37,7 @@ pub use image::{CheckedImage, ImageAlt, ImageError, ImageKey, ImageMove, ImageTy
 pub use list_query::{CategoryRef, ListQuery, PriceRange, Sort, SuggestQuery, VendorRef};
 pub use model::{
     Category, CategoryNode, Page, Product, ProductImage, ProductSummary, SearchFacets, SearchPage, Suggestion, Variant,
-    Vendor,
+    Vendor, VendorBrief, VendorLabel,
 };
 pub use money::{Currency, Money, VariantPricing};
 pub use options::{OptionName, OptionValue, VariantOptions};

@@ -32,6 +32,16 @@ pub struct Vendor {
     pub location: Option<GeoPoint>,
 }
 
+/// The shop a product is sold by, as cards and product pages show it (name, link, distance), read
+/// in the same statement as the product so a page never asks once per card.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VendorBrief {
+    pub name: VendorName,
+    pub slug: Slug,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<GeoPoint>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Category {
     pub id: CategoryId,
@@ -128,10 +138,13 @@ pub struct Variant {
 }
 
 /// `GET /api/v1/products/{id}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Product {
     pub id: ProductId,
     pub vendor_id: VendorId,
+    /// Absent in answers cached before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<VendorBrief>,
     pub title: ProductTitle,
     pub slug: Slug,
     pub description: Description,
@@ -156,10 +169,13 @@ impl Product {
 }
 
 /// A product in a list or search hit: enough for a card, without variants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProductSummary {
     pub id: ProductId,
     pub vendor_id: VendorId,
+    /// Absent in answers cached before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<VendorBrief>,
     pub title: ProductTitle,
     pub slug: Slug,
     pub category_id: CategoryId,
@@ -183,10 +199,21 @@ pub struct SearchFacets {
     pub categories: Vec<FacetCount<CategoryId>>,
     pub vendors: Vec<FacetCount<VendorId>>,
     pub price: Vec<PriceBucket>,
+    /// The name and address of every shop in `vendors`, so a facet can be labelled and linked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vendor_labels: Vec<VendorLabel>,
+}
+
+/// A shop as a facet names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VendorLabel {
+    pub id: VendorId,
+    pub name: VendorName,
+    pub slug: Slug,
 }
 
 /// `GET /api/v1/search`: a page of hits plus facets.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SearchPage {
     pub items: Vec<ProductSummary>,
     pub next_cursor: Option<String>,
@@ -199,6 +226,9 @@ pub struct Suggestion {
     pub id: ProductId,
     pub title: ProductTitle,
     pub slug: Slug,
+    /// The shop's slug: with `slug`, the product's storefront address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_slug: Option<Slug>,
 }
 
 #[cfg(test)]
@@ -265,6 +295,7 @@ mod tests {
         let product = Product {
             id: ProductId::generate(1_700_000_000_000, [1; 10]),
             vendor_id: VendorId::parse("ven_01JC00000000000000000000A1").unwrap(),
+            vendor: None,
             title: ProductTitle::parse("Stoneware Mug").unwrap(),
             slug: Slug::parse("stoneware-mug").unwrap(),
             description: Description::parse("Hand-thrown.").unwrap(),

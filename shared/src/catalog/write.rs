@@ -418,7 +418,7 @@ impl ModerationInput {
 }
 
 /// A product as its own vendor sees it: every status, and a platform admin's moderation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VendorProduct {
     #[serde(flatten)]
     pub product: Product,

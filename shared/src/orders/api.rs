@@ -17,6 +17,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
+use super::address::ShippingAddress;
 use super::ids::{OrderGroupId, OrderId};
 use super::status::{Carrier, OrderStatus, TrackingNumber};
 use crate::cart::Totals;
@@ -162,6 +163,9 @@ pub struct GroupDetail {
     pub totals: Totals,
     /// Where it ships (`shared::cart::Destination`).
     pub destination: serde_json::Value,
+    /// Who and where it is delivered to; `null` for groups checked out without one.
+    #[serde(default)]
+    pub shipping_address: Option<ShippingAddress>,
     pub created_at: DateTime<Utc>,
     pub orders: Vec<OrderDetail>,
 }

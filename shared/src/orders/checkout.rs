@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::address::ShippingAddress;
 use super::ids::{BuyerId, OrderGroupId, OrderId};
 use crate::api::ApiError;
 use crate::cart::{CartView, Coupon, CouponCode, CouponUsage};
@@ -23,6 +24,10 @@ pub struct CheckoutRequest {
     /// charged silently.
     pub expected_total: Money,
     pub payment_method: PaymentMethodInput,
+    /// Where to deliver; the cart's destination must be its country and postcode. Absent for
+    /// clients that predate it (the group then has only the destination).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<ShippingAddress>,
 }
 
 impl CheckoutRequest {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use super::address::ShippingAddress;
 use super::ids::{BuyerId, OrderGroupId, OrderId};
 use crate::api::{ApiError, ErrorCode};
 use crate::cart::{
@@ -61,6 +62,9 @@ pub struct OrderGroup {
     pub orders: Vec<Order>,
     pub coupons: Vec<AppliedCoupon>,
     pub totals: Totals,
+    /// Who and where to deliver to (absent in groups from clients that sent none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_address: Option<ShippingAddress>,
 }
 
 /// Why a cart cannot be checked out as it is; the shopper fixes the cart (or re-reads it) and retries.
@@ -82,6 +86,9 @@ pub enum CheckoutRefusal {
     CouponUnknown(CouponCode),
     #[error("an amount overflows")]
     Amount(#[from] MoneyError),
+    /// The cart was priced (tax, shipping) for another country or postcode than the address.
+    #[error("the delivery address is not where the cart was priced for")]
+    AddressNotDestination,
 }
 
 impl Reason for CheckoutRefusal {
@@ -94,6 +101,7 @@ impl Reason for CheckoutRefusal {
             CheckoutRefusal::TotalChanged { .. } => "total_changed",
             CheckoutRefusal::CouponUnknown(_) => "coupon_unknown",
             CheckoutRefusal::Amount(_) => "amount_overflow",
+            CheckoutRefusal::AddressNotDestination => "address_not_destination",
         }
     }
 }
@@ -156,7 +164,18 @@ impl OrderGroup {
         if totals.total != expected_total {
             return Err(CheckoutRefusal::TotalChanged { expected: expected_total, actual: totals.total });
         }
-        Ok(OrderGroup { id, buyer, currency, destination, orders, coupons: applied, totals })
+        Ok(OrderGroup { id, buyer, currency, destination, orders, coupons: applied, totals, shipping_address: None })
+    }
+
+    /// Delivers to `address`, which must be where the cart was priced for (its destination).
+    pub fn with_shipping_address(mut self, address: Option<ShippingAddress>) -> Result<Self, CheckoutRefusal> {
+        if let Some(address) = &address
+            && !address.matches(&self.destination)
+        {
+            return Err(CheckoutRefusal::AddressNotDestination);
+        }
+        self.shipping_address = address;
+        Ok(self)
     }
 
     pub fn order(&self, id: &OrderId) -> Option<&Order> {
@@ -292,6 +311,30 @@ mod tests {
 
         let view = world.price_cart(&crate::cart::Cart::default());
         assert_eq!(world.checkout(&view), Err(CheckoutRefusal::EmptyCart));
+    }
+
+    #[test]
+    fn the_group_delivers_only_where_the_cart_was_priced_for() {
+        use crate::orders::{AddressInput, ShippingAddress};
+        let world = World::new().shop(Shop::new(1).flat_shipping(499));
+        let view = world.price_cart(&world.cart(&[(1, 1, 2, 1000)], &[]));
+        let country = view.destination.as_ref().unwrap().country.as_str().to_owned();
+        let address = |country: &str| {
+            let input = AddressInput { name: "Ana", street: "Rua 1", city: "Lisboa", postcode: "1100-053", country };
+            ShippingAddress::parse(input).unwrap()
+        };
+        let group = world.checkout(&view).unwrap();
+        let delivered = group.clone().with_shipping_address(Some(address(&country))).unwrap();
+        assert_eq!(delivered.shipping_address, Some(address(&country)));
+        let elsewhere = if country == "ES" { "FR" } else { "ES" };
+        let refusal = group.clone().with_shipping_address(Some(address(elsewhere))).unwrap_err();
+        assert_eq!(refusal, CheckoutRefusal::AddressNotDestination);
+        assert_eq!(refusal.to_api_error().code, ErrorCode::ValidationFailed);
+        assert_eq!(group.clone().with_shipping_address(None).unwrap(), group);
+        // Saga states saved before the address existed still read.
+        let mut json = serde_json::to_value(&group).unwrap();
+        json.as_object_mut().unwrap().remove("shipping_address");
+        assert_eq!(serde_json::from_value::<OrderGroup>(json).unwrap(), group);
     }
 
     #[test]

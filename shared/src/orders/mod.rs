@@ -4,6 +4,7 @@
 //! No clock, no randomness, no I/O: the `orders` component passes in the priced cart, the ids and
 //! the actor from the verified token.
 
+pub mod address;
 pub mod api;
 pub mod checkout;
 pub mod group;
@@ -13,6 +14,7 @@ pub mod status;
 #[cfg(test)]
 pub(crate) mod fixtures;
 
+pub use address::{AddressInput, AddressLine, ShippingAddress};
 pub use group::{AppliedCoupon, CheckoutRefusal, Order, OrderGroup, OrderLine};
 pub use ids::{BuyerId, OrderGroupId, OrderId};
 pub use status::{

@@ -2,8 +2,11 @@
 //! here so it is unit-tested natively; the pages themselves are rendered in `workers/gateway`.
 
 pub mod account;
+pub mod browse;
+pub mod cart;
 pub mod form;
 pub mod orders;
+pub mod payment;
 
 /// The value of cookie `name` in a `Cookie` header (the first, as browsers send the most
 /// specific path first).

@@ -44,6 +44,7 @@ pub async fn handle(request: &Received) -> Response {
         coupons: call.coupons,
         expected_total: call.request.expected_total,
         method: call.request.payment_method,
+        shipping_address: call.request.shipping_address,
     };
     let mut runner = Runner::new(&neon, call.buyer_id.clone(), Some(&input), &request.request_id);
     match runner.drive(&mut state, action).await {

@@ -15,7 +15,7 @@ use shared::idempotency::IdempotencyKey;
 use shared::inventory::{ReferenceRequest, Reservation, ReservationReference, ReserveItem, ReserveRequest};
 use shared::neon::NeonError;
 use shared::orders::checkout::CheckoutAnswer;
-use shared::orders::{BuyerId, OrderGroup};
+use shared::orders::{BuyerId, OrderGroup, ShippingAddress};
 use shared::payments::api::{CreateIntent, Intent, PaymentMethodInput, RecordLedger, Recorded, Voided, declined};
 use shared::payments::{PaymentStatus, PspReference, assess, split};
 use shared::saga::{
@@ -37,6 +37,7 @@ pub struct CheckoutInput {
     pub coupons: BTreeMap<CouponCode, (Coupon, CouponUsage)>,
     pub expected_total: Money,
     pub method: PaymentMethodInput,
+    pub shipping_address: Option<ShippingAddress>,
 }
 
 pub struct Runner<'a> {
@@ -237,7 +238,8 @@ impl<'a> Runner<'a> {
             &input.cart,
             &input.coupons,
             input.expected_total,
-        );
+        )
+        .and_then(|group| group.with_shipping_address(input.shipping_address.clone()));
         let group = match built {
             Ok(group) => group,
             Err(refusal) => return self.refuse(refusal.to_api_error()),

@@ -109,7 +109,7 @@ pub async fn buyer_groups(
 /// The buyer's group with its orders, lines and timelines; `None` when it is not theirs.
 pub async fn buyer_group(neon: &Neon, buyer: &BuyerId, group: &OrderGroupId) -> Result<Option<GroupDetail>, NeonError> {
     let sql = format!(
-        "SELECT json_build_object({group}, 'destination', g.destination, \
+        "SELECT json_build_object({group}, 'destination', g.destination, 'shipping_address', g.shipping_address, \
              'orders', (SELECT coalesce(json_agg({order} ORDER BY o.vendor_id), '[]'::json) \
                  FROM orders.orders o WHERE o.group_id = g.id)) \
          FROM orders.order_groups g WHERE g.id = $1 AND g.buyer_id = $2",

@@ -56,7 +56,8 @@ where
 
     let reply = fill().await?;
     if let Some(seen) = seen {
-        match cache.store(&key, reply.body(), &route_tags, &seen, reply.tags()).await {
+        let members: Vec<Tag> = read.member_tags().into_iter().chain(reply.tags().iter().cloned()).collect();
+        match cache.store_listed(&key, reply.body(), &route_tags, &seen, &members).await {
             Ok(true) => put_and_confirm(&edge, &cache, &key, reply.body(), &route_tags, &seen).await,
             // A writer invalidated mid-read: this answer may predate the write, so it is served, not kept.
             Ok(false) => {}

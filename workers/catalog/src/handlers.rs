@@ -1,7 +1,7 @@
 //! The public catalog endpoints: parse with `shared::catalog`, read through the store, answer.
 
 use shared::catalog::model::category_tree;
-use shared::catalog::{ListQuery, Page, ProductId, ProductSummary, SearchPage, SuggestQuery};
+use shared::catalog::{ListQuery, Page, ProductId, ProductSummary, SearchPage, Slug, SuggestQuery};
 
 use crate::config::Config;
 use crate::respond::{Failure, Outcome, Reply};
@@ -22,6 +22,19 @@ pub async fn list(store: &Store, config: &Config, query: &str) -> Outcome {
 pub async fn product(store: &Store, id: &ProductId) -> Outcome {
     let product = store.product(id).await?.ok_or_else(|| Failure::not_found("product"))?;
     Reply::json(&product)
+}
+
+/// `GET /api/v1/vendors/{vendor}/products/{product}`: a product by its readable address, listed
+/// in the cache under its product's tag (so the product's writes purge it).
+pub async fn product_by_slug(store: &Store, vendor: &Slug, product: &Slug) -> Outcome {
+    let product = store.product_by_slug(vendor, product).await?.ok_or_else(|| Failure::not_found("product"))?;
+    Reply::json(&product).map(|reply| reply.showing([&product.id]))
+}
+
+/// `GET /api/v1/vendors/{vendor}`: a shop's name, address slug and location.
+pub async fn vendor(store: &Store, slug: &Slug) -> Outcome {
+    let vendor = store.vendor(slug).await?.ok_or_else(|| Failure::not_found("shop"))?;
+    Reply::json(&vendor)
 }
 
 /// `GET /api/v1/categories`: the whole tree.

@@ -4,8 +4,8 @@
 //! `/internal/stock-levels` is for the events Worker's binding only: the gateway routes nothing there.
 
 use shared::api::ErrorCode;
-use shared::catalog::ProductId;
 use shared::catalog::cache::CachedRead;
+use shared::catalog::{ProductId, Slug};
 use worker::{Env, Method, Request, Response, Result};
 use worker_platform::respond;
 
@@ -17,6 +17,7 @@ use crate::writes::{self, Write};
 use crate::{handlers, images, private_reads, stock};
 
 const PRODUCT_PREFIX: &str = "/api/v1/products/";
+const VENDOR_PREFIX: &str = "/api/v1/vendors/";
 const VENDOR_PRODUCTS: &str = "/api/v1/vendor/products";
 const ADMIN_PRODUCT_PREFIX: &str = "/api/v1/admin/products/";
 
@@ -41,6 +42,10 @@ enum Endpoint<'a> {
     Categories,
     Search,
     Suggest,
+    /// `/api/v1/vendors/{vendor-slug}`
+    Vendor(&'a str),
+    /// `/api/v1/vendors/{vendor-slug}/products/{product-slug}`
+    VendorProduct(&'a str, &'a str),
 }
 
 /// The vendor and admin API: `Err` when the path is known but not for this method.
@@ -100,7 +105,18 @@ fn find(path: &str) -> Option<Endpoint<'_>> {
         "/api/v1/categories" => Some(Endpoint::Categories),
         "/api/v1/search" => Some(Endpoint::Search),
         "/api/v1/search/suggest" => Some(Endpoint::Suggest),
-        _ => path.strip_prefix(PRODUCT_PREFIX).filter(|id| !id.is_empty() && !id.contains('/')).map(Endpoint::Product),
+        _ => {
+            if let Some(rest) = path.strip_prefix(VENDOR_PREFIX) {
+                return match rest.split('/').collect::<Vec<_>>().as_slice() {
+                    [vendor] if !vendor.is_empty() => Some(Endpoint::Vendor(vendor)),
+                    [vendor, "products", product] if !vendor.is_empty() && !product.is_empty() => {
+                        Some(Endpoint::VendorProduct(vendor, product))
+                    }
+                    _ => None,
+                };
+            }
+            path.strip_prefix(PRODUCT_PREFIX).filter(|id| !id.is_empty() && !id.contains('/')).map(Endpoint::Product)
+        }
     }
 }
 
@@ -137,6 +153,11 @@ async fn route(request: &mut Request, env: &Env) -> std::result::Result<Response
         Endpoint::Categories => CachedRead::Categories,
         Endpoint::Search => CachedRead::Search,
         Endpoint::Suggest => CachedRead::Suggest,
+        Endpoint::Vendor(slug) => CachedRead::Vendor(Slug::parse(slug).map_err(|_| Failure::not_found("shop"))?),
+        Endpoint::VendorProduct(vendor, product) => CachedRead::VendorProduct {
+            vendor: Slug::parse(vendor).map_err(|_| Failure::not_found("product"))?,
+            product: Slug::parse(product).map_err(|_| Failure::not_found("product"))?,
+        },
     };
     // Every public read goes through both cache layers; only what reaches Neon runs a handler.
     cache::read_through(&config, &read, &query, || async {
@@ -147,6 +168,8 @@ async fn route(request: &mut Request, env: &Env) -> std::result::Result<Response
             CachedRead::Categories => handlers::categories(&store).await,
             CachedRead::Search => handlers::search(&store, &config, &query).await,
             CachedRead::Suggest => handlers::suggest(&store, &query).await,
+            CachedRead::Vendor(slug) => handlers::vendor(&store, slug).await,
+            CachedRead::VendorProduct { vendor, product } => handlers::product_by_slug(&store, vendor, product).await,
         }
     })
     .await

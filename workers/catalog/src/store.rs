@@ -8,7 +8,8 @@ use shared::catalog::facets::{DEFAULT_PRICE_BUCKETS, PRICE_LADDER_MINOR, sort_fa
 use shared::catalog::search::TYPO_WORD_SIMILARITY;
 use shared::catalog::{
     Category, CategoryId, CategoryRef, FacetCount, ListQuery, Position, Product, ProductId, ProductSummary,
-    SearchFacets, SearchQuery, Sort, SortKey, SuggestQuery, Suggestion, VendorId, VendorRef, price_buckets_from_steps,
+    SearchFacets, SearchQuery, Slug, Sort, SortKey, SuggestQuery, Suggestion, Vendor, VendorId, VendorRef,
+    price_buckets_from_steps,
 };
 use shared::neon::{BatchOptions, NeonClient, NeonError, Param, Query, QueryResult, ToSql};
 use worker_platform::fetch::FetchTransport;
@@ -16,13 +17,35 @@ use worker_platform::fetch::FetchTransport;
 use crate::config::Config;
 use crate::image_store::image_json;
 use crate::respond::Failure;
+use crate::write_store::VENDOR_JSON;
 
 const PUBLIC: &str = "p.status = 'active' AND NOT p.moderation_hidden";
+
+/// `shared::catalog::VendorBrief` of the row aliased `p`: one indexed lookup per row, in the same
+/// statement, so a page of cards needs no second request for their shops.
+macro_rules! vendor_brief_json {
+    () => {
+        "(SELECT json_build_object('name', ven.name, 'slug', ven.slug, 'location', \
+            CASE WHEN ven.latitude IS NULL THEN NULL \
+            ELSE json_build_object('lat', ven.latitude, 'lng', ven.longitude) END) \
+          FROM catalog.vendors ven WHERE ven.id = p.vendor_id)"
+    };
+}
+
+/// `shared::catalog::list_query::popularity_score` in SQL: rating count, then average hundredths.
+macro_rules! popularity_sql {
+    () => {
+        "(p.rating_count::bigint * 1000 + coalesce((p.rating_avg * 100)::bigint, 0))"
+    };
+}
+const POPULARITY: &str = popularity_sql!();
 
 /// A list item as JSON, plus the sort values its cursor needs; `image` is the gallery's first.
 const SUMMARY_COLUMNS: &str = concat!(
     "json_build_object( \
-        'id', p.id, 'vendor_id', p.vendor_id, 'title', p.title, 'slug', p.slug, 'category_id', p.category_id, \
+        'id', p.id, 'vendor_id', p.vendor_id, 'vendor', ",
+    vendor_brief_json!(),
+    ", 'title', p.title, 'slug', p.slug, 'category_id', p.category_id, \
         'price_from', CASE WHEN p.price_min_minor IS NULL THEN NULL \
             ELSE json_build_object('amount_minor', p.price_min_minor, 'currency', p.currency) END, \
         'rating', CASE WHEN p.rating_avg IS NULL THEN NULL \
@@ -34,7 +57,9 @@ const SUMMARY_COLUMNS: &str = concat!(
     " FROM catalog.product_images i WHERE i.product_id = p.id \
             ORDER BY i.position, i.id LIMIT 1), \
         'created_at', p.created_at) AS item, \
-    p.id, p.price_min_minor, (extract(epoch FROM p.created_at) * 1000000)::bigint AS created_micros"
+    p.id, p.price_min_minor, (extract(epoch FROM p.created_at) * 1000000)::bigint AS created_micros, ",
+    popularity_sql!(),
+    " AS popularity"
 );
 
 /// A product with its variants (each with `available`, 0 without a stock row), as
@@ -42,7 +67,9 @@ const SUMMARY_COLUMNS: &str = concat!(
 /// both build on it, so they cannot drift apart.
 pub(crate) const PRODUCT_JSON: &str = concat!(
     "json_build_object( \
-        'id', p.id, 'vendor_id', p.vendor_id, 'title', p.title, 'slug', p.slug, \
+        'id', p.id, 'vendor_id', p.vendor_id, 'vendor', ",
+    vendor_brief_json!(),
+    ", 'title', p.title, 'slug', p.slug, \
         'description', p.description, 'category_id', p.category_id, 'status', p.status, \
         'rating', CASE WHEN p.rating_avg IS NULL THEN NULL \
             ELSE json_build_object('average', p.rating_avg, 'count', p.rating_count) END, \
@@ -112,7 +139,11 @@ impl Store {
         let ladder = format!("${}", filter_params + 1);
         let page = sql.page(query, &filters, Some(&rank), after);
         let categories = format!("SELECT p.category_id, count(*) FROM catalog.products p WHERE {filters} GROUP BY 1");
-        let vendors = format!("SELECT p.vendor_id, count(*) FROM catalog.products p WHERE {filters} GROUP BY 1");
+        let vendors = format!(
+            "SELECT p.vendor_id, count(*), json_build_object('id', shop.id, 'name', shop.name, 'slug', shop.slug) \
+             FROM catalog.products p JOIN catalog.vendors shop ON shop.id = p.vendor_id WHERE {filters} \
+             GROUP BY 1, shop.id"
+        );
         let prices = format!(
             "SELECT width_bucket(p.price_min_minor, {ladder}::bigint[]), count(*) FROM catalog.products p \
              WHERE {filters} AND p.price_min_minor IS NOT NULL GROUP BY 1"
@@ -137,6 +168,10 @@ impl Store {
         let facets = SearchFacets {
             categories: counts(categories, |id| CategoryId::parse(id).ok())?,
             vendors: counts(vendors, |id| VendorId::parse(id).ok())?,
+            vendor_labels: vendors
+                .iter()
+                .map(|row| json_column(&row.get(2).map_err(NeonError::from)?))
+                .collect::<Result<_, Failure>>()?,
             price: price_buckets_from_steps(
                 prices
                     .iter()
@@ -161,6 +196,23 @@ impl Store {
         result.first().map(|row| json_column(&row.get(0).map_err(NeonError::from)?)).transpose()
     }
 
+    /// A public product by its shop's slug and its own (unique per shop).
+    pub async fn product_by_slug(&self, vendor: &Slug, product: &Slug) -> Result<Option<Product>, Failure> {
+        let sql = format!(
+            "SELECT {PRODUCT_JSON} FROM catalog.products p \
+             WHERE p.vendor_id = (SELECT id FROM catalog.vendors WHERE slug = $1) AND p.slug = $2 AND {PUBLIC}"
+        );
+        let result = self.neon.query(&sql, &[vendor, product]).await?;
+        result.first().map(|row| json_column(&row.get(0).map_err(NeonError::from)?)).transpose()
+    }
+
+    /// A shop by its slug (every shop is public; its products are filtered by `PUBLIC` as always).
+    pub async fn vendor(&self, slug: &Slug) -> Result<Option<Vendor>, Failure> {
+        let sql = format!("SELECT {VENDOR_JSON} FROM catalog.vendors WHERE slug = $1");
+        let result = self.neon.query(&sql, &[slug]).await?;
+        result.first().map(|row| json_column(&row.get(0).map_err(NeonError::from)?)).transpose()
+    }
+
     pub async fn categories(&self) -> Result<Vec<Category>, Failure> {
         let sql = "SELECT json_build_object('id', id, 'parent_id', parent_id, 'slug', slug, 'name', name, \
                    'position', position) FROM catalog.categories";
@@ -173,7 +225,9 @@ impl Store {
     pub async fn suggest(&self, query: &SuggestQuery) -> Result<Vec<Suggestion>, Failure> {
         let Some(tsquery) = query.q.title_prefix_tsquery() else { return Ok(Vec::new()) };
         let sql = format!(
-            "SELECT json_build_object('id', p.id, 'title', p.title, 'slug', p.slug) FROM catalog.products p \
+            "SELECT json_build_object('id', p.id, 'title', p.title, 'slug', p.slug, \
+                 'vendor_slug', (SELECT ven.slug FROM catalog.vendors ven WHERE ven.id = p.vendor_id)) \
+             FROM catalog.products p \
              WHERE {PUBLIC} AND p.search @@ to_tsquery('simple', $1) \
              ORDER BY starts_with(lower(p.title), $2) DESC, ts_rank_cd(p.search, to_tsquery('simple', $1)) DESC, \
                  p.title, p.id \
@@ -301,6 +355,7 @@ impl Sql {
             Sort::PriceAsc => "p.price_min_minor ASC, p.id ASC",
             Sort::PriceDesc => "p.price_min_minor DESC, p.id DESC",
             Sort::Newest => "p.created_at DESC, p.id DESC",
+            Sort::Popular => "popularity DESC, p.id DESC",
         };
         if let Some(after) = after {
             let id = self.bind(&after.id);
@@ -317,6 +372,7 @@ impl Sql {
                     let at = after.created_at().unwrap_or_default();
                     format!("(p.created_at, p.id) < ({}::timestamptz, {id})", self.bind(at))
                 }
+                SortKey::Popular(value) => format!("({POPULARITY}, p.id) < ({}::bigint, {id})", self.bind(value)),
             };
             clauses.push(keyset);
         }
@@ -345,6 +401,7 @@ fn page_rows(result: &QueryResult, query: &ListQuery) -> Result<PageRows, Failur
             Sort::PriceAsc => SortKey::PriceAsc(row.get::<i64>("price_min_minor").map_err(NeonError::from)?),
             Sort::PriceDesc => SortKey::PriceDesc(row.get::<i64>("price_min_minor").map_err(NeonError::from)?),
             Sort::Newest => SortKey::Newest(row.get::<i64>("created_micros").map_err(NeonError::from)?),
+            Sort::Popular => SortKey::Popular(row.get::<i64>("popularity").map_err(NeonError::from)?),
         };
         last = Some(Position { key, id: item.id.clone() });
         items.push(item);

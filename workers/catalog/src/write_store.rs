@@ -512,7 +512,7 @@ impl WriteStore {
 }
 
 /// `shared::catalog::Vendor` for a `catalog.vendors` row.
-const VENDOR_JSON: &str = "json_build_object('id', id, 'name', name, 'slug', slug, 'location', \
+pub(crate) const VENDOR_JSON: &str = "json_build_object('id', id, 'name', name, 'slug', slug, 'location', \
     CASE WHEN latitude IS NULL THEN NULL ELSE json_build_object('lat', latitude, 'lng', longitude) END)";
 
 fn variant_values(

@@ -71,6 +71,8 @@ pub const ROUTES: &[Route] = &[
     route(Get, "/api/v1/categories", Public, Catalog),
     route(Get, "/api/v1/search", Public, Catalog),
     route(Get, "/api/v1/search/suggest", Public, Catalog),
+    // Shops and products by their readable slugs (the storefront's `/v/…` and `/products/…`).
+    route(Get, "/api/v1/vendors/*", Public, Catalog),
     // The vendor API, incl. product images: the catalog Worker takes the vendor id from the token only.
     route(Get, "/api/v1/vendor/products", VENDOR, Catalog),
     route(Post, "/api/v1/vendor/products", VENDOR, Catalog),

@@ -19,6 +19,7 @@ use super::load;
 use crate::catalog_seed::{self, NORTH_CERAMICS, SeedConfig};
 use crate::stack::WorkerMode;
 use crate::{cmd, paths, progress, tools};
+use shared::storefront::browse::product_path;
 
 const LIGHTHOUSE_VERSION: &str = "12.8.2";
 /// Sequential requests per page for the warm time to first byte.
@@ -51,11 +52,17 @@ pub async fn run() -> anyhow::Result<()> {
         .iter()
         .find(|vendor| vendor.id.as_str() == NORTH_CERAMICS)
         .context("the demo vendor is seeded")?;
+    // Product slugs are unique per shop: the page's address names both.
+    let product_vendor = catalog
+        .vendors
+        .iter()
+        .find(|vendor| vendor.id == product.vendor_id)
+        .context("the product's vendor is seeded")?;
     let word = product.title.as_str().split(' ').max_by_key(|word| word.len()).unwrap_or("mug").to_lowercase();
     let targets = [
         Target { name: "home", path: "/".into(), lighthouse: true },
         Target { name: "listing", path: format!("/c/{}", category.slug.as_str()), lighthouse: true },
-        Target { name: "product", path: format!("/products/{}", product.slug.as_str()), lighthouse: true },
+        Target { name: "product", path: product_path(&product.slug, &product_vendor.slug), lighthouse: true },
         Target { name: "search", path: format!("/search?q={word}"), lighthouse: false },
         Target { name: "vendor", path: format!("/v/{}", vendor.slug.as_str()), lighthouse: false },
         Target { name: "cart (guest, empty)", path: "/cart".into(), lighthouse: false },

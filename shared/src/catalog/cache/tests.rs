@@ -187,3 +187,39 @@ proptest! {
         prop_assert_eq!(CachedRead::Products.key(&encode(&params)), CachedRead::Products.key(&encode(&shuffled)));
     }
 }
+
+#[test]
+fn a_product_by_slug_checks_listings_but_is_listed_only_under_its_product() {
+    let read = CachedRead::VendorProduct {
+        vendor: crate::catalog::Slug::parse("north-ceramics").unwrap(),
+        product: crate::catalog::Slug::parse("blue-mug").unwrap(),
+    };
+    assert_eq!(read.key("x=1").as_str(), "/api/v1/vendors/north-ceramics/products/blue-mug");
+    assert_eq!(read.tags(), [Tag::Listings]);
+    assert_eq!(read.member_tags(), []);
+    assert_eq!(CachedRead::Search.member_tags(), CachedRead::Search.tags());
+
+    let redis = client(FakeTransport::new().respond_json(200, json!({"result": 1})));
+    let stored = block_on(CatalogCache::new(&redis).store_listed(
+        &read.key(""),
+        "{}",
+        &read.tags(),
+        &Versions(vec![5]),
+        &[Tag::Product(product())],
+    ))
+    .unwrap();
+    assert!(stored);
+    let body = json_body(&redis.transport().only_request());
+    // The body, the version checked, and one member set: the product's, not `listings`.
+    assert_eq!(body[2], 3);
+    assert_eq!(body[4], "catalog:cache:v1:version:listings");
+    assert_eq!(body[5], format!("catalog:cache:v1:tag:product:{PRODUCT}"));
+    assert_eq!(body[body.as_array().unwrap().len() - 1], "5");
+}
+
+#[test]
+fn page_keys_share_the_edge_origin_and_never_an_api_path() {
+    let page = CacheKey::page("/c/tableware?in_stock=true");
+    assert_eq!(page.edge_url(), "https://catalog-cache.internal/c/tableware?in_stock=true");
+    assert_ne!(page, CachedRead::Products.key("category=tableware&in_stock=true"));
+}

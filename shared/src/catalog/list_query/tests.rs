@@ -167,3 +167,26 @@ proptest! {
         let _ = SuggestQuery::parse(&query);
     }
 }
+
+#[test]
+fn popular_is_a_sort_of_its_own_with_its_own_cursors() {
+    assert_eq!(parse("sort=popular").sort, Sort::Popular);
+    assert_eq!(parse("q=mug&sort=popular").sort, Sort::Popular);
+    assert_eq!(parse("sort=popular").canonical(), "sort=popular");
+    let key = CursorKey::new(&[9; 32]).unwrap();
+    let query = parse("sort=popular");
+    let last = Position { key: SortKey::Popular(12_450), id: ProductId::generate(1_763_700_000_000, [1; 10]) };
+    let cursor = query.next_cursor(&key, &last);
+    assert_eq!(parse(&format!("sort=popular&cursor={cursor}")).decode_cursor(&key), Ok(Some(last)));
+    let newest = parse(&format!("sort=newest&cursor={cursor}"));
+    assert_eq!(newest.decode_cursor(&key).unwrap_err().reason_for("cursor"), Some("invalid"));
+}
+
+#[test]
+fn popularity_counts_ratings_first_and_the_average_breaks_ties() {
+    // Many middling ratings outrank one perfect one; at equal counts the better average wins.
+    assert!(popularity_score(12, Some(310)) > popularity_score(1, Some(500)));
+    assert!(popularity_score(12, Some(450)) > popularity_score(12, Some(449)));
+    assert_eq!(popularity_score(0, None), 0);
+    assert!(popularity_score(1, Some(100)) > popularity_score(0, None));
+}

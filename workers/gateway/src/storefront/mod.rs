@@ -8,6 +8,7 @@ mod assets;
 mod errors;
 mod form;
 mod layout;
+mod page_cache;
 mod pages;
 mod visit;
 
@@ -37,6 +38,23 @@ async fn route(request: &mut Request, visit: &Visit<'_>) -> std::result::Result<
     let query = request.url().map_err(PageError::internal)?.query().unwrap_or_default().to_owned();
     match (method, path.as_str()) {
         (Method::Get, "/") => pages::home::show(visit).await,
+        (Method::Get, "/search") => pages::search::show(visit, &query).await,
+        (Method::Get, "/local") => pages::local::show(visit, &query).await,
+        (Method::Get, path) if path.starts_with("/c/") => pages::category::show(visit, &path[3..], &query).await,
+        (Method::Get, path) if path.starts_with("/products/") => {
+            pages::product::show(visit, &path["/products/".len()..], &query).await
+        }
+        (Method::Get, path) if path.starts_with("/v/") => pages::vendor::show(visit, &path[3..], &query).await,
+        (Method::Get, "/cart") => pages::cart::show(visit).await,
+        (Method::Post, "/cart/add") => pages::cart::add(visit, &form::read(request).await?).await,
+        (Method::Post, "/cart/update") => pages::cart::update(visit, &form::read(request).await?).await,
+        (Method::Post, "/cart/remove") => pages::cart::remove(visit, &form::read(request).await?).await,
+        (Method::Post, "/cart/shipping") => pages::cart::shipping(visit, &form::read(request).await?).await,
+        (Method::Post, "/cart/destination") => pages::cart::destination(visit, &form::read(request).await?).await,
+        (Method::Post, "/cart/coupon") => pages::cart::apply_coupon(visit, &form::read(request).await?).await,
+        (Method::Get, "/checkout") => pages::checkout::show(visit).await,
+        (Method::Post, "/checkout/pay") => pages::checkout::pay(visit, &form::read(request).await?).await,
+        (Method::Post, "/cart/coupon/remove") => pages::cart::remove_coupon(visit, &form::read(request).await?).await,
         (Method::Get, "/account") => pages::account::show(visit, &query).await,
         (Method::Get, "/account/login") => pages::account::login_form(visit, &query).await,
         (Method::Post, "/account/login") => pages::account::login(visit, &form::read(request).await?).await,

@@ -4,6 +4,7 @@
 use std::cell::{Cell, RefCell};
 
 use maud::Markup;
+use shared::catalog::cache::{CacheLayer, X_CACHE};
 use shared::identity::refresh::REFRESH_TOKEN_TTL_SECS;
 use shared::storefront::cookie;
 use worker::{Env, Headers, Method, Request, Response, Result, Url};
@@ -143,6 +144,9 @@ pub enum Caching {
 
 pub enum Page {
     Html { status: u16, body: Markup, caching: Caching },
+    /// A public page from the page cache (`page_cache`), or just built and kept there; `layer`
+    /// becomes `x-cache`. Browsers revalidate, so a purge shows at their next load.
+    Stored { body: String, layer: CacheLayer },
     /// After a form post (303), so reloading does not post again.
     Redirect(String),
     Asset { content_type: &'static str, body: &'static str },
@@ -164,6 +168,12 @@ impl Page {
                 };
                 headers.set("cache-control", policy)?;
                 Response::ok(body.into_string())?.with_status(status)
+            }
+            Page::Stored { body, layer } => {
+                headers.set("content-type", "text/html; charset=utf-8")?;
+                headers.set("cache-control", "public, no-cache")?;
+                headers.set(X_CACHE, layer.header_value())?;
+                Response::ok(body)?
             }
             Page::Redirect(location) => {
                 headers.set("location", &location)?;
