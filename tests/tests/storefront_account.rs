@@ -293,9 +293,17 @@ async fn order_history_and_detail_show_a_paid_order_to_its_buyer_only(stack: &Te
     let confirmation = buyer.get(&format!("/orders/{group}?placed=1")).await;
     assert_eq!(confirmation.status, 200, "{}", confirmation.body);
     let page = &confirmation.body;
-    for text in
-        ["Thank you — your order is placed", "North Ceramics", "Bright Textiles", "Payment received", "Order placed"]
-    {
+    let expected = [
+        "Thank you — your order is placed",
+        "North Ceramics",
+        "Bright Textiles",
+        "Payment received",
+        "Order placed",
+        "Delivering to",
+        "Filipa Sousa",
+        "1100-053 Lisboa",
+    ];
+    for text in expected {
         assert!(page.contains(text), "{text} on the confirmation: {page}");
     }
     assert!(page.contains(&html_escaped(&line_title)), "{line_title}: {page}");
@@ -497,6 +505,8 @@ impl<'a> Shopper<'a> {
         let pay = json!({
             "expected_total": cart["totals"]["total"],
             "payment_method": {"test_card": {"number": card, "exp_month": 12, "exp_year": 2034}},
+            "shipping_address": {"name": "Filipa Sousa", "street": "Rua Augusta 10", "city": "Lisboa",
+                                 "postcode": "1100-053", "country": "PT"},
         });
         let response = self
             .http

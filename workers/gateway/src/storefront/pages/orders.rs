@@ -114,6 +114,14 @@ pub async fn show(visit: &Visit<'_>, group_id: &str, query: &str) -> Result<Page
                 dt { "Tax" } dd { (group.totals.tax) }
                 dt { "Total" } dd { strong { (group.totals.total) } }
             }
+            @if let Some(address) = &group.shipping_address {
+                section aria-labelledby="delivery" {
+                    h2 #delivery { "Delivering to" }
+                    address {
+                        (address.name) br; (address.street) br; (address.postcode) " " (address.city) br; (address.country)
+                    }
+                }
+            }
             @for order in &group.orders { (vendor_order(order)) }
             p { a href="/orders" { "All your orders" } }
         },
