@@ -20,7 +20,11 @@ impl Form {
 
     /// The field's first value, trimmed; `None` when absent or blank.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.fields.get(name).and_then(|values| values.first()).map(|value| value.trim()).filter(|value| !value.is_empty())
+        self.fields
+            .get(name)
+            .and_then(|values| values.first())
+            .map(|value| value.trim())
+            .filter(|value| !value.is_empty())
     }
 
     /// The field's first value exactly as sent (passwords are not trimmed), or "".

@@ -14,7 +14,8 @@ pub struct Asset {
     pub extension: &'static str,
 }
 
-pub const STYLESHEET: Asset = Asset { content_type: "text/css; charset=utf-8", body: CSS, hash: fnv1a(CSS), extension: "css" };
+pub const STYLESHEET: Asset =
+    Asset { content_type: "text/css; charset=utf-8", body: CSS, hash: fnv1a(CSS), extension: "css" };
 pub const SCRIPT: Asset =
     Asset { content_type: "text/javascript; charset=utf-8", body: JS, hash: fnv1a(JS), extension: "js" };
 

@@ -14,7 +14,9 @@ pub enum PageError {
     /// A form post from another site.
     CrossSite,
     /// The page needs a signed-in shopper; they come back to `return_to` after signing in.
-    SignInRequired { return_to: String },
+    SignInRequired {
+        return_to: String,
+    },
     /// A dependency is down; trying again later helps.
     Unavailable,
     /// The API refused or failed in a way the page did not handle itself.
@@ -48,7 +50,11 @@ pub fn page(visit: &Visit, error: &PageError) -> Page {
             (503, "We are having trouble right now", "Part of the shop is unavailable. Please try again in a moment.")
         }
         PageError::Api(api) if api.status() < 500 => (api.status(), "We could not do that", api.message.as_str()),
-        _ => (500, "Something went wrong on our side", "Please try again. If it keeps happening, quote the reference below."),
+        _ => (
+            500,
+            "Something went wrong on our side",
+            "Please try again. If it keeps happening, quote the reference below.",
+        ),
     };
     let body = layout::page(
         visit,

@@ -143,13 +143,23 @@ pub enum Caching {
 }
 
 pub enum Page {
-    Html { status: u16, body: Markup, caching: Caching },
+    Html {
+        status: u16,
+        body: Markup,
+        caching: Caching,
+    },
     /// A public page from the page cache (`page_cache`), or just built and kept there; `layer`
     /// becomes `x-cache`. Browsers revalidate, so a purge shows at their next load.
-    Stored { body: String, layer: CacheLayer },
+    Stored {
+        body: String,
+        layer: CacheLayer,
+    },
     /// After a form post (303), so reloading does not post again.
     Redirect(String),
-    Asset { content_type: &'static str, body: &'static str },
+    Asset {
+        content_type: &'static str,
+        body: &'static str,
+    },
 }
 
 impl Page {
