@@ -131,7 +131,8 @@ pub fn item_count(view: &CartView) -> u32 {
 }
 
 /// What must change before checking out, in words; empty when the cart can be checked out.
-pub fn checkout_blockers(view: &CartView) -> Vec<String> {
+/// `groups` are the cart's shops as shown ([`vendor_groups`]), for their names.
+pub fn checkout_blockers(view: &CartView, groups: &[VendorGroup]) -> Vec<String> {
     let mut blockers = Vec::new();
     if view.vendors.is_empty() {
         blockers.push("Your cart is empty.".to_owned());
@@ -140,9 +141,11 @@ pub fn checkout_blockers(view: &CartView) -> Vec<String> {
     if view.destination.is_none() {
         blockers.push("Tell us where to deliver, so we can work out shipping and tax.".to_owned());
     }
-    for (index, vendor) in view.vendors.iter().enumerate() {
+    for vendor in &view.vendors {
         if vendor.selected_shipping.is_none() {
-            blockers.push(format!("Choose a shipping option for shop {}.", index + 1));
+            let name = groups.iter().find(|group| group.vendor_id == vendor.vendor_id);
+            let name = name.map_or("each shop", |group| group.vendor_name.as_str());
+            blockers.push(format!("Choose how {name} should ship your items."));
         }
         if vendor.lines.iter().any(|line| line.flags.iter().any(|flag| blocks_checkout(*flag))) {
             blockers.push("Some items cannot be bought as they are: change or remove them.".to_owned());
@@ -349,10 +352,10 @@ mod tests {
     #[test]
     fn blockers_say_what_stands_before_checkout() {
         let ready = view(vec![vendor(1, vec![line(1, 1, 1, 1000, vec![])], true)], true);
-        assert!(checkout_blockers(&ready).is_empty());
+        assert!(checkout_blockers(&ready, &[]).is_empty());
         let repriced = LineFlag::PriceChanged { old_price: eur(900), new_price: eur(1000) };
         let repriced = view(vec![vendor(1, vec![line(1, 1, 1, 1000, vec![repriced])], true)], true);
-        assert!(checkout_blockers(&repriced).is_empty(), "a new price is shown, not blocking");
+        assert!(checkout_blockers(&repriced, &[]).is_empty(), "a new price is shown, not blocking");
         let blocked = view(
             vec![
                 vendor(1, vec![line(1, 1, 1, 1000, vec![])], false),
@@ -370,12 +373,13 @@ mod tests {
             ],
             false,
         );
-        let blockers = checkout_blockers(&blocked);
+        let groups = vendor_groups(&blocked, &BTreeMap::new());
+        let blockers = checkout_blockers(&blocked, &groups);
         assert_eq!(blockers.len(), 3, "{blockers:?}");
         assert!(blockers[0].contains("where to deliver"));
-        assert!(blockers[1].contains("shop 1"));
+        assert!(blockers[1].contains(&format!("how {} should ship", groups[0].vendor_name)), "{blockers:?}");
         assert!(blockers[2].contains("cannot be bought"));
-        assert_eq!(checkout_blockers(&view(vec![], true)), ["Your cart is empty."]);
+        assert_eq!(checkout_blockers(&view(vec![], true), &[]), ["Your cart is empty."]);
     }
 
     #[test]

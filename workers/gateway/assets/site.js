@@ -111,6 +111,8 @@
     }
   });
   input.addEventListener("blur", function () { setTimeout(close, 150); });
+})();
+
 // --- Cart (sfcart) ---
 // Cart forms (`form[data-enhance]`) and the product page's add-to-cart form post with fetch; the
 // answer's <main> replaces this page's, focus goes back to the same control when it still exists,

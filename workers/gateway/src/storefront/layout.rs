@@ -24,6 +24,8 @@ pub fn page_with(visit: &Visit, title: &str, search: &str, main: Markup) -> Mark
                 meta name="description" content={ (title) " — independent shops, one cart, on " (SHOP_NAME) "." };
                 @if let Some(seconds) = visit.page_refresh() { meta http-equiv="refresh" content=(seconds); }
                 link rel="stylesheet" href=(STYLESHEET.url());
+                // No favicon yet: an empty one saves every page a 404 round trip.
+                link rel="icon" href="data:,";
                 script defer src=(SCRIPT.url()) {}
             }
             body {

@@ -128,7 +128,7 @@ fn main(view: &CartView, products: &BTreeMap<ProductId, ProductInfo>, notice: Op
     }
     let groups = vendor_groups(view, products);
     let coupons = coupon_lines(view);
-    let blockers = checkout_blockers(view);
+    let blockers = checkout_blockers(view, &groups);
     let destination = view.destination.as_ref();
     html! {
         h1 { "Your cart" }

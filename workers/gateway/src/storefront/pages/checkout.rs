@@ -101,7 +101,7 @@ fn main(view: &CartView, products: &BTreeMap<ProductId, ProductInfo>, typed: &Ty
         };
     };
     let groups = vendor_groups(view, products);
-    let blockers = checkout_blockers(view);
+    let blockers = checkout_blockers(view, &groups);
     let field_error = |name: &'static str| -> Markup {
         html! {
             @if let Some(message) = typed.fields.get(name) {
