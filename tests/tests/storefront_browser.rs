@@ -78,6 +78,6 @@ fn buyable<'c>(catalog: &'c SeedCatalog, vendor: &str, first: bool) -> &'c SeedP
             && product.variants.iter().all(|variant| variant.pricing.price.amount_minor >= 1500)
             && one_letter_typo(product.title.as_str()).is_some()
     });
-    let found = if first { candidates.next() } else { candidates.last() };
+    let found = if first { candidates.next() } else { candidates.next_back() };
     found.unwrap_or_else(|| panic!("the seed has a buyable product of {vendor}"))
 }

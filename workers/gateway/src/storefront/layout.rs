@@ -54,7 +54,7 @@ pub fn page_with(visit: &Visit, title: &str, search: &str, main: Markup) -> Mark
                 }
                 main #main tabindex="-1" { (main) }
                 footer.site {
-                    p { (SHOP_NAME) " — independent shops, one cart. Prices include VAT where shown." }
+                    p { (SHOP_NAME) " — independent shops, one cart. Tax and shipping are added at checkout, by where you deliver." }
                 }
             }
         }

@@ -11,7 +11,8 @@ use shared::api::ApiError;
 use shared::cart::CartView;
 use shared::catalog::ProductId;
 use shared::storefront::cart::{
-    ProductInfo, checkout_blockers, coupon_lines, item_count, local_path, parse_quantity, vendor_groups, with_query,
+    ProductInfo, VendorGroup, checkout_blockers, coupon_lines, item_count, local_path, parse_quantity, vendor_groups,
+    with_query,
 };
 use shared::storefront::form::Form;
 use worker::Method;
@@ -173,23 +174,7 @@ fn main(view: &CartView, products: &BTreeMap<ProductId, ProductInfo>, notice: Op
                     }
                     form.cart-shipping method="post" action="/cart/shipping" data-enhance {
                         input type="hidden" name="vendor_id" value=(group.vendor_id);
-                        fieldset {
-                            legend { "Shipping from " (group.vendor_name) }
-                            @if group.shipping.is_empty() {
-                                p.error { "This shop has no shipping options yet." }
-                            }
-                            @for choice in &group.shipping {
-                                div.choice {
-                                    input type="radio" name="option_id" value=(choice.id) #{ "ship-" (choice.id) }
-                                        checked[choice.selected] disabled[choice.unavailable.is_some()];
-                                    label for={ "ship-" (choice.id) } {
-                                        (choice.label)
-                                        @if let Some(price) = choice.price { " — " (price) }
-                                        @if let Some(reason) = choice.unavailable { " (unavailable: " (reason) ")" }
-                                    }
-                                }
-                            }
-                        }
+                        (shipping_choices(group))
                         button.secondary type="submit" { "Use this shipping" }
                         (alert(Spot::Shipping(group.vendor_id.to_string())))
                     }
@@ -414,4 +399,27 @@ pub async fn remove_coupon(visit: &Visit<'_>, form: &Form) -> Result<Page, PageE
     let code = form.get("code").unwrap_or_default();
     let path = format!("/api/v1/cart/coupons/{}", shared::storefront::query_value(code));
     act(visit, Method::Delete, &path, None::<&()>, None, Spot::Coupon).await
+}
+
+/// One shop's shipping options as radio buttons (the cart and the checkout post them alike).
+pub(super) fn shipping_choices(group: &VendorGroup) -> Markup {
+    html! {
+        fieldset {
+            legend { "Shipping from " (group.vendor_name) }
+            @if group.shipping.is_empty() {
+                p.error { "This shop has no shipping options yet." }
+            }
+            @for choice in &group.shipping {
+                div.choice {
+                    input type="radio" name="option_id" value=(choice.id) #{ "ship-" (choice.id) }
+                        checked[choice.selected] disabled[choice.unavailable.is_some()];
+                    label for={ "ship-" (choice.id) } {
+                        (choice.label)
+                        @if let Some(price) = choice.price { " — " (price) }
+                        @if let Some(reason) = choice.unavailable { " (unavailable: " (reason) ")" }
+                    }
+                }
+            }
+        }
+    }
 }

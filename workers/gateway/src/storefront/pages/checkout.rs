@@ -22,7 +22,7 @@ use worker::Method;
 use worker_platform::clock;
 use worker_platform::random::new_id;
 
-use super::cart::{products, refusal_text, totals_list};
+use super::cart::{products, refusal_text, shipping_choices, totals_list};
 use crate::storefront::errors::PageError;
 use crate::storefront::layout;
 use crate::storefront::visit::{Caching, Page, Visit};
@@ -119,20 +119,7 @@ fn main(view: &CartView, products: &BTreeMap<ProductId, ProductInfo>, typed: &Ty
                 form.cart-shipping method="post" action="/cart/shipping" {
                     input type="hidden" name="vendor_id" value=(group.vendor_id);
                     input type="hidden" name="return_to" value=(PATH);
-                    fieldset {
-                        legend { "Shipping from " (group.vendor_name) }
-                        @for choice in &group.shipping {
-                            div.choice {
-                                input type="radio" name="option_id" value=(choice.id) #{ "ship-" (choice.id) }
-                                    checked[choice.selected] disabled[choice.unavailable.is_some()];
-                                label for={ "ship-" (choice.id) } {
-                                    (choice.label)
-                                    @if let Some(price) = choice.price { " — " (price) }
-                                    @if let Some(reason) = choice.unavailable { " (unavailable: " (reason) ")" }
-                                }
-                            }
-                        }
-                    }
+                    (shipping_choices(group))
                     button.secondary type="submit" { "Use this shipping" }
                 }
             }
