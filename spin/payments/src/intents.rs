@@ -99,12 +99,14 @@ async fn run_get(payment_id: &PaymentId) -> Handled<Intent> {
 }
 
 /// The row, created if this is the first call; nothing is written when the payment was voided.
+/// No conflict target: with only `(id)` as arbiter, a concurrent create of the same group could
+/// trip the partial unique index on `group_id` first and fail with 23505 instead of doing nothing.
 async fn insert(neon: &Neon, payment_id: &PaymentId, body: &CreateIntent) -> Result<(), shared::neon::NeonError> {
     neon.query(
         "INSERT INTO payments.payments (id, group_id, buyer_id, amount_minor, currency, idempotency_key) \
          SELECT $1, $2, $3, $4, $5, $6 \
          WHERE NOT EXISTS (SELECT 1 FROM payments.voids WHERE payment_id = $1) \
-         ON CONFLICT (id) DO NOTHING",
+         ON CONFLICT DO NOTHING",
         &[
             payment_id,
             &body.group_id,
