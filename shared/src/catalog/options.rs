@@ -125,6 +125,15 @@ impl VariantOptions {
         self.0.values().map(OptionValue::as_str).collect::<Vec<_>>().join(" / ")
     }
 
+    /// `Colour: Blue, Size: M`: each option named, as the storefront shows a variant; "" for none.
+    pub fn described(&self) -> String {
+        self.0
+            .iter()
+            .map(|(name, value)| format!("{}: {}", name.as_str(), value.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     pub fn to_json(&self) -> serde_json::Value {
         let object = self.0.iter().map(|(name, value)| (name.to_string(), value.to_string().into())).collect();
         serde_json::Value::Object(object)

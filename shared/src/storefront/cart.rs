@@ -9,24 +9,44 @@ use crate::cart::{
     CartLineId, CartView, CouponCode, CouponOutcome, LineFlag, MAX_LINE_QUANTITY, ShippingOptionId,
     ShippingUnavailable, Totals,
 };
-use crate::catalog::{Money, ProductId, Quantity, VariantId, VendorId};
+use crate::catalog::{Money, Product, ProductId, Quantity, VariantId, VendorId};
 
-/// What the catalog says about one product in the cart (read from `GET /api/v1/products/{id}`).
+use super::browse::product_path;
+use super::refusal::capitalised;
+
+/// What the cart pages show of one product in the cart, from its catalog read
+/// (`GET /api/v1/products/{id}`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProductInfo {
     pub title: String,
-    pub slug: String,
-    /// `None` until the catalog names its shop.
+    /// The product page (`/products/{product}--{shop}`), when the catalog names the shop.
+    pub href: Option<String>,
     pub vendor_name: Option<String>,
-    /// Each variant's options as shown (`Colour: Blue, Size: L`); empty for a product's only form.
+    /// Each variant's options as the product page shows them (`Colour: Blue, Size: L`); empty for
+    /// a product's only form.
     pub variants: BTreeMap<VariantId, String>,
+}
+
+impl From<&Product> for ProductInfo {
+    fn from(product: &Product) -> Self {
+        ProductInfo {
+            title: product.title.as_str().to_owned(),
+            href: product.vendor.as_ref().map(|vendor| product_path(&product.slug, &vendor.slug)),
+            vendor_name: product.vendor.as_ref().map(|vendor| vendor.name.as_str().to_owned()),
+            variants: product
+                .variants
+                .iter()
+                .map(|variant| (variant.id.clone(), variant.options.described()))
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayLine {
     pub line_id: CartLineId,
     pub title: String,
-    /// `/products/{slug}`, when the catalog still has it.
+    /// The product page, when the catalog still has the product.
     pub href: Option<String>,
     pub variant: Option<String>,
     pub quantity: Quantity,
@@ -83,7 +103,7 @@ pub fn vendor_groups(view: &CartView, products: &BTreeMap<ProductId, ProductInfo
                     DisplayLine {
                         line_id: line.line_id.clone(),
                         title: product.map_or_else(|| "A product no longer listed".to_owned(), |p| p.title.clone()),
-                        href: product.filter(|p| !p.slug.is_empty()).map(|p| format!("/products/{}", p.slug)),
+                        href: product.and_then(|p| p.href.clone()),
                         variant: product
                             .and_then(|p| p.variants.get(&line.variant_id))
                             .filter(|label| !label.is_empty())
@@ -218,14 +238,6 @@ pub fn with_query(path: &str, name: &str, value: &str) -> String {
     format!("{path}{separator}{name}={}", super::query_value(value))
 }
 
-fn capitalised(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -310,7 +322,7 @@ mod tests {
     fn product(title: &str, vendor: Option<&str>, variant: (u8, &str)) -> ProductInfo {
         ProductInfo {
             title: title.to_owned(),
-            slug: title.to_lowercase().replace(' ', "-"),
+            href: Some(format!("/products/{}--shop", title.to_lowercase().replace(' ', "-"))),
             vendor_name: vendor.map(str::to_owned),
             variants: BTreeMap::from([(id(VariantId::generate, variant.0), variant.1.to_owned())]),
         }
@@ -333,7 +345,7 @@ mod tests {
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].vendor_name, "North Ceramics");
         assert_eq!(groups[0].lines[0].title, "Blue Mug");
-        assert_eq!(groups[0].lines[0].href.as_deref(), Some("/products/blue-mug"));
+        assert_eq!(groups[0].lines[0].href.as_deref(), Some("/products/blue-mug--shop"));
         assert_eq!(groups[0].lines[0].variant.as_deref(), Some("Colour: Blue"));
         assert_eq!(groups[0].lines[1].variant, None);
         assert_eq!(groups[0].lines[0].line_total, Some(eur(2000)));
@@ -347,6 +359,38 @@ mod tests {
         assert_eq!(groups[1].lines[0].notes, ["Out of stock: remove it to check out."]);
         assert!(!groups[1].shipping.iter().any(|choice| choice.selected));
         assert_eq!(item_count(&cart), 4);
+    }
+
+    #[test]
+    fn a_product_read_gives_the_page_of_its_shop_and_each_variant_described() {
+        let product: Product = serde_json::from_value(serde_json::json!({
+            "id": id(ProductId::generate, 1).to_string(),
+            "vendor_id": "ven_01JC00000000000000000000A1",
+            "vendor": { "name": "North Ceramics", "slug": "north-ceramics" },
+            "title": "Stoneware Mug",
+            "slug": "stoneware-mug",
+            "description": "Hand-thrown.",
+            "category_id": "cat_01JC00000000000000000000C1",
+            "status": "active",
+            "rating": null,
+            "images": [],
+            "variants": [{
+                "id": id(VariantId::generate, 1).to_string(),
+                "sku": "NC-MUG-1",
+                "options": { "Colour": "Blue", "Size": "L" },
+                "price": { "amount_minor": 1500, "currency": "EUR" },
+                "weight_grams": 350,
+                "available": 3
+            }],
+            "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        let info = ProductInfo::from(&product);
+        assert_eq!(info.href.as_deref(), Some("/products/stoneware-mug--north-ceramics"));
+        assert_eq!(info.vendor_name.as_deref(), Some("North Ceramics"));
+        assert_eq!(info.title, "Stoneware Mug");
+        assert_eq!(info.variants[&id(VariantId::generate, 1)], "Colour: Blue, Size: L");
     }
 
     #[test]

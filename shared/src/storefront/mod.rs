@@ -7,6 +7,7 @@ pub mod cart;
 pub mod form;
 pub mod orders;
 pub mod payment;
+pub mod refusal;
 
 /// The value of cookie `name` in a `Cookie` header (the first, as browsers send the most
 /// specific path first).

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::catalog::VariantOptions;
 use crate::orders::OrderStatus;
 use crate::orders::api::TimelineEvent;
 
@@ -50,17 +51,10 @@ pub fn shops_count(count: usize) -> String {
     if count == 1 { "1 shop".to_owned() } else { format!("{count} shops") }
 }
 
-/// A variant's options (`{"colour":"Blue","size":"M"}`) as "colour: Blue, size: M"; "" for none.
+/// A variant's options as an order keeps them (`{"colour":"Blue","size":"M"}`), described as the
+/// product page describes them (`VariantOptions::described`); "" for none or unreadable.
 pub fn options_text(options: &serde_json::Value) -> String {
-    let Some(options) = options.as_object() else { return String::new() };
-    options
-        .iter()
-        .map(|(name, value)| match value.as_str() {
-            Some(text) => format!("{name}: {text}"),
-            None => format!("{name}: {value}"),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    serde_json::from_value::<VariantOptions>(options.clone()).map(|options| options.described()).unwrap_or_default()
 }
 
 /// Who did it, as the buyer sees it: the marketplace (checkout, payment, sweeps: `system`) or the

@@ -7,14 +7,14 @@ use std::collections::BTreeMap;
 use maud::{Markup, html};
 use serde::Serialize;
 use serde::de::IgnoredAny;
-use shared::api::ApiError;
 use shared::cart::CartView;
-use shared::catalog::ProductId;
+use shared::catalog::{Product, ProductId};
 use shared::storefront::cart::{
     ProductInfo, VendorGroup, checkout_blockers, coupon_lines, item_count, local_path, parse_quantity, vendor_groups,
     with_query,
 };
 use shared::storefront::form::Form;
+use shared::storefront::refusal::refusal_text;
 use worker::Method;
 use worker_platform::random::new_id;
 
@@ -61,52 +61,16 @@ pub async fn products(visit: &Visit<'_>, view: &CartView) -> Result<BTreeMap<Pro
     ids.sort();
     ids.dedup();
     let reads = ids.iter().map(|id| async move {
-        let path = format!("/api/v1/products/{id}");
-        let read: Result<Result<serde_json::Value, ApiError>, PageError> =
-            visit.send(Method::Get, &path, None::<&()>, None).await;
+        let read = visit.send::<(), Product>(Method::Get, &format!("/api/v1/products/{id}"), None, None).await;
         (*id, read)
     });
     let mut products = BTreeMap::new();
     for (id, read) in futures_util::future::join_all(reads).await {
         if let Ok(product) = read? {
-            products.insert(id.clone(), product_info(&product));
+            products.insert(id.clone(), ProductInfo::from(&product));
         }
     }
     Ok(products)
-}
-
-/// Read leniently: the page needs a few fields, and the shop's name wherever the catalog puts it.
-fn product_info(product: &serde_json::Value) -> ProductInfo {
-    let text = |value: &serde_json::Value| value.as_str().map(str::to_owned);
-    let vendor_name = text(&product["vendor_name"]).or_else(|| text(&product["vendor"]["name"]));
-    let variants = product["variants"]
-        .as_array()
-        .map(|variants| {
-            variants
-                .iter()
-                .filter_map(|variant| {
-                    let id = shared::catalog::VariantId::parse(variant["id"].as_str()?).ok()?;
-                    let label = variant["options"]
-                        .as_object()
-                        .map(|options| {
-                            options
-                                .iter()
-                                .filter_map(|(name, value)| Some(format!("{name}: {}", value.as_str()?)))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        })
-                        .unwrap_or_default();
-                    Some((id, label))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    ProductInfo {
-        title: text(&product["title"]).unwrap_or_default(),
-        slug: text(&product["slug"]).unwrap_or_default(),
-        vendor_name,
-        variants,
-    }
 }
 
 fn main(view: &CartView, products: &BTreeMap<ProductId, ProductInfo>, notice: Option<&Notice>) -> Markup {
@@ -255,31 +219,6 @@ pub fn totals_list(totals: &shared::cart::Totals) -> Markup {
             dt.total { "Total" } dd.total { (totals.total) }
         }
     }
-}
-
-/// What to tell the shopper about a refusal: stock in numbers, otherwise the API's own words.
-pub fn refusal_text(error: &ApiError) -> String {
-    let details = error.details.as_ref();
-    if let Some(available) = details.and_then(|d| d["available"].as_u64()) {
-        return if available == 0 {
-            "Sorry, that is out of stock.".to_owned()
-        } else {
-            format!("Sorry, only {available} left in stock.")
-        };
-    }
-    if let Some(fields) = details.and_then(|d| d["fields"].as_object()) {
-        let names: Vec<&str> = fields.keys().map(String::as_str).collect();
-        return format!("Please check: {}.", names.join(", "));
-    }
-    let mut text = error.message.clone();
-    if let Some(first) = text.get(..1) {
-        let upper = first.to_uppercase();
-        text.replace_range(..1, &upper);
-    }
-    if !text.ends_with('.') {
-        text.push('.');
-    }
-    text
 }
 
 /// A cart API call from a form: 303 to `/cart` when it went through, the cart again with the

@@ -7,22 +7,21 @@ use std::collections::BTreeMap;
 
 use chrono::Datelike;
 use maud::{Markup, html};
-use serde::Deserialize;
-use shared::api::{ApiError, ErrorCode};
+use shared::api::ApiError;
 use shared::cart::CartView;
 use shared::catalog::validation::FieldErrors;
 use shared::catalog::{Currency, Money, ProductId, VariantId};
-use shared::idempotency::IdempotencyKey;
-use shared::orders::checkout::CheckoutRequest;
+use shared::orders::checkout::{CheckoutAnswer, CheckoutRequest};
 use shared::orders::{AddressInput, ShippingAddress};
 use shared::storefront::cart::{ProductInfo, checkout_blockers, vendor_groups};
 use shared::storefront::form::Form;
 use shared::storefront::payment::{CardInput, card_error_message, test_payment_method};
+use shared::storefront::refusal::{checkout_refusal, out_of_stock_variant, refusal_text};
 use worker::Method;
 use worker_platform::clock;
 use worker_platform::random::new_id;
 
-use super::cart::{products, refusal_text, shipping_choices, totals_list};
+use super::cart::{products, shipping_choices, totals_list};
 use crate::storefront::errors::PageError;
 use crate::storefront::layout;
 use crate::storefront::visit::{Caching, Page, Visit};
@@ -66,8 +65,10 @@ impl Typed {
     }
 }
 
+/// Only a signed-in shopper checks out; a guest signs in and comes back (to `/checkout` itself,
+/// or to the page a refused pay form was posted from, which is `/checkout` too).
 fn require_sign_in(visit: &Visit<'_>) -> Result<(), PageError> {
-    if visit.signed_in() { Ok(()) } else { Err(PageError::SignInRequired { return_to: PATH.to_owned() }) }
+    if visit.signed_in() { Ok(()) } else { Err(visit.sign_in_required()) }
 }
 
 pub async fn show(visit: &Visit<'_>) -> Result<Page, PageError> {
@@ -247,7 +248,7 @@ pub async fn pay(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
         return render(visit, typed, 422).await;
     }
     let request = CheckoutRequest { expected_total, payment_method: method, shipping_address: Some(address) };
-    match visit.send::<_, Placed>(Method::Post, "/api/v1/checkout", Some(&request), Some(key)).await? {
+    match visit.send::<_, CheckoutAnswer>(Method::Post, "/api/v1/checkout", Some(&request), Some(key)).await? {
         Ok(placed) => Ok(Page::Redirect(format!("/orders/{}?placed=1", placed.group_id))),
         Err(error) => {
             let status = error.status();
@@ -255,11 +256,6 @@ pub async fn pay(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
             render(visit, typed, status).await
         }
     }
-}
-
-#[derive(Deserialize)]
-struct Placed {
-    group_id: String,
 }
 
 fn expected_total(form: &Form) -> Option<Money> {
@@ -291,58 +287,23 @@ async fn deliver_to(visit: &Visit<'_>, address: &ShippingAddress) -> Result<Resu
     }
 }
 
-/// The checkout's refusal in the shopper's words, with what to do next.
+/// The checkout's refusal in the shopper's words, naming the item when stock ran short.
 async fn refusal(visit: &Visit<'_>, error: &ApiError) -> Result<String, PageError> {
-    let details = error.details.clone().unwrap_or_default();
-    let reason = details["reason"].as_str().unwrap_or_default();
-    let money = |value: &serde_json::Value| serde_json::from_value::<Money>(value.clone()).ok();
-    let text = match (error.code, reason) {
-        (ErrorCode::PaymentDeclined, _) => "Your card was declined. Nothing was charged: try another card.".to_owned(),
-        (_, "total_changed") => match (money(&details["actual"]), money(&details["expected"])) {
-            (Some(actual), Some(expected)) => format!(
-                "The total changed from {expected} to {actual} (prices, stock or a coupon changed). \
-                 Check the summary and pay again to confirm the new total."
-            ),
-            _ => "The total changed. Check the summary and pay again to confirm the new total.".to_owned(),
-        },
-        (ErrorCode::OutOfStock, _) => {
-            let title = item_title(visit, details["variant_id"].as_str()).await?;
-            let what = title.map_or_else(|| "An item".to_owned(), |title| format!("“{title}”"));
-            match details["flag"]["available"].as_u64() {
-                Some(available) if available > 0 => {
-                    format!("{what} has only {available} left. Lower the quantity in your cart and try again.")
-                }
-                _ => format!("{what} is out of stock. Remove it from your cart and try again."),
-            }
-        }
-        (ErrorCode::CouponRejected, _) => {
-            let code = details["code"].as_str().unwrap_or("in your cart");
-            format!("The coupon {code} is no longer valid. Remove it in your cart and pay again.")
-        }
-        (_, "shipping_not_chosen") => "Choose a shipping option for every shop first.".to_owned(),
-        (_, "no_destination" | "address_not_destination") => {
-            "We could not price delivery to that address. Check the country and postcode.".to_owned()
-        }
-        (_, "line_needs_attention") => "An item in your cart cannot be bought as it is: check your cart.".to_owned(),
-        (_, "empty_cart") => "Your cart is empty.".to_owned(),
-        (_, "in_progress") => "Your payment is already being processed: check your orders in a moment.".to_owned(),
-        (ErrorCode::ValidationFailed, _) if details["fields"].get(IdempotencyKey::HEADER).is_some() => {
-            "Your details changed since you pressed Pay: check them and pay again.".to_owned()
-        }
-        _ => refusal_text(error),
+    let item = match out_of_stock_variant(error) {
+        Some(variant_id) => item_title(visit, &variant_id).await?,
+        None => None,
     };
-    Ok(text)
+    Ok(checkout_refusal(error, item.as_deref()))
 }
 
-async fn item_title(visit: &Visit<'_>, variant_id: Option<&str>) -> Result<Option<String>, PageError> {
-    let Some(variant_id) = variant_id.and_then(|id| VariantId::parse(id).ok()) else { return Ok(None) };
+async fn item_title(visit: &Visit<'_>, variant_id: &VariantId) -> Result<Option<String>, PageError> {
     let view: CartView = visit.get("/api/v1/cart").await?;
     let products = products(visit, &view).await?;
     Ok(view
         .vendors
         .iter()
         .flat_map(|vendor| &vendor.lines)
-        .find(|line| line.variant_id == variant_id)
+        .find(|line| &line.variant_id == variant_id)
         .and_then(|line| products.get(&line.product_id))
         .map(|product| product.title.clone()))
 }

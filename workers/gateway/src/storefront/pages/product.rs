@@ -135,13 +135,7 @@ fn render(
 
 fn variant_choice(variant: &Variant, index: usize, checked: bool, count: usize) -> Markup {
     let id = format!("variant-{index}");
-    let label = if variant.options.is_empty() {
-        "Standard".to_owned()
-    } else {
-        let pairs: Vec<String> =
-            variant.options.iter().map(|(name, value)| format!("{}: {}", name.as_str(), value.as_str())).collect();
-        pairs.join(", ")
-    };
+    let label = if variant.options.is_empty() { "Standard".to_owned() } else { variant.options.described() };
     let sold_out = variant.available.is_zero();
     html! {
         div.variant {
