@@ -203,6 +203,29 @@ async fn a_shopper_fills_the_cart_and_pays_through_the_pages() {
         assert!(page.body.contains(&html_escaped(product.title.as_str())), "{} on the page", product.title);
     }
     assert_eq!(page.body.matches("Shipping from ").count(), 2, "one shipping choice per shop");
+    // Each line links to its product's page, which shows that product.
+    let links: Vec<String> = page
+        .body
+        .split("href=\"/products/")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(|tail| format!("/products/{tail}")))
+        .collect();
+    assert_eq!(links.len(), 2, "one link per line: {links:?}");
+    let mut shown = Vec::new();
+    for link in &links {
+        let product_page = browser.get(link).await;
+        assert_eq!(product_page.status, 200, "{link}");
+        shown.extend(
+            [mug, scarf]
+                .into_iter()
+                .filter(|product| product_page.body.contains(&html_escaped(product.title.as_str())))
+                .map(|product| product.id.clone()),
+        );
+    }
+    shown.sort();
+    let mut expected = vec![mug.id.clone(), scarf.id.clone()];
+    expected.sort();
+    assert_eq!(shown, expected, "the two links open the two products: {links:?}");
     assert!(page.body.contains(&money_text(&cart["totals"]["subtotal"])), "{cart}");
     assert!(page.body.contains(&money_text(&cart["totals"]["total"])));
 
