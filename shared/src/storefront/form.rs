@@ -18,6 +18,11 @@ impl Form {
         Form { fields }
     }
 
+    /// A URL's query string (`a=1&b=2`, with or without its `?`), read like a form.
+    pub fn parse_query(query: &str) -> Self {
+        Self::parse(query.trim_start_matches('?').as_bytes())
+    }
+
     /// The field's first value, trimmed; `None` when absent or blank.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields

@@ -18,6 +18,15 @@ pub fn cookie<'h>(header: &'h str, name: &str) -> Option<&'h str> {
     })
 }
 
+/// `path` when it is a path on this site (`/orders?x=1`), else `None`: where a form may send the
+/// shopper back to (`return_to`, `next`). `//host` and `/\host` are other sites to a browser, and
+/// a control character could split the `Location` header.
+pub fn local_path(path: &str) -> Option<&str> {
+    let local = path.starts_with('/') && !path.starts_with("//");
+    let clean = !path.chars().any(|c| c.is_control() || c == '\\');
+    (local && clean && path.len() <= 2048).then_some(path)
+}
+
 /// `value` encoded for a query string or form body (spaces as `+`).
 pub fn query_value(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
@@ -25,7 +34,29 @@ pub fn query_value(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{cookie, query_value};
+    use super::{cookie, local_path, query_value};
+    use proptest::prelude::*;
+
+    #[test]
+    fn only_paths_on_this_site_are_followed() {
+        assert_eq!(local_path("/orders"), Some("/orders"));
+        assert_eq!(local_path("/orders/grp_1?placed=1"), Some("/orders/grp_1?placed=1"));
+        assert_eq!(local_path("/search?q=mug"), Some("/search?q=mug"));
+        for bad in ["//evil.example", "/\\evil.example", "https://evil.example/", "evil", "", "/a\r\nSet-Cookie: x"] {
+            assert_eq!(local_path(bad), None, "{bad:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_followed_path_never_leaves_the_site(path in "\\PC{0,40}") {
+            if let Some(path) = local_path(&path) {
+                prop_assert!(path.starts_with('/'));
+                prop_assert!(!path.starts_with("//"));
+                prop_assert!(!path.contains('\\'));
+            }
+        }
+    }
 
     #[test]
     fn query_values_are_encoded() {

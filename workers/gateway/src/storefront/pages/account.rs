@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use maud::{Markup, html};
 use serde::{Deserialize, Serialize};
 use shared::api::{ApiError, ErrorCode};
-use shared::storefront::account::{after_sign_in, field_message, field_reasons, password_rule, query_param, safe_next};
+use shared::storefront::account::{after_sign_in, field_message, field_reasons, password_rule};
 use shared::storefront::form::Form;
+use shared::storefront::local_path;
 use shared::storefront::query_value;
 use worker::Method;
 
@@ -112,11 +113,11 @@ fn form_error(problems: &Problems) -> Markup {
 }
 
 fn hidden_next(next: Option<&str>) -> Markup {
-    html! { @if let Some(next) = safe_next(next) { input type="hidden" name="next" value=(next); } }
+    html! { @if let Some(next) = next.and_then(local_path) { input type="hidden" name="next" value=(next); } }
 }
 
 fn with_next(path: &str, next: Option<&str>) -> String {
-    match safe_next(next) {
+    match next.and_then(local_path) {
         Some(next) => format!("{path}?next={}", query_value(next)),
         None => path.to_owned(),
     }
@@ -140,15 +141,16 @@ struct LoginBody<'a> {
 
 /// `GET /account/login?next=…`
 pub async fn login_form(visit: &Visit<'_>, query: &str) -> Result<Page, PageError> {
-    let next = query_param(query, "next");
-    let notice = if query_param(query, "reset").is_some() {
+    let params = Form::parse_query(query);
+    let next = params.get("next");
+    let notice = if params.get("reset").is_some() {
         Some("Your password is changed. Sign in with the new one.")
-    } else if query_param(query, "signed_out").is_some() {
+    } else if params.get("signed_out").is_some() {
         Some("You are signed out.")
     } else {
         None
     };
-    Ok(login_page(visit, 200, "", next.as_deref(), notice, &Problems::default()))
+    Ok(login_page(visit, 200, "", next, notice, &Problems::default()))
 }
 
 fn login_page(
@@ -257,7 +259,7 @@ struct RegisterBody<'a> {
 
 /// `GET /account/register?next=…`
 pub async fn register_form(visit: &Visit<'_>, query: &str) -> Result<Page, PageError> {
-    let next = query_param(query, "next");
+    let next = Form::parse_query(query).get("next").map(str::to_owned);
     Ok(register_page(visit, 200, &Form::default(), next.as_deref(), &Problems::default()))
 }
 
@@ -335,7 +337,7 @@ pub async fn logout(visit: &Visit<'_>) -> Result<Page, PageError> {
 
 /// `GET /account/forgot-password` (`?sent=1` after asking).
 pub async fn forgot_form(visit: &Visit<'_>, query: &str) -> Result<Page, PageError> {
-    if query_param(query, "sent").is_some() {
+    if Form::parse_query(query).get("sent").is_some() {
         return Ok(html_page(
             visit,
             200,
@@ -386,7 +388,7 @@ pub async fn forgot(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
 
 /// `GET /account/reset-password?token=…`
 pub async fn reset_form(visit: &Visit<'_>, query: &str) -> Result<Page, PageError> {
-    let token = query_param(query, "token").unwrap_or_default();
+    let token = Form::parse_query(query).get("token").unwrap_or_default().to_owned();
     Ok(reset_page(visit, 200, &token, &Problems::default()))
 }
 
@@ -441,7 +443,7 @@ pub async fn reset(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
 /// `GET /account/verify-email?token=…`: a button, not an automatic verification, so a mail
 /// scanner opening the link does not use it up.
 pub async fn verify_form(visit: &Visit<'_>, query: &str) -> Result<Page, PageError> {
-    if query_param(query, "done").is_some() {
+    if Form::parse_query(query).get("done").is_some() {
         return Ok(html_page(
             visit,
             200,
@@ -453,7 +455,7 @@ pub async fn verify_form(visit: &Visit<'_>, query: &str) -> Result<Page, PageErr
             },
         ));
     }
-    let token = query_param(query, "token").unwrap_or_default();
+    let token = Form::parse_query(query).get("token").unwrap_or_default().to_owned();
     Ok(verify_page(visit, 200, &token, None))
 }
 
@@ -514,7 +516,7 @@ struct Me {
 /// `GET /account`
 pub async fn show(visit: &Visit<'_>, query: &str) -> Result<Page, PageError> {
     let me: Me = visit.get("/api/v1/auth/me").await?;
-    let notice = match query_param(query, "2fa").as_deref() {
+    let notice = match Form::parse_query(query).get("2fa") {
         Some("off") => Some("Two-factor authentication is off."),
         Some("on") => Some("Two-factor authentication is on."),
         _ => None,

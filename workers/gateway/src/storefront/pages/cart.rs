@@ -10,10 +10,10 @@ use serde::de::IgnoredAny;
 use shared::cart::CartView;
 use shared::catalog::{Product, ProductId};
 use shared::storefront::cart::{
-    ProductInfo, VendorGroup, checkout_blockers, coupon_lines, item_count, local_path, parse_quantity, vendor_groups,
-    with_query,
+    ProductInfo, VendorGroup, checkout_blockers, coupon_lines, item_count, parse_quantity, vendor_groups, with_query,
 };
 use shared::storefront::form::Form;
+use shared::storefront::local_path;
 use shared::storefront::refusal::refusal_text;
 use worker::Method;
 use worker_platform::random::new_id;

@@ -5,7 +5,7 @@
 use maud::{Markup, html};
 use shared::api::ErrorCode;
 use shared::orders::api::{GroupDetail, GroupSummary, OrderDetail, Page as Listing};
-use shared::storefront::account::query_param;
+use shared::storefront::form::Form;
 use shared::storefront::orders::{
     actor_label, event_text, format_date, format_time, group_awaits_payment, group_status_label, options_text,
     shops_count, status_label,
@@ -21,7 +21,7 @@ const PENDING_REFRESH_SECS: u32 = 3;
 
 /// `GET /orders?cursor=…`
 pub async fn list(visit: &Visit<'_>, query: &str) -> Result<Page, PageError> {
-    let cursor = query_param(query, "cursor");
+    let cursor = Form::parse_query(query).get("cursor").map(str::to_owned);
     let path = match &cursor {
         Some(cursor) => format!("/api/v1/orders?cursor={}", query_value(cursor)),
         None => "/api/v1/orders".to_owned(),
@@ -85,7 +85,7 @@ pub async fn show(visit: &Visit<'_>, group_id: &str, query: &str) -> Result<Page
         }
         answer => answer?,
     };
-    let placed = query_param(query, "placed").is_some();
+    let placed = Form::parse_query(query).get("placed").is_some();
     let awaiting = group_awaits_payment(&group.status);
     if placed && awaiting {
         visit.refresh_page_after(PENDING_REFRESH_SECS);

@@ -18,7 +18,7 @@ use crate::storefront::visit::{Caching, Page, Visit};
 pub async fn show(visit: &Visit<'_>, segment: &str, query: &str) -> Result<Page, PageError> {
     let (product_slug, vendor_slug) = parse_product_slug(segment).ok_or(PageError::NotFound)?;
     let path = product_path(&product_slug, &vendor_slug);
-    let params = Form::parse(query.as_bytes());
+    let params = Form::parse_query(query);
     let added = params.get("added") == Some("1");
     let cart_error = params.get("cart_error").map(str::to_owned);
     let api = format!("/api/v1/vendors/{vendor_slug}/products/{product_slug}");
