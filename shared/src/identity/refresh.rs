@@ -19,6 +19,24 @@ use crate::ids::{Entropy, new_id};
 pub const REFRESH_TOKEN_PREFIX: &str = "rt_";
 /// Family ids are `rtf_<ULID>`.
 pub const FAMILY_ID_PREFIX: &str = "rtf";
+/// What `POST /api/v1/auth/login` and `/refresh` answer: a new access token, and the refresh token
+/// that replaces the one presented (the storefront keeps both in cookies).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// Seconds the access token lives.
+    pub expires_in: i64,
+    /// Always `Bearer`.
+    pub token_type: String,
+}
+
+impl TokenPair {
+    pub fn bearer(access_token: String, refresh_token: String, expires_in: i64) -> Self {
+        TokenPair { access_token, refresh_token, expires_in, token_type: "Bearer".to_owned() }
+    }
+}
+
 /// 30 days of inactivity signs a user out; each rotation starts a new 30 days.
 pub const REFRESH_TOKEN_TTL_SECS: i64 = 30 * 24 * 60 * 60;
 

@@ -1,22 +1,13 @@
 //! Issuing token pairs: an EdDSA access token (shared::identity::access_token) and an opaque
 //! refresh token stored hashed and rotated through `identity.rotate_refresh_token`.
 
-use serde::Serialize;
 use shared::api::{ApiError, ErrorCode};
 use shared::identity::access_token::{ACCESS_TOKEN_TTL_SECS, Identity, RoleGrant};
-use shared::identity::refresh::{self, RefreshToken, RotationDecision};
+use shared::identity::refresh::{self, RefreshToken, RotationDecision, TokenPair};
 use worker_platform::{clock, random};
 
 use crate::respond::Failure;
 use crate::services::Services;
-
-#[derive(Serialize)]
-pub struct TokenPair {
-    pub access_token: String,
-    pub refresh_token: String,
-    pub expires_in: i64,
-    pub token_type: &'static str,
-}
 
 /// A new session (login): a new refresh family.
 pub async fn start_session(services: &Services, user_id: &str) -> Result<TokenPair, Failure> {
@@ -61,12 +52,7 @@ fn new_refresh_token() -> Result<RefreshToken, Failure> {
 }
 
 fn pair(access_token: String, refresh_token: RefreshToken) -> TokenPair {
-    TokenPair {
-        access_token,
-        refresh_token: refresh_token.as_str().to_owned(),
-        expires_in: ACCESS_TOKEN_TTL_SECS,
-        token_type: "Bearer",
-    }
+    TokenPair::bearer(access_token, refresh_token.as_str().to_owned(), ACCESS_TOKEN_TTL_SECS)
 }
 
 /// Roles are read at every issue, so a grant or revocation reaches the next access token.

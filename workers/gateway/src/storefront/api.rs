@@ -9,7 +9,9 @@ use shared::storefront::account::{means_signed_out, token_needs_refresh};
 use worker::{Headers, Method, Request, RequestInit};
 
 use super::errors::PageError;
-use super::visit::{TokenPair, Visit};
+use shared::identity::refresh::TokenPair;
+
+use super::visit::Visit;
 use crate::router;
 use crate::routes::{self, Access, Lookup};
 

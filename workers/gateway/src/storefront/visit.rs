@@ -5,21 +5,12 @@ use std::cell::{Cell, RefCell};
 
 use maud::Markup;
 use shared::catalog::cache::{CacheLayer, X_CACHE};
-use shared::identity::refresh::REFRESH_TOKEN_TTL_SECS;
+use shared::identity::refresh::{REFRESH_TOKEN_TTL_SECS, TokenPair};
 use shared::storefront::cookie;
 use worker::{Env, Headers, Method, Request, Response, Result, Url};
 
 pub const ACCESS_COOKIE: &str = "sf_access";
 pub const REFRESH_COOKIE: &str = "sf_refresh";
-
-/// The tokens `POST /api/v1/auth/login` and `/refresh` answer.
-#[derive(serde::Deserialize)]
-pub struct TokenPair {
-    pub access_token: String,
-    pub refresh_token: String,
-    /// Seconds the access token lives.
-    pub expires_in: i64,
-}
 
 pub struct Visit<'a> {
     pub env: &'a Env,

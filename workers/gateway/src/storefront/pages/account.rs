@@ -16,7 +16,9 @@ use worker::Method;
 
 use crate::storefront::errors::PageError;
 use crate::storefront::layout;
-use crate::storefront::visit::{Page, TokenPair, Visit};
+use shared::identity::refresh::TokenPair;
+
+use crate::storefront::visit::{Page, Visit};
 
 /// What went wrong with a form: messages by field name, and one for the whole form.
 #[derive(Default)]
