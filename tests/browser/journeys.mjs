@@ -174,6 +174,9 @@ async function shopperJourney(page) {
     expectText(main, fixture.textiles.vendor, "confirmation");
     expectText(main, fixture.ceramics.title, "confirmation");
     expectText(main, fixture.textiles.title, "confirmation");
+    // Everything in the cart was bought: the header no longer counts it.
+    const cartLink = (await page.locator("[data-cart-link]").innerText()).trim();
+    if (cartLink !== "Cart") throw new Error(`the header's cart link still says "${cartLink}"`);
     await shot(page, "06-confirmation");
   });
 

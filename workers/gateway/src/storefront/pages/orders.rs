@@ -100,7 +100,9 @@ pub async fn show(visit: &Visit<'_>, group_id: &str, query: &str) -> Result<Page
                 @if awaiting {
                     p role="status" { "We are confirming your payment. This page updates by itself." }
                 } @else if group.status == "confirmed" {
-                    p role="status" { "Your payment is confirmed. Each shop will send its part." }
+                    // The order bought what was in the cart: the header's count (kept by the
+                    // script between pages) starts again from nothing.
+                    p role="status" data-cart-count="0" { "Your payment is confirmed. Each shop will send its part." }
                 }
             } @else {
                 h1 { "Order of " (format_date(&group.created_at)) }
