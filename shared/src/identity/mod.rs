@@ -6,6 +6,7 @@
 //! Spin (wasm32-wasip2), and testable.
 
 pub mod access_token;
+pub mod api;
 mod eddsa;
 pub mod email;
 pub mod jwks;

@@ -1,8 +1,11 @@
 //! Accounts: sign-up, email verification, password reset, and the signed-in user's profile.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use shared::api::{ApiError, ErrorCode};
 use shared::identity::access_token::RoleGrant;
+use shared::identity::api::{
+    ForgotPasswordRequest, HeldRole, Me, RegisterRequest, ResetPasswordRequest, VerifyEmailRequest,
+};
 use shared::identity::email::Email;
 use shared::identity::one_time_token::{self, OneTimeToken, OneTimeTokenError, Purpose};
 use shared::identity::password::Password;
@@ -20,13 +23,6 @@ use crate::store::{CreateUserError, NewOneTimeToken, NewUser, UserRow};
 const VERIFY_EMAIL_PATH: &str = "/account/verify-email";
 const RESET_PASSWORD_PATH: &str = "/account/reset-password";
 
-#[derive(Deserialize)]
-pub struct RegisterBody {
-    email: String,
-    password: String,
-    display_name: String,
-}
-
 #[derive(Serialize)]
 struct UserView<'a> {
     id: &'a str,
@@ -42,7 +38,7 @@ struct Registered<'a> {
 
 /// `POST /api/v1/auth/register` → 201. Saying "email taken" (409) reveals that an account exists;
 /// accepted at sign-up and slowed by the register limits.
-pub async fn register(services: &Services, body: RegisterBody) -> Outcome {
+pub async fn register(services: &Services, body: RegisterRequest) -> Outcome {
     let email = Email::parse(&body.email);
     let password = Password::parse(&body.password);
     let display_name = DisplayName::parse(&body.display_name);
@@ -109,13 +105,8 @@ fn email_taken() -> Failure {
     Failure::new(ErrorCode::Conflict, "an account with this email already exists")
 }
 
-#[derive(Deserialize)]
-pub struct TokenBody {
-    token: String,
-}
-
 /// `POST /api/v1/auth/verify-email` {token} → 204.
-pub async fn verify_email(services: &Services, body: TokenBody) -> Outcome {
+pub async fn verify_email(services: &Services, body: VerifyEmailRequest) -> Outcome {
     let token_hash = usable_token(services, &body.token, Purpose::VerifyEmail).await?;
     match services.store.verify_email(&token_hash).await? {
         Some(_) => Ok(Reply::no_content()),
@@ -138,11 +129,6 @@ fn token_refused(error: OneTimeTokenError) -> Failure {
         .into()
 }
 
-#[derive(Deserialize)]
-pub struct ForgotPasswordBody {
-    email: String,
-}
-
 #[derive(Serialize)]
 struct Accepted {
     status: &'static str,
@@ -151,7 +137,7 @@ struct Accepted {
 /// `POST /api/v1/auth/forgot-password` → 202 whatever the email. The lookup and the email happen
 /// after the response (`waitUntil`), so a known address answers exactly like an unknown one, in
 /// body and in time.
-pub async fn forgot_password(services: Services, body: ForgotPasswordBody, ctx: &worker::Context) -> Outcome {
+pub async fn forgot_password(services: Services, body: ForgotPasswordRequest, ctx: &worker::Context) -> Outcome {
     let email = Email::parse(&body.email).map_err(|error| Failure::invalid_fields(&[("email", error.reason())]))?;
     services
         .limiter()
@@ -179,15 +165,9 @@ async fn send_reset_link(services: &Services, email: &Email) -> Result<(), Failu
     events::send(&services.env, &events::password_reset_requested(request)?).await
 }
 
-#[derive(Deserialize)]
-pub struct ResetPasswordBody {
-    token: String,
-    password: String,
-}
-
 /// `POST /api/v1/auth/reset-password` {token, password} → 204; the token works once, and every
 /// session of the user ends (all refresh families revoked, in the same statement).
-pub async fn reset_password(services: &Services, body: ResetPasswordBody) -> Outcome {
+pub async fn reset_password(services: &Services, body: ResetPasswordRequest) -> Outcome {
     let password =
         Password::parse(&body.password).map_err(|error| Failure::invalid_fields(&[("password", error.reason())]))?;
     // The token is checked before hashing so a guessed token costs no Argon2id.
@@ -199,34 +179,23 @@ pub async fn reset_password(services: &Services, body: ResetPasswordBody) -> Out
     }
 }
 
-#[derive(Serialize)]
-struct Me<'a> {
-    id: &'a str,
-    email: &'a str,
-    display_name: &'a str,
-    email_verified: bool,
-    roles: Vec<GrantView<'a>>,
-    two_factor_enabled: bool,
-}
-
-#[derive(Serialize)]
-struct GrantView<'a> {
-    role: &'static str,
-    vendor_id: Option<&'a str>,
-}
-
 /// `GET /api/v1/auth/me`: the signed-in user with every role they hold.
 pub async fn me(services: &Services, principal: &Principal) -> Outcome {
     let user = signed_in_user(services, principal).await?;
     let grants: Vec<RoleGrant> = services.store.grants(&user.id).await?;
-    let roles =
-        grants.iter().map(|grant| GrantView { role: grant.role().as_str(), vendor_id: grant.vendor_id() }).collect();
+    let roles = grants
+        .iter()
+        .map(|grant| HeldRole {
+            role: grant.role().as_str().to_owned(),
+            vendor_id: grant.vendor_id().map(str::to_owned),
+        })
+        .collect();
     Reply::json(
         200,
         &Me {
-            id: &user.id,
-            email: &user.email,
-            display_name: &user.display_name,
+            id: user.id,
+            email: user.email,
+            display_name: user.display_name,
             email_verified: user.email_verified,
             roles,
             two_factor_enabled: user.totp_enabled,

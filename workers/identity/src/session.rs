@@ -1,7 +1,7 @@
 //! Sessions: login, refresh-token rotation, logout.
 
-use serde::Deserialize;
 use shared::api::ErrorCode;
+use shared::identity::api::{LoginRequest, RefreshRequest};
 use shared::identity::email::Email;
 use shared::identity::password::{self, DUMMY_HASH};
 use shared::identity::refresh;
@@ -14,18 +14,9 @@ use crate::store::UserRow;
 use crate::tokens;
 use crate::two_factor;
 
-#[derive(Deserialize)]
-pub struct LoginBody {
-    email: String,
-    password: String,
-    /// A TOTP code or a recovery code, for accounts with 2FA.
-    #[serde(default)]
-    totp: Option<String>,
-}
-
 /// `POST /api/v1/auth/login` → 200 {access_token, refresh_token, expires_in, token_type}. An unknown
 /// email and a wrong password are the same `AUTH_1008`, after the same Argon2id work in Spin.
-pub async fn login(services: &Services, body: LoginBody) -> Outcome {
+pub async fn login(services: &Services, body: LoginRequest) -> Outcome {
     let limits = [(LOGIN_BY_IP, Subject::ClientIp), (LOGIN_BY_ACCOUNT, Subject::RawEmail(&body.email))];
     let limiter = services.limiter();
     limiter.check(&limits).await?;
@@ -69,19 +60,14 @@ async fn rehash_if_outdated(services: &Services, user: &UserRow, password: &str)
     }
 }
 
-#[derive(Deserialize)]
-pub struct RefreshBody {
-    refresh_token: String,
-}
-
 /// `POST /api/v1/auth/refresh` → a new pair; the presented token stops working.
-pub async fn refresh(services: &Services, body: RefreshBody) -> Outcome {
+pub async fn refresh(services: &Services, body: RefreshRequest) -> Outcome {
     Reply::json(200, &tokens::rotate(services, &body.refresh_token).await?)
 }
 
 /// `POST /api/v1/auth/logout` → 204, revoking the token's whole family. Unknown tokens get the
 /// same answer: there is nothing to tell a caller who does not hold a live token.
-pub async fn logout(services: &Services, body: RefreshBody) -> Outcome {
+pub async fn logout(services: &Services, body: RefreshRequest) -> Outcome {
     if let Some(hash) = refresh::hash_presented(&body.refresh_token) {
         services.store.revoke_family_of(&hash).await?;
     }

@@ -1,8 +1,8 @@
 //! Two-factor authentication: TOTP enrolment, confirmation with recovery codes, disabling, and the
 //! second-factor check at login. Codes are rate limited per account and per client address.
 
-use serde::{Deserialize, Serialize};
 use shared::api::ErrorCode;
+use shared::identity::api::{Enrolment, RecoveryCodes, TwoFactorCode};
 use shared::identity::totp::{TotpSecret, recovery};
 use shared::ratelimit::{TWO_FACTOR_BY_ACCOUNT, TWO_FACTOR_BY_IP};
 use worker_platform::{clock, forwarded::Principal, random};
@@ -15,12 +15,6 @@ use crate::store::UserRow;
 
 /// The name authenticator apps show next to the account.
 const TOTP_ISSUER: &str = "Marketplace";
-
-#[derive(Serialize)]
-struct Enrolment {
-    secret: String,
-    otpauth_uri: String,
-}
 
 /// `POST /api/v1/auth/2fa/enroll` → a new pending secret; 2FA is on only after `confirm`.
 pub async fn enroll(services: &Services, principal: &Principal) -> Outcome {
@@ -36,18 +30,8 @@ pub async fn enroll(services: &Services, principal: &Principal) -> Outcome {
     Reply::json(200, &Enrolment { secret: secret.to_base32(), otpauth_uri })
 }
 
-#[derive(Deserialize)]
-pub struct CodeBody {
-    code: String,
-}
-
-#[derive(Serialize)]
-struct Confirmed {
-    recovery_codes: Vec<String>,
-}
-
 /// `POST /api/v1/auth/2fa/confirm` {code} → 2FA on, and ten recovery codes shown this once.
-pub async fn confirm(services: &Services, principal: &Principal, body: CodeBody) -> Outcome {
+pub async fn confirm(services: &Services, principal: &Principal, body: TwoFactorCode) -> Outcome {
     limit_attempts(services, principal.user_id()).await?;
     let user = signed_in_user(services, principal).await?;
     if user.totp_enabled {
@@ -70,11 +54,11 @@ pub async fn confirm(services: &Services, principal: &Principal, body: CodeBody)
         return Err(Failure::new(ErrorCode::Conflict, "the enrolment changed meanwhile; enroll again"));
     }
     refund_attempts(services, principal.user_id()).await;
-    Reply::json(200, &Confirmed { recovery_codes: codes })
+    Reply::json(200, &RecoveryCodes { recovery_codes: codes })
 }
 
 /// `POST /api/v1/auth/2fa/disable` {code} (a TOTP or a recovery code) → 204.
-pub async fn disable(services: &Services, principal: &Principal, body: CodeBody) -> Outcome {
+pub async fn disable(services: &Services, principal: &Principal, body: TwoFactorCode) -> Outcome {
     let user = signed_in_user(services, principal).await?;
     if !user.totp_enabled {
         return Err(Failure::new(ErrorCode::Conflict, "two-factor authentication is not on"));

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use maud::{Markup, html};
-use serde::{Deserialize, Serialize};
 use shared::api::{ApiError, ErrorCode};
 use shared::storefront::account::{after_sign_in, field_message, field_reasons, password_rule};
 use shared::storefront::form::Form;
@@ -16,6 +15,10 @@ use worker::Method;
 
 use crate::storefront::errors::PageError;
 use crate::storefront::layout;
+use shared::identity::api::{
+    Enrolment, ForgotPasswordRequest, LoginRequest, Me, RecoveryCodes, RefreshRequest, RegisterRequest,
+    ResetPasswordRequest, TwoFactorCode, VerifyEmailRequest,
+};
 use shared::identity::refresh::TokenPair;
 
 use crate::storefront::visit::{Page, Visit};
@@ -133,14 +136,6 @@ fn html_page(visit: &Visit, status: u16, title: &str, main: Markup) -> Page {
 // ---------------------------------------------------------------------------------------------
 // Signing in
 
-#[derive(Serialize)]
-struct LoginBody<'a> {
-    email: &'a str,
-    password: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    totp: Option<&'a str>,
-}
-
 /// `GET /account/login?next=…`
 pub async fn login_form(visit: &Visit<'_>, query: &str) -> Result<Page, PageError> {
     let params = Form::parse_query(query);
@@ -213,7 +208,7 @@ pub async fn login(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
     let password = form.raw("password");
     let code = form.get("code");
     let next = form.get("next");
-    let body = LoginBody { email, password, totp: code };
+    let body = LoginRequest { email: email.to_owned(), password: password.to_owned(), totp: code.map(str::to_owned) };
     let answer: Result<TokenPair, ApiError> = visit.send(Method::Post, "/api/v1/auth/login", Some(&body), None).await?;
     match answer {
         Ok(tokens) => {
@@ -252,13 +247,6 @@ async fn sign_in(visit: &Visit<'_>, tokens: &TokenPair) {
 // ---------------------------------------------------------------------------------------------
 // Registering
 
-#[derive(Serialize)]
-struct RegisterBody<'a> {
-    email: &'a str,
-    password: &'a str,
-    display_name: &'a str,
-}
-
 /// `GET /account/register?next=…`
 pub async fn register_form(visit: &Visit<'_>, query: &str) -> Result<Page, PageError> {
     let next = Form::parse_query(query).get("next").map(str::to_owned);
@@ -291,7 +279,11 @@ pub async fn register(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError>
     let next = form.get("next");
     let email = form.get("email").unwrap_or_default();
     let password = form.raw("password");
-    let body = RegisterBody { email, password, display_name: form.get("display_name").unwrap_or_default() };
+    let body = RegisterRequest {
+        email: email.to_owned(),
+        password: password.to_owned(),
+        display_name: form.get("display_name").unwrap_or_default().to_owned(),
+    };
     let answer: Result<serde_json::Value, ApiError> =
         visit.send(Method::Post, "/api/v1/auth/register", Some(&body), None).await?;
     if let Err(error) = answer {
@@ -302,7 +294,7 @@ pub async fn register(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError>
         };
         return Ok(register_page(visit, status_of(&error), form, next, &problems));
     }
-    let login = LoginBody { email, password, totp: None };
+    let login = LoginRequest { email: body.email, password: body.password, totp: None };
     match visit.send::<_, TokenPair>(Method::Post, "/api/v1/auth/login", Some(&login), None).await? {
         Ok(tokens) => {
             sign_in(visit, &tokens).await;
@@ -316,16 +308,11 @@ pub async fn register(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError>
 // ---------------------------------------------------------------------------------------------
 // Signing out
 
-#[derive(Serialize)]
-struct RefreshBody {
-    refresh_token: String,
-}
-
 /// `POST /account/logout`: revokes the session's refresh token and forgets both cookies.
 pub async fn logout(visit: &Visit<'_>) -> Result<Page, PageError> {
     let refresh_token = visit.refresh_token.borrow().clone();
     if let Some(refresh_token) = refresh_token {
-        let body = RefreshBody { refresh_token };
+        let body = RefreshRequest { refresh_token };
         if let Ok(Err(error)) = visit.send::<_, ()>(Method::Post, "/api/v1/auth/logout", Some(&body), None).await {
             worker::console_warn!("storefront: logout refused: {}", error.message);
         }
@@ -372,16 +359,17 @@ fn forgot_page(visit: &Visit, status: u16, email: &str, problems: &Problems) -> 
     )
 }
 
-#[derive(Serialize)]
-struct EmailBody<'a> {
-    email: &'a str,
-}
-
 /// `POST /account/forgot-password`: the same answer whether or not the address has an account.
 pub async fn forgot(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
     let email = form.get("email").unwrap_or_default();
-    let answer: Result<serde_json::Value, ApiError> =
-        visit.send(Method::Post, "/api/v1/auth/forgot-password", Some(&EmailBody { email }), None).await?;
+    let answer: Result<serde_json::Value, ApiError> = visit
+        .send(
+            Method::Post,
+            "/api/v1/auth/forgot-password",
+            Some(&ForgotPasswordRequest { email: email.to_owned() }),
+            None,
+        )
+        .await?;
     match answer {
         Ok(_) => Ok(Page::Redirect("/account/forgot-password?sent=1".to_owned())),
         Err(error) => Ok(forgot_page(visit, status_of(&error), email, &Problems::from_api(&error))),
@@ -418,16 +406,10 @@ fn reset_page(visit: &Visit, status: u16, token: &str, problems: &Problems) -> P
     )
 }
 
-#[derive(Serialize)]
-struct ResetBody<'a> {
-    token: &'a str,
-    password: &'a str,
-}
-
 /// `POST /account/reset-password`: every session of the account ends; the shopper signs in anew.
 pub async fn reset(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
     let token = form.get("token").unwrap_or_default();
-    let body = ResetBody { token, password: form.raw("password") };
+    let body = ResetPasswordRequest { token: token.to_owned(), password: form.raw("password").to_owned() };
     let answer: Result<(), ApiError> =
         visit.send(Method::Post, "/api/v1/auth/reset-password", Some(&body), None).await?;
     match answer {
@@ -483,16 +465,12 @@ fn verify_page(visit: &Visit, status: u16, token: &str, problem: Option<&str>) -
     )
 }
 
-#[derive(Serialize)]
-struct TokenBody<'a> {
-    token: &'a str,
-}
-
 /// `POST /account/verify-email`
 pub async fn verify(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
     let token = form.get("token").unwrap_or_default();
-    let answer: Result<(), ApiError> =
-        visit.send(Method::Post, "/api/v1/auth/verify-email", Some(&TokenBody { token }), None).await?;
+    let answer: Result<(), ApiError> = visit
+        .send(Method::Post, "/api/v1/auth/verify-email", Some(&VerifyEmailRequest { token: token.to_owned() }), None)
+        .await?;
     match answer {
         Ok(()) => Ok(Page::Redirect("/account/verify-email?done=1".to_owned())),
         Err(error) => Ok(verify_page(
@@ -506,14 +484,6 @@ pub async fn verify(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
 
 // ---------------------------------------------------------------------------------------------
 // The account page and two-factor authentication
-
-#[derive(Deserialize)]
-struct Me {
-    email: String,
-    display_name: String,
-    email_verified: bool,
-    two_factor_enabled: bool,
-}
 
 /// `GET /account`
 pub async fn show(visit: &Visit<'_>, query: &str) -> Result<Page, PageError> {
@@ -567,12 +537,6 @@ fn account_page(visit: &Visit, status: u16, me: &Me, notice: Option<&str>, probl
     )
 }
 
-#[derive(Deserialize)]
-struct Enrolment {
-    secret: String,
-    otpauth_uri: String,
-}
-
 /// `POST /account/2fa/enroll`: a new secret, shown once on the answer (a reload starts over with
 /// another secret, which replaces this one).
 pub async fn enroll(visit: &Visit<'_>) -> Result<Page, PageError> {
@@ -613,20 +577,18 @@ fn setup_page(visit: &Visit, status: u16, enrolment: &Enrolment, problems: &Prob
     )
 }
 
-#[derive(Serialize)]
-struct CodeBody<'a> {
-    code: &'a str,
-}
-
-#[derive(Deserialize)]
-struct Confirmed {
-    recovery_codes: Vec<String>,
-}
-
 /// `POST /account/2fa/confirm`: on, and the recovery codes shown this once.
 pub async fn confirm(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
     let code = form.get("code").unwrap_or_default();
-    match visit.send::<_, Confirmed>(Method::Post, "/api/v1/auth/2fa/confirm", Some(&CodeBody { code }), None).await? {
+    match visit
+        .send::<_, RecoveryCodes>(
+            Method::Post,
+            "/api/v1/auth/2fa/confirm",
+            Some(&TwoFactorCode { code: code.to_owned() }),
+            None,
+        )
+        .await?
+    {
         Ok(confirmed) => Ok(html_page(
             visit,
             200,
@@ -655,7 +617,10 @@ pub async fn confirm(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> 
 /// `POST /account/2fa/disable`
 pub async fn disable(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
     let code = form.get("code").unwrap_or_default();
-    match visit.send::<_, ()>(Method::Post, "/api/v1/auth/2fa/disable", Some(&CodeBody { code }), None).await? {
+    match visit
+        .send::<_, ()>(Method::Post, "/api/v1/auth/2fa/disable", Some(&TwoFactorCode { code: code.to_owned() }), None)
+        .await?
+    {
         Ok(()) => Ok(Page::Redirect("/account?2fa=off".to_owned())),
         Err(error) => {
             let me: Me = visit.get("/api/v1/auth/me").await?;
