@@ -10,7 +10,9 @@
 //! A fill reads the versions of its route's tags before reading Neon and stores only if none moved
 //! (`STORE_SCRIPT`), so an answer read before a write can never be stored after that write's
 //! invalidation. The protocol's remaining window (an invalidation between the store and the edge
-//! put) is closed by the Worker re-reading the versions after the put.
+//! put) is closed by the Worker re-reading the versions after the put. The Workers run this
+//! protocol through one implementation, `worker_platform::tag_cache` (the catalog's reads and the
+//! storefront's pages).
 //!
 //! Contract for writers: a change that can alter what any list shows (title, price, stock, status,
 //! a new product) invalidates `product_change(id)`, i.e. the product's tag and `listings`.

@@ -45,10 +45,6 @@ impl Reply {
         self
     }
 
-    pub fn body(&self) -> &str {
-        &self.body
-    }
-
     pub fn tags(&self) -> &[Tag] {
         &self.tags
     }

@@ -12,7 +12,7 @@ use shared::storefront::form::Form;
 use super::catalog_view::{img, rating};
 use crate::storefront::errors::PageError;
 use crate::storefront::layout;
-use crate::storefront::page_cache::{self, Built, FRESH_KEY};
+use crate::storefront::page_cache::{self, Built, FRESH_KEY, with_fresh_keys};
 use crate::storefront::visit::{Caching, Page, Visit};
 
 pub async fn show(visit: &Visit<'_>, segment: &str, query: &str) -> Result<Page, PageError> {
@@ -34,10 +34,11 @@ pub async fn show(visit: &Visit<'_>, segment: &str, query: &str) -> Result<Page,
     if added || cart_error.is_some() {
         let Built { page, .. } = build().await?;
         return Ok(match page {
-            Page::Html { status, body, .. } => {
-                let body = body.into_string().replace(FRESH_KEY, &worker_platform::random::new_id("idem"));
-                Page::Html { status, body: maud::PreEscaped(body), caching: Caching::Private }
-            }
+            Page::Html { status, body, .. } => Page::Html {
+                status,
+                body: maud::PreEscaped(with_fresh_keys(body.into_string())),
+                caching: Caching::Private,
+            },
             other => other,
         });
     }
