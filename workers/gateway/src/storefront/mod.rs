@@ -1,6 +1,6 @@
 //! The shopper storefront (DESIGN §2): HTML pages rendered here at the edge, readable without
 //! JavaScript, with a small script that only enhances them. Pages read and write through the same
-//! `/api/v1` routes a client would use ([`visit::Visit::api`]), in this isolate, so access checks,
+//! `/api/v1` routes a client would use (`Visit::get` and `Visit::send`, in `api.rs`), in this isolate, so access checks,
 //! caching and validation stay where they are.
 
 mod api;
@@ -75,9 +75,6 @@ async fn route(request: &mut Request, visit: &Visit<'_>) -> std::result::Result<
             pages::orders::show(visit, &path["/orders/".len()..], &query).await
         }
         (Method::Get | Method::Head, _) => Err(PageError::NotFound),
-        _ => {
-            let _ = query;
-            Err(PageError::MethodNotAllowed)
-        }
+        _ => Err(PageError::MethodNotAllowed),
     }
 }
