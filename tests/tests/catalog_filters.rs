@@ -81,7 +81,7 @@ async fn the_near_filter_matches_exactly(stack: &TestStack, expected: &SeedCatal
         .into_iter()
         .filter(|radius| distances.iter().all(|distance| (distance - radius).abs() > 0.5))
         .collect();
-    let mut checked = 0;
+    let (mut checked, mut spread) = (0, 0);
     for radius_km in radii {
         let near = Near { center, radius_km };
         let inside: BTreeSet<_> = expected
@@ -101,9 +101,33 @@ async fn the_near_filter_matches_exactly(stack: &TestStack, expected: &SeedCatal
             .all_pages("/api/v1/products", &query(&[("near", &point), ("radius_km", &radius), ("limit", "50")]))
             .await;
         assert_eq!(e2e::unique_ids(&items), wanted, "near={point} radius_km={radius}");
+        // Nearest shops first, across page boundaries, and the same products.
+        let nearest = stack
+            .all_pages(
+                "/api/v1/products",
+                &query(&[("near", &point), ("radius_km", &radius), ("sort", "nearest"), ("limit", "7")]),
+            )
+            .await;
+        assert_eq!(e2e::unique_ids(&nearest), wanted, "sort=nearest near={point} radius_km={radius}");
+        let from_center: Vec<f64> = nearest
+            .iter()
+            .map(|item| {
+                let at = &item["vendor"]["location"];
+                let shop = GeoPoint::new(at["lat"].as_f64().expect("lat"), at["lng"].as_f64().expect("lng"));
+                center.distance_km(shop.expect("a shop's location"))
+            })
+            .collect();
+        assert!(
+            from_center.windows(2).all(|pair| pair[0] <= pair[1] + 0.001),
+            "nearest first near={point}: {from_center:?}"
+        );
+        if from_center.first() < from_center.last() {
+            spread += 1;
+        }
         checked += 1;
     }
     assert!(checked >= 1, "no radius split the shops: {distances:?}");
+    assert!(spread >= 1, "some radius holds shops at different distances: {distances:?}");
 }
 
 async fn products_with_q_rank_like_search(stack: &TestStack, expected: &SeedCatalog) {

@@ -42,6 +42,8 @@ pub enum SortKey {
     Newest(i64),
     /// `list_query::popularity_score`, descending, then id descending.
     Popular(i64),
+    /// The shop's distance from `near` in whole metres, ascending, then id ascending.
+    Nearest(i64),
 }
 
 impl SortKey {
@@ -56,15 +58,18 @@ impl SortKey {
             SortKey::PriceDesc(_) => Sort::PriceDesc,
             SortKey::Newest(_) => Sort::Newest,
             SortKey::Popular(_) => Sort::Popular,
+            SortKey::Nearest(_) => Sort::Nearest,
         }
     }
 
     fn to_bits(self) -> u64 {
         match self {
             SortKey::Relevance(rank) => u64::from(rank.to_bits()),
-            SortKey::PriceAsc(value) | SortKey::PriceDesc(value) | SortKey::Newest(value) | SortKey::Popular(value) => {
-                u64::from_be_bytes(value.to_be_bytes())
-            }
+            SortKey::PriceAsc(value)
+            | SortKey::PriceDesc(value)
+            | SortKey::Newest(value)
+            | SortKey::Popular(value)
+            | SortKey::Nearest(value) => u64::from_be_bytes(value.to_be_bytes()),
         }
     }
 
@@ -79,6 +84,7 @@ impl SortKey {
             Sort::PriceDesc => Some(SortKey::PriceDesc(signed)),
             Sort::Newest => Some(SortKey::Newest(signed)),
             Sort::Popular => Some(SortKey::Popular(signed)),
+            Sort::Nearest => Some(SortKey::Nearest(signed)),
         }
     }
 }
@@ -205,6 +211,7 @@ fn sort_byte(sort: Sort) -> u8 {
         Sort::PriceDesc => 3,
         Sort::Newest => 4,
         Sort::Popular => 5,
+        Sort::Nearest => 6,
     }
 }
 
@@ -277,6 +284,7 @@ mod tests {
             any::<i64>().prop_map(SortKey::PriceDesc),
             any::<i64>().prop_map(SortKey::Newest),
             any::<i64>().prop_map(SortKey::Popular),
+            any::<i64>().prop_map(SortKey::Nearest),
         ]
     }
 

@@ -39,10 +39,12 @@ pub enum Sort {
     /// Most rated first, then best rated (`popularity_score`): how many shoppers bought and
     /// judged it is the one popularity signal the catalog owns.
     Popular,
+    /// Shops nearest to `near` first (local search); needs `near`, otherwise it means `newest`.
+    Nearest,
 }
 
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
-#[error("sort must be relevance, price_asc, price_desc, newest or popular")]
+#[error("sort must be relevance, price_asc, price_desc, newest, popular or nearest")]
 pub struct SortError;
 
 impl Reason for SortError {
@@ -52,7 +54,8 @@ impl Reason for SortError {
 }
 
 impl Sort {
-    pub const ALL: [Sort; 5] = [Sort::Relevance, Sort::PriceAsc, Sort::PriceDesc, Sort::Newest, Sort::Popular];
+    pub const ALL: [Sort; 6] =
+        [Sort::Relevance, Sort::PriceAsc, Sort::PriceDesc, Sort::Newest, Sort::Popular, Sort::Nearest];
 
     pub fn parse(input: &str) -> Result<Self, SortError> {
         Self::ALL.into_iter().find(|sort| sort.as_str() == input).ok_or(SortError)
@@ -65,6 +68,7 @@ impl Sort {
             Sort::PriceDesc => "price_desc",
             Sort::Newest => "newest",
             Sort::Popular => "popular",
+            Sort::Nearest => "nearest",
         }
     }
 
@@ -297,6 +301,7 @@ impl ListQuery {
 
         let sort = match param("sort").and_then(|s| errors.check("sort", Sort::parse(s))) {
             Some(Sort::Relevance) if q.is_none() => Sort::Newest,
+            Some(Sort::Nearest) if near.is_none() => Sort::Newest,
             Some(sort) => sort,
             None => Sort::default_for(q.is_some()),
         };

@@ -329,12 +329,10 @@ impl Sql {
             };
             clauses.push(format!(
                 "EXISTS (SELECT 1 FROM catalog.vendors ven WHERE ven.id = p.vendor_id \
-                 AND ven.latitude BETWEEN {} AND {} AND {lng_clause} \
-                 AND 2 * 6371.0088 * asin(sqrt(power(sin(radians(ven.latitude - {lat}::float8) / 2), 2) \
-                     + cos(radians({lat}::float8)) * cos(radians(ven.latitude)) \
-                     * power(sin(radians(ven.longitude - {lng}::float8) / 2), 2))) <= {})",
+                 AND ven.latitude BETWEEN {} AND {} AND {lng_clause} AND {} <= {})",
                 self.bind(bounds.min_lat),
                 self.bind(bounds.max_lat),
+                haversine_km(&lat, &lng),
                 self.bind(near.radius_km),
             ));
         }
@@ -350,7 +348,20 @@ impl Sql {
         if matches!(query.sort, Sort::PriceAsc | Sort::PriceDesc) {
             clauses.push("p.price_min_minor IS NOT NULL".to_owned());
         }
+        // The shop's distance from `near` in whole metres (`SortKey::Nearest`); 0 without a point,
+        // where `Sort::Nearest` never applies.
+        let distance = match &query.near {
+            Some(near) => {
+                let (lat, lng) = (self.bind(near.center.lat()), self.bind(near.center.lng()));
+                format!(
+                    "(SELECT round(1000 * {})::bigint FROM catalog.vendors ven WHERE ven.id = p.vendor_id)",
+                    haversine_km(&lat, &lng)
+                )
+            }
+            None => "0::bigint".to_owned(),
+        };
         let order = match query.sort {
+            Sort::Nearest => "distance_m ASC, p.id ASC",
             Sort::Relevance => "rank DESC, p.id ASC",
             Sort::PriceAsc => "p.price_min_minor ASC, p.id ASC",
             Sort::PriceDesc => "p.price_min_minor DESC, p.id DESC",
@@ -373,15 +384,27 @@ impl Sql {
                     format!("(p.created_at, p.id) < ({}::timestamptz, {id})", self.bind(at))
                 }
                 SortKey::Popular(value) => format!("({POPULARITY}, p.id) < ({}::bigint, {id})", self.bind(value)),
+                SortKey::Nearest(value) => format!("({distance}, p.id) > ({}::bigint, {id})", self.bind(value)),
             };
             clauses.push(keyset);
         }
         let limit = self.bind(i64::from(query.limit) + 1);
         format!(
-            "SELECT {SUMMARY_COLUMNS}, {rank_expr} AS rank FROM catalog.products p WHERE {} ORDER BY {order} LIMIT {limit}",
+            "SELECT {SUMMARY_COLUMNS}, {rank_expr} AS rank, {distance} AS distance_m FROM catalog.products p \
+             WHERE {} ORDER BY {order} LIMIT {limit}",
             clauses.join(" AND ")
         )
     }
+}
+
+/// The great-circle distance in km from the point bound at `lat`, `lng` to the shop aliased `ven`
+/// (haversine, mean Earth radius; `shared::catalog::geo` computes the same).
+fn haversine_km(lat: &str, lng: &str) -> String {
+    format!(
+        "(2 * 6371.0088 * asin(sqrt(power(sin(radians(ven.latitude - {lat}::float8) / 2), 2) \
+         + cos(radians({lat}::float8)) * cos(radians(ven.latitude)) \
+         * power(sin(radians(ven.longitude - {lng}::float8) / 2), 2))))"
+    )
 }
 
 /// Sets `TYPO_WORD_SIMILARITY` for the rest of a batch's transaction (before a text search).
@@ -402,6 +425,7 @@ fn page_rows(result: &QueryResult, query: &ListQuery) -> Result<PageRows, Failur
             Sort::PriceDesc => SortKey::PriceDesc(row.get::<i64>("price_min_minor").map_err(NeonError::from)?),
             Sort::Newest => SortKey::Newest(row.get::<i64>("created_micros").map_err(NeonError::from)?),
             Sort::Popular => SortKey::Popular(row.get::<i64>("popularity").map_err(NeonError::from)?),
+            Sort::Nearest => SortKey::Nearest(row.get::<i64>("distance_m").map_err(NeonError::from)?),
         };
         last = Some(Position { key, id: item.id.clone() });
         items.push(item);

@@ -190,3 +190,17 @@ fn popularity_counts_ratings_first_and_the_average_breaks_ties() {
     assert_eq!(popularity_score(0, None), 0);
     assert!(popularity_score(1, Some(100)) > popularity_score(0, None));
 }
+
+#[test]
+fn nearest_sorts_by_distance_only_around_a_point() {
+    assert_eq!(parse("near=38.72,-9.14&sort=nearest").sort, Sort::Nearest);
+    assert_eq!(parse("sort=nearest").sort, Sort::Newest, "no point to measure from: newest");
+    let key = CursorKey::new(&[9; 32]).unwrap();
+    let query = parse("near=38.72,-9.14&sort=nearest");
+    let last = Position { key: SortKey::Nearest(2_350), id: ProductId::generate(1_763_700_000_000, [1; 10]) };
+    let cursor = query.next_cursor(&key, &last);
+    let next = parse(&format!("near=38.72,-9.14&sort=nearest&cursor={cursor}"));
+    assert_eq!(next.decode_cursor(&key), Ok(Some(last)));
+    let elsewhere = parse(&format!("near=41.15,-8.63&sort=nearest&cursor={cursor}"));
+    assert!(elsewhere.decode_cursor(&key).is_err(), "a cursor continues only the list around its own point");
+}

@@ -1,12 +1,14 @@
 //! `/local`: products from shops within a radius of a place, nearest shops first (the catalog's
-//! `near`/`radius_km` filter; the distance is computed here from each card's shop location).
+//! `near`/`radius_km` filter and `sort=nearest`, paged like every listing); each card shows its
+//! shop's distance.
 
 use maud::html;
 use shared::catalog::cache::Tag;
-use shared::catalog::{Page as Listing, ProductSummary};
+use shared::catalog::{Page as Listing, ProductSummary, Sort};
 use shared::storefront::browse::{DEFAULT_LOCAL_RADIUS_KM, DEMO_PLACES, Filters, page_key};
 
 use super::catalog_view::{cards, pager};
+use super::category::PAGE_SIZE;
 use crate::storefront::errors::PageError;
 use crate::storefront::layout;
 use crate::storefront::page_cache::{self, Built};
@@ -15,31 +17,26 @@ use crate::storefront::visit::{Caching, Page, Visit};
 const PATH: &str = "/local";
 /// The radius choices offered (km); the catalog allows up to 500.
 const RADII: [u32; 5] = [5, 10, 25, 50, 100];
-/// The API's largest page: local results are few, and one page sorts them all by distance.
-const PAGE_SIZE: &str = "100";
 
 pub async fn show(visit: &Visit<'_>, query: &str) -> Result<Page, PageError> {
     let tags = [Tag::Listings];
     page_cache::serve(visit, &page_key(PATH, query, &["near", "radius_km", "cursor"]), &tags, || async {
         let parsed = Filters::parse(query);
-        let filters =
-            Filters { near: parsed.near, radius_km: parsed.radius_km, cursor: parsed.cursor, ..Filters::default() };
+        let filters = Filters {
+            near: parsed.near,
+            radius_km: parsed.radius_km,
+            cursor: parsed.cursor,
+            sort: Some(Sort::Nearest),
+            ..Filters::default()
+        };
         let radius = filters.radius_km.unwrap_or(DEFAULT_LOCAL_RADIUS_KM);
-        let mut listing = match filters.near {
+        let listing = match filters.near {
             Some(_) => {
                 let api = format!("/api/v1/products?{}", filters.api_query(&[("limit", PAGE_SIZE)]));
                 Some(visit.get::<Listing<ProductSummary>>(&api).await?)
             }
             None => None,
         };
-        // Nearest shops first: the catalog filters by radius (newest first); a page holds up to
-        // 100, which is sorted here by each shop's distance.
-        if let (Some(listing), Some(center)) = (listing.as_mut(), filters.near) {
-            let distance = |product: &ProductSummary| {
-                product.vendor.as_ref().and_then(|vendor| vendor.location).map_or(f64::MAX, |at| center.distance_km(at))
-            };
-            listing.items.sort_by(|a, b| distance(a).total_cmp(&distance(b)));
-        }
         let near_text = filters.near.map(|at| format!("{},{}", at.lat(), at.lng())).unwrap_or_default();
         let body = layout::page(
             visit,
