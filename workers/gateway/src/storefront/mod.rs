@@ -6,6 +6,7 @@
 mod api;
 mod assets;
 mod errors;
+mod field;
 mod form;
 mod layout;
 mod page_cache;

@@ -14,6 +14,7 @@ use shared::storefront::query_value;
 use worker::Method;
 
 use crate::storefront::errors::PageError;
+use crate::storefront::field::Field;
 use crate::storefront::layout;
 use shared::identity::api::{
     Enrolment, ForgotPasswordRequest, LoginRequest, Me, RecoveryCodes, RefreshRequest, RegisterRequest,
@@ -69,44 +70,6 @@ fn status_of(error: &ApiError) -> u16 {
     match error.status() {
         status @ 400..=499 => status,
         _ => 422,
-    }
-}
-
-/// One labelled input with its hint and error, tied together for screen readers.
-struct Input<'a> {
-    label: &'a str,
-    name: &'a str,
-    kind: &'a str,
-    autocomplete: &'a str,
-    value: &'a str,
-    hint: Option<&'a str>,
-}
-
-impl Input<'_> {
-    fn render(&self, problems: &Problems) -> Markup {
-        let id = format!("f-{}", self.name);
-        let hint_id = format!("{id}-hint");
-        let error_id = format!("{id}-error");
-        let error = problems.get(self.name);
-        let mut described = Vec::new();
-        if self.hint.is_some() {
-            described.push(hint_id.clone());
-        }
-        if error.is_some() {
-            described.push(error_id.clone());
-        }
-        let described = described.join(" ");
-        html! {
-            div.field {
-                label for=(id) { (self.label) }
-                @if let Some(hint) = self.hint { p.hint.muted id=(hint_id) { (hint) } }
-                @if let Some(error) = error { p.field-error id=(error_id) { (error) } }
-                input id=(id) name=(self.name) type=(self.kind) autocomplete=(self.autocomplete) value=(self.value)
-                    required aria-invalid=[error.map(|_| "true")]
-                    aria-describedby=[(!described.is_empty()).then_some(described.as_str())]
-                    inputmode=[(self.autocomplete == "one-time-code").then_some("numeric")];
-            }
-        }
     }
 }
 
@@ -168,8 +131,8 @@ fn login_page(
             (form_error(problems))
             form method="post" action="/account/login" novalidate {
                 (hidden_next(next))
-                (Input { label: "Email", name: "email", kind: "email", autocomplete: "email", value: email, hint: None }.render(problems))
-                (Input { label: "Password", name: "password", kind: "password", autocomplete: "current-password", value: "", hint: None }.render(problems))
+                (Field::new("Email", "email", "email").kind("email").value(email).error(problems.get("email")).render())
+                (Field::new("Password", "password", "current-password").kind("password").error(problems.get("password")).render())
                 button type="submit" { "Sign in" }
             }
             p { a href="/account/forgot-password" { "Forgot your password?" } }
@@ -194,7 +157,7 @@ fn code_page(visit: &Visit, status: u16, form: &Form, problems: &Problems) -> Pa
                 (hidden_next(next))
                 input type="hidden" name="email" value=(form.get("email").unwrap_or_default());
                 input type="hidden" name="password" value=(form.raw("password"));
-                (Input { label: "Authentication code", name: "code", kind: "text", autocomplete: "one-time-code", value: "", hint: None }.render(problems))
+                (Field::new("Authentication code", "code", "one-time-code").error(problems.get("code")).render())
                 button type="submit" { "Verify and sign in" }
             }
             p { a href=(with_next("/account/login", next)) { "Start again" } }
@@ -264,9 +227,9 @@ fn register_page(visit: &Visit, status: u16, form: &Form, next: Option<&str>, pr
             (form_error(problems))
             form method="post" action="/account/register" novalidate {
                 (hidden_next(next))
-                (Input { label: "Your name", name: "display_name", kind: "text", autocomplete: "name", value: form.get("display_name").unwrap_or_default(), hint: None }.render(problems))
-                (Input { label: "Email", name: "email", kind: "email", autocomplete: "email", value: form.get("email").unwrap_or_default(), hint: None }.render(problems))
-                (Input { label: "Password", name: "password", kind: "password", autocomplete: "new-password", value: "", hint: Some(&rule) }.render(problems))
+                (Field::new("Your name", "display_name", "name").value(form.get("display_name").unwrap_or_default()).error(problems.get("display_name")).render())
+                (Field::new("Email", "email", "email").kind("email").value(form.get("email").unwrap_or_default()).error(problems.get("email")).render())
+                (Field::new("Password", "password", "new-password").kind("password").hint(Some(&rule)).error(problems.get("password")).render())
                 button type="submit" { "Create account" }
             }
             p { "Already have an account? " a href=(with_next("/account/login", next)) { "Sign in" } }
@@ -351,7 +314,7 @@ fn forgot_page(visit: &Visit, status: u16, email: &str, problems: &Problems) -> 
             p { "Enter the email address of your account and we will send you a link to choose a new password." }
             (form_error(problems))
             form method="post" action="/account/forgot-password" novalidate {
-                (Input { label: "Email", name: "email", kind: "email", autocomplete: "email", value: email, hint: None }.render(problems))
+                (Field::new("Email", "email", "email").kind("email").value(email).error(problems.get("email")).render())
                 button type="submit" { "Send the link" }
             }
             p { a href="/account/login" { "Back to sign in" } }
@@ -398,7 +361,7 @@ fn reset_page(visit: &Visit, status: u16, token: &str, problems: &Problems) -> P
                 (form_error(problems))
                 form method="post" action="/account/reset-password" novalidate {
                     input type="hidden" name="token" value=(token);
-                    (Input { label: "New password", name: "password", kind: "password", autocomplete: "new-password", value: "", hint: Some(&rule) }.render(problems))
+                    (Field::new("New password", "password", "new-password").kind("password").hint(Some(&rule)).error(problems.get("password")).render())
                     button type="submit" { "Change password" }
                 }
             }
@@ -517,7 +480,7 @@ fn account_page(visit: &Visit, status: u16, me: &Me, notice: Option<&str>, probl
                     p { "On: signing in asks for a code from your authenticator app." }
                     (form_error(problems))
                     form method="post" action="/account/2fa/disable" novalidate {
-                        (Input { label: "Code to turn it off", name: "code", kind: "text", autocomplete: "one-time-code", value: "", hint: Some("A code from your app, or a recovery code.") }.render(problems))
+                        (Field::new("Code to turn it off", "code", "one-time-code").hint(Some("A code from your app, or a recovery code.")).error(problems.get("code")).render())
                         button.secondary type="submit" { "Turn off two-factor authentication" }
                     }
                 } @else {
@@ -569,7 +532,7 @@ fn setup_page(visit: &Visit, status: u16, enrolment: &Enrolment, problems: &Prob
             form method="post" action="/account/2fa/confirm" novalidate {
                 input type="hidden" name="secret" value=(enrolment.secret);
                 input type="hidden" name="otpauth_uri" value=(enrolment.otpauth_uri);
-                (Input { label: "Code from your app", name: "code", kind: "text", autocomplete: "one-time-code", value: "", hint: None }.render(problems))
+                (Field::new("Code from your app", "code", "one-time-code").error(problems.get("code")).render())
                 button type="submit" { "Turn on two-factor authentication" }
             }
             p { a href="/account" { "Cancel" } }

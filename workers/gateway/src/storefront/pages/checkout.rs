@@ -23,6 +23,7 @@ use worker_platform::random::new_id;
 
 use super::cart::{products, shipping_choices, totals_list};
 use crate::storefront::errors::PageError;
+use crate::storefront::field::Field;
 use crate::storefront::layout;
 use crate::storefront::visit::{Caching, Page, Visit};
 
@@ -103,14 +104,7 @@ fn main(view: &CartView, products: &BTreeMap<ProductId, ProductInfo>, typed: &Ty
     };
     let groups = vendor_groups(view, products);
     let blockers = checkout_blockers(view, &groups);
-    let field_error = |name: &'static str| -> Markup {
-        html! {
-            @if let Some(message) = typed.fields.get(name) {
-                span.field-error #{ (name) "-error" } { (message) }
-            }
-        }
-    };
-    let described = |name: &'static str| typed.fields.contains_key(name).then(|| format!("{name}-error"));
+    let error = |name: &str| typed.fields.get(name).map(String::as_str);
     html! {
         h1 { "Checkout" }
         @if let Some(alert) = &typed.alert { p.field-error.checkout-alert role="alert" { (alert) } }
@@ -156,58 +150,19 @@ fn main(view: &CartView, products: &BTreeMap<ProductId, ProductInfo>, typed: &Ty
             input type="hidden" name="currency" value=(totals.total.currency.as_str());
             fieldset {
                 legend { "Delivery address" }
-                div.field {
-                    label for="name" { "Full name" }
-                    input #name name="name" required autocomplete="name" value=(typed.name)
-                        aria-describedby=[described("name")];
-                    (field_error("name"))
-                }
-                div.field {
-                    label for="street" { "Street and number" }
-                    input #street name="street" required autocomplete="street-address" value=(typed.street)
-                        aria-describedby=[described("street")];
-                    (field_error("street"))
-                }
-                div.field {
-                    label for="city" { "City" }
-                    input #city name="city" required autocomplete="address-level2" value=(typed.city)
-                        aria-describedby=[described("city")];
-                    (field_error("city"))
-                }
-                div.field {
-                    label for="postcode" { "Postcode" }
-                    input #postcode name="postcode" required autocomplete="postal-code" value=(typed.postcode)
-                        aria-describedby=[described("postcode")];
-                    (field_error("postcode"))
-                }
-                div.field {
-                    label for="country" { "Country (two-letter code, e.g. PT)" }
-                    input #country name="country" required maxlength="2" autocomplete="country" value=(typed.country)
-                        aria-describedby=[described("country")];
-                    (field_error("country"))
-                }
+                (Field::new("Full name", "name", "name").value(&typed.name).error(error("name")).render())
+                (Field::new("Street and number", "street", "street-address").value(&typed.street).error(error("street")).render())
+                (Field::new("City", "city", "address-level2").value(&typed.city).error(error("city")).render())
+                (Field::new("Postcode", "postcode", "postal-code").value(&typed.postcode).error(error("postcode")).render())
+                (Field::new("Country (two-letter code, e.g. PT)", "country", "country").max_length(2).value(&typed.country).error(error("country")).render())
             }
             fieldset {
                 legend { "Payment" }
                 p.muted { "Test mode: pay with 4242 4242 4242 4242, any future expiry and any CVC. 4000 0000 0000 0002 is declined." }
-                div.field {
-                    label for="card_number" { "Card number" }
-                    input #card_number name="card_number" required inputmode="numeric" autocomplete="cc-number"
-                        aria-describedby=[described("card_number")];
-                    (field_error("card_number"))
-                }
-                div.field {
-                    label for="card_expiry" { "Expiry (MM/YY)" }
-                    input #card_expiry name="card_expiry" required autocomplete="cc-exp" placeholder="MM/YY"
-                        aria-describedby=[described("card_expiry")];
-                    (field_error("card_expiry"))
-                }
-                div.field {
-                    label for="card_cvc" { "Security code (CVC)" }
-                    input #card_cvc name="card_cvc" required inputmode="numeric" autocomplete="cc-csc" maxlength="4"
-                        aria-describedby=[described("card_cvc")];
-                    (field_error("card_cvc"))
-                }
+                // The card is never shown back: a refused form asks for it again.
+                (Field::new("Card number", "card_number", "cc-number").error(error("card_number")).render())
+                (Field::new("Expiry (MM/YY)", "card_expiry", "cc-exp").placeholder("MM/YY").error(error("card_expiry")).render())
+                (Field::new("Security code (CVC)", "card_cvc", "cc-csc").max_length(4).error(error("card_cvc")).render())
             }
             button type="submit" { "Pay " (totals.total) }
         }
