@@ -197,6 +197,29 @@ pub fn shops_of(products: &[ProductSummary]) -> Vec<VendorLabel> {
     shops
 }
 
+/// Home, then the category trail, then `page` (a product: its address and title); the last is
+/// the current page.
+pub fn breadcrumbs(trail: &[&CategoryNode], page: Option<(&str, &str)>) -> Markup {
+    let current = |index: usize| page.is_none() && index + 1 == trail.len();
+    html! {
+        nav.breadcrumbs aria-label="Breadcrumb" {
+            ol {
+                li { a href="/" { "Home" } }
+                @for (index, node) in trail.iter().enumerate() {
+                    li {
+                        a href={ "/c/" (node.category.slug.as_str()) } aria-current=[current(index).then_some("page")] {
+                            (node.category.name.as_str())
+                        }
+                    }
+                }
+                @if let Some((href, title)) = page {
+                    li { a href=(href) aria-current="page" { (title) } }
+                }
+            }
+        }
+    }
+}
+
 /// Top-level categories with a few children each (home, and the footer of listings).
 pub fn category_list(tree: &[CategoryNode], children: usize) -> Markup {
     html! {

@@ -7,7 +7,7 @@ use shared::catalog::cache::Tag;
 use shared::catalog::{CategoryNode, Page as Listing, ProductSummary};
 use shared::storefront::browse::{Filters, LISTING_PARAMS, category_trail, page_key};
 
-use super::catalog_view::{active_filters, cards, filter_form, pager, shops_of};
+use super::catalog_view::{active_filters, breadcrumbs, cards, filter_form, pager, shops_of};
 use crate::storefront::errors::PageError;
 use crate::storefront::layout;
 use crate::storefront::page_cache::{self, Built};
@@ -37,18 +37,7 @@ pub async fn show(visit: &Visit<'_>, slug: &str, query: &str) -> Result<Page, Pa
             visit,
             name,
             html! {
-                nav.breadcrumbs aria-label="Breadcrumb" {
-                    ol {
-                        li { a href="/" { "Home" } }
-                        @for (index, node) in trail.iter().enumerate() {
-                            @if index + 1 == trail.len() {
-                                li { a href={ "/c/" (node.category.slug.as_str()) } aria-current="page" { (node.category.name.as_str()) } }
-                            } @else {
-                                li { a href={ "/c/" (node.category.slug.as_str()) } { (node.category.name.as_str()) } }
-                            }
-                        }
-                    }
-                }
+                (breadcrumbs(&trail, None))
                 h1 { (name) }
                 @if !category.children.is_empty() {
                     nav.subcategories aria-label="Subcategories" {

@@ -9,7 +9,7 @@ use shared::catalog::{CategoryNode, Product, Variant};
 use shared::storefront::browse::{category_trail, find_category, parse_product_slug, product_path, stock_wording};
 use shared::storefront::form::Form;
 
-use super::catalog_view::{img, rating};
+use super::catalog_view::{breadcrumbs, img, rating};
 use crate::storefront::errors::PageError;
 use crate::storefront::layout;
 use crate::storefront::page_cache::{self, Built, FRESH_KEY, with_fresh_keys};
@@ -66,15 +66,7 @@ fn render(
         visit,
         title,
         html! {
-            nav.breadcrumbs aria-label="Breadcrumb" {
-                ol {
-                    li { a href="/" { "Home" } }
-                    @for node in &trail {
-                        li { a href={ "/c/" (node.category.slug.as_str()) } { (node.category.name.as_str()) } }
-                    }
-                    li { a href=(path) aria-current="page" { (title) } }
-                }
-            }
+            (breadcrumbs(&trail, Some((path, title))))
             article.product {
                 div.gallery {
                     @for (index, image) in product.images.iter().enumerate() {
