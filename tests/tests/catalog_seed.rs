@@ -25,10 +25,13 @@ async fn catalog_seed_through_the_neon_gateway() {
 
     let first = catalog_seed::run(&neon_url, &connection_string, &config).await.expect("the seed runs");
     seeding_writes_exactly_the_generated_rows(&neon, &expected, &first).await;
+    every_shop_has_its_seeded_city(&neon, &expected).await;
     let before = snapshot(&neon).await;
     let second = catalog_seed::run(&neon_url, &connection_string, &config).await.expect("the seed runs again");
     assert_eq!(second.inserted, 0, "{second}");
     assert_eq!(snapshot(&neon).await, before, "a second run changed the catalog");
+    a_shop_seeded_without_a_city_gets_its_own_back(&neon, &neon_url, &connection_string, &config, &expected).await;
+    assert_eq!(snapshot(&neon).await, before, "restoring the city changed something else");
 
     every_product_has_a_variant_and_its_price_bounds(&neon).await;
     categories_form_one_tree_of_40(&neon, &expected).await;
@@ -57,6 +60,34 @@ async fn seeding_writes_exactly_the_generated_rows(neon: &Neon, expected: &SeedC
     // The demo vendors own products, so their admins have something to manage.
     let sql = "SELECT count(*) FROM catalog.products WHERE vendor_id = $1";
     assert!(one_i64(neon, sql, &[&"ven_01JC00000000000000000000A1"]).await > 0);
+}
+
+/// Every shop is stored with the city it was generated in (the storefront's "Based in").
+async fn every_shop_has_its_seeded_city(neon: &Neon, expected: &SeedCatalog) {
+    let rows = sql(neon, "SELECT id, city FROM catalog.vendors ORDER BY id", &[]).await;
+    let stored: BTreeSet<(String, Option<String>)> =
+        rows.iter().map(|row| (row.get(0).expect("id"), row.get(1).expect("city"))).collect();
+    let seeded: BTreeSet<(String, Option<String>)> =
+        expected.vendors.iter().map(|v| (v.id.to_string(), Some(v.city.to_string()))).collect();
+    assert_eq!(stored, seeded);
+}
+
+/// A database seeded before shops had a city (migration 0020) gets each shop's city from the next
+/// run, and only where none is stored.
+async fn a_shop_seeded_without_a_city_gets_its_own_back(
+    neon: &Neon,
+    neon_url: &str,
+    connection_string: &str,
+    config: &SeedConfig,
+    expected: &SeedCatalog,
+) {
+    let north_ceramics = catalog_seed::NORTH_CERAMICS;
+    sql(neon, "UPDATE catalog.vendors SET city = NULL WHERE id = $1", &[&north_ceramics]).await;
+    let report = catalog_seed::run(neon_url, connection_string, config).await.expect("the seed runs again");
+    assert_eq!(report.inserted, 1, "one city restored: {report}");
+    let city = sql(neon, "SELECT city FROM catalog.vendors WHERE id = $1", &[&north_ceramics]).await;
+    assert_eq!(city.one().and_then(|row| row.get::<String>(0)).expect("a city"), "Lisbon");
+    every_shop_has_its_seeded_city(neon, expected).await;
 }
 
 /// Each table's rows in a stable order, hashed: equal snapshots, equal data.

@@ -125,13 +125,26 @@ async fn accounts(api: &Api<'_>) -> Accounts {
     let admin = api.login(emails[0]).await;
 
     let mut vendor_ids = Vec::new();
-    for (name, lat, lng) in [("Quokka Ceramics", 38.72, -9.14), ("Bright Other Textiles", 41.15, -8.61)] {
-        let body = json!({"name": name, "latitude": lat, "longitude": lng});
+    let shops = [("Quokka Ceramics", Some(" Setúbal "), 38.52, -8.89), ("Bright Other Textiles", None, 41.15, -8.61)];
+    for (name, city, lat, lng) in shops {
+        let mut body = json!({"name": name, "latitude": lat, "longitude": lng});
+        if let Some(city) = city {
+            body["city"] = json!(city);
+        }
         let (status, body) = api.send(Method::POST, "/api/v1/admin/vendors", Some(&admin), Some(body)).await;
         assert_eq!(status, 201, "{body}");
         assert_eq!(body["location"]["lat"], json!(lat), "{body}");
+        assert_eq!(body["city"].as_str(), city.map(str::trim), "{body}");
         vendor_ids.push(body["id"].as_str().expect("vendor id").to_owned());
     }
+    // The public shop read carries the city the admin gave, and no city for a shop given none.
+    let (status, body) = api.get("/api/v1/vendors/quokka-ceramics", None).await;
+    assert_eq!((status, body["city"].as_str()), (200, Some("Setúbal")), "{body}");
+    let (status, body) = api.get("/api/v1/vendors/bright-other-textiles", None).await;
+    assert_eq!((status, body.get("city")), (200, None), "{body}");
+    let long_city = json!({"name": "Quokka Glass", "city": "x".repeat(81)});
+    let (status, body) = api.send(Method::POST, "/api/v1/admin/vendors", Some(&admin), Some(long_city)).await;
+    assert_eq!((status, error_code(&body), field(&body, "city")), (422, "VAL_3002", "too_long"), "{body}");
     let (status, body) =
         api.send(Method::POST, "/api/v1/admin/vendors", Some(&admin), Some(json!({"name": "Quokka Ceramics"}))).await;
     assert_eq!((status, error_code(&body), field(&body, "slug")), (409, "RES_4003", "taken"), "{body}");

@@ -7,7 +7,8 @@ use e2e::TestStack;
 use reqwest::Method;
 use serde_json::{Value, json};
 use shared::catalog::cache::X_CACHE;
-use xtask::catalog_seed::{self, SeedConfig};
+use shared::storefront::browse::LOCAL_QUICK_PLACES;
+use xtask::catalog_seed::{self, SeedCatalog, SeedConfig};
 use xtask::seed::DEMO_ACCOUNTS;
 
 /// Unlike any seeded title (the seed has no "ceramic" in its titles), so searches find only ours.
@@ -43,6 +44,7 @@ async fn shoppers_browse_the_catalog_through_cached_pages() {
     the_product_page_shows_variants_price_stock_and_shop(&browser).await;
     unknown_addresses_get_a_friendly_404(&browser).await;
     the_shop_page_lists_its_products(&browser).await;
+    a_shop_page_names_the_city_the_shop_was_seeded_with(&browser, &catalog).await;
     local_search_orders_shops_by_distance(&browser).await;
     a_price_change_purges_only_the_pages_that_show_it(&browser, &shop, &mug).await;
 }
@@ -188,6 +190,7 @@ async fn the_product_page_shows_variants_price_stock_and_shop(browser: &Browser<
     assert!(page.html.contains("In stock"), "7 of the sea glaze");
     assert!(page.html.contains("Only 3 left"), "3 of the sand glaze");
     assert!(page.html.contains("href=\"/v/north-ceramics\""), "the shop is a link");
+    assert!(page.html.contains("North Ceramics</a> in Lisbon"), "the shop's city: {}", page.html);
     assert!(page.html.contains("action=\"/cart/add\""));
     let images: Vec<&str> = page.html.split("<img ").skip(1).map(|tag| tag.split('>').next().unwrap_or("")).collect();
     assert_eq!(images.len(), 2, "{images:?}");
@@ -227,8 +230,22 @@ async fn unknown_addresses_get_a_friendly_404(browser: &Browser<'_>) {
 async fn the_shop_page_lists_its_products(browser: &Browser<'_>) {
     let page = browser.ok("/v/north-ceramics").await;
     assert!(page.html.contains("<h1>North Ceramics</h1>"));
-    assert!(page.html.contains("Based in"), "the shop's location");
+    assert!(page.html.contains("Based in Lisbon"), "the shop's city: {}", page.html);
+    assert!(page.html.contains("Other shops nearby"), "the shop has a location");
     assert!(page.html.contains(MUG) && page.html.contains(JUG));
+}
+
+/// A city is the shop's own data, not a guess from its coordinates: a shop outside the places `/local`
+/// offers as quick choices is still named by its city.
+async fn a_shop_page_names_the_city_the_shop_was_seeded_with(browser: &Browser<'_>, catalog: &SeedCatalog) {
+    let shop = catalog
+        .vendors
+        .iter()
+        .find(|vendor| !LOCAL_QUICK_PLACES.iter().any(|(place, ..)| *place == vendor.city.as_str()))
+        .expect("the seed has shops beyond the quick choices");
+    let page = browser.ok(&format!("/v/{}", shop.slug)).await;
+    assert!(page.html.contains(&format!("<h1>{}</h1>", shop.name)), "{}", page.html);
+    assert!(page.html.contains(&format!("Based in {}", shop.city)), "{} is in {}: {}", shop.name, shop.city, page.html);
 }
 
 async fn local_search_orders_shops_by_distance(browser: &Browser<'_>) {

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use shared::catalog::money::Currency;
 use shared::catalog::{
     CategoryId, CategoryName, DateTime, Description, GeoPoint, Money, ProductId, ProductStatus, ProductTitle, Quantity,
-    RatingAverage, Sku, Slug, Utc, VariantId, VariantOptions, VariantPricing, VendorId, VendorName,
+    RatingAverage, Sku, Slug, Utc, VariantId, VariantOptions, VariantPricing, VendorCity, VendorId, VendorName,
 };
 use shared::neon::{BatchOptions, NeonClient, Query, ToSql};
 use shared::transport::ReqwestTransport;
@@ -164,7 +164,8 @@ pub struct SeedVendor {
     pub id: VendorId,
     pub name: VendorName,
     pub slug: Slug,
-    pub city: &'static str,
+    /// Stored with the shop (the storefront's "Based in"); `location` is within a few km of it.
+    pub city: VendorCity,
     pub location: GeoPoint,
     pub created_at: DateTime<Utc>,
     /// The top-level category it mostly sells in (a root slug of the taxonomy).
@@ -256,7 +257,11 @@ impl SeedCatalog {
 
     /// Every batch, in order: shops and categories first, then products with their variants and stock.
     fn queries(&self) -> Vec<Vec<Query>> {
-        let mut batches = vec![vec![vendors_query(&self.vendors), categories_query(&self.categories)]];
+        let mut batches = vec![vec![
+            vendors_query(&self.vendors),
+            vendor_cities_query(&self.vendors),
+            categories_query(&self.categories),
+        ]];
         for chunk in self.products.chunks(PRODUCTS_PER_BATCH) {
             batches.extend(product_batches(chunk));
         }
@@ -310,7 +315,7 @@ fn generate_vendors(count: usize) -> anyhow::Result<Vec<SeedVendor>> {
             id,
             slug: Slug::slugify(&name).context("shop names are Latin")?,
             name: VendorName::parse(&name)?,
-            city,
+            city: VendorCity::parse(city)?,
             location,
             created_at: timestamp(created_ms)?,
             specialty,
@@ -457,7 +462,7 @@ fn describe(
         .replace("{material}", &in_sentence(material))
         .replace("{noun}", &in_sentence(noun))
         .replace("{shop}", vendor.name.as_str())
-        .replace("{city}", vendor.city);
+        .replace("{city}", vendor.city.as_str());
     let mut sentences = vec![capitalise(&fix_articles(&opener))];
     // Two or three different features, in the profile's order.
     let wanted = rng.between(2, 3) as usize;
@@ -601,14 +606,29 @@ fn vendors_query(vendors: &[SeedVendor]) -> Query {
     let ids: Vec<&VendorId> = vendors.iter().map(|v| &v.id).collect();
     let names: Vec<&VendorName> = vendors.iter().map(|v| &v.name).collect();
     let slugs: Vec<&Slug> = vendors.iter().map(|v| &v.slug).collect();
+    let cities: Vec<&VendorCity> = vendors.iter().map(|v| &v.city).collect();
     let latitudes: Vec<f64> = vendors.iter().map(|v| v.location.lat()).collect();
     let longitudes: Vec<f64> = vendors.iter().map(|v| v.location.lng()).collect();
     let created: Vec<DateTime<Utc>> = vendors.iter().map(|v| v.created_at).collect();
     Query::new(
-        "INSERT INTO catalog.vendors (id, name, slug, latitude, longitude, created_at) \
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[], $6::timestamptz[]) \
+        "INSERT INTO catalog.vendors (id, name, slug, city, latitude, longitude, created_at) \
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[], \
+                              $7::timestamptz[]) \
          ON CONFLICT DO NOTHING",
-        &[&ids, &names, &slugs, &latitudes, &longitudes, &created],
+        &[&ids, &names, &slugs, &cities, &latitudes, &longitudes, &created],
+    )
+}
+
+/// Shops seeded before migration 0020 have no city: the insert above skips them, so this gives
+/// them theirs. Only where none is stored, so a second run updates nothing.
+fn vendor_cities_query(vendors: &[SeedVendor]) -> Query {
+    let ids: Vec<&VendorId> = vendors.iter().map(|v| &v.id).collect();
+    let cities: Vec<&VendorCity> = vendors.iter().map(|v| &v.city).collect();
+    Query::new(
+        "UPDATE catalog.vendors v SET city = seeded.city \
+         FROM unnest($1::text[], $2::text[]) AS seeded (id, city) \
+         WHERE v.id = seeded.id AND v.city IS NULL",
+        &[&ids, &cities],
     )
 }
 
@@ -769,7 +789,7 @@ pub struct SeedReport {
     pub variants: usize,
     /// Rows sent (stock has one per variant).
     pub rows: usize,
-    /// Rows that were new; 0 when the same seed ran before.
+    /// Rows that were new (or shops given their missing city); 0 when the same seed ran before.
     pub inserted: u64,
     pub requests: usize,
     pub largest_request_bytes: usize,

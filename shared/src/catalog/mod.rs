@@ -47,7 +47,7 @@ pub use search::SearchQuery;
 pub use sku::Sku;
 pub use slug::Slug;
 pub use status::ProductStatus;
-pub use text::{CategoryName, Description, ProductTitle, VendorName};
+pub use text::{CategoryName, Description, ProductTitle, VendorCity, VendorName};
 pub use validation::{FieldError, FieldErrors, Reason};
 pub use write::{
     AdminVendorQuery, CreateProductInput, Moderation, ModerationInput, NewProduct, NewVariant, NewVendor,

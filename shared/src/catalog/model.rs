@@ -20,14 +20,17 @@ use super::rating::RatingSummary;
 use super::sku::Sku;
 use super::slug::Slug;
 use super::status::ProductStatus;
-use super::text::{CategoryName, Description, ProductTitle, VendorName};
+use super::text::{CategoryName, Description, ProductTitle, VendorCity, VendorName};
 
-/// A shop. `location` drives local search (`near=`).
+/// A shop. `location` drives local search (`near=`); `city` is what shoppers read, as the shop
+/// gave it (never derived from `location`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Vendor {
     pub id: VendorId,
     pub name: VendorName,
     pub slug: Slug,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<VendorCity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<GeoPoint>,
 }
@@ -38,6 +41,8 @@ pub struct Vendor {
 pub struct VendorBrief {
     pub name: VendorName,
     pub slug: Slug,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub city: Option<VendorCity>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<GeoPoint>,
 }

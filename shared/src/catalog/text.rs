@@ -1,4 +1,5 @@
-//! Free text a vendor types: product titles and descriptions, category, vendor and option names.
+//! Free text a vendor types: product titles and descriptions, category, vendor and option names,
+//! the city a shop is in.
 //! Counted in characters, not bytes; control characters and bidirectional overrides are refused
 //! (they could make a title render as another, CVE-2021-42574 style).
 
@@ -17,6 +18,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 5_000;
 pub const MAX_CATEGORY_NAME_CHARS: usize = 80;
 /// As `identity::profile::MAX_DISPLAY_NAME_CHARS`: a shop name in an order list.
 pub const MAX_VENDOR_NAME_CHARS: usize = 80;
+/// As a shop's name; migration 0020 checks the same bound in `catalog.vendors`.
+pub const MAX_VENDOR_CITY_CHARS: usize = 80;
 
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 pub enum TextError {
@@ -95,6 +98,11 @@ line_newtype!(
     VendorName,
     MAX_VENDOR_NAME_CHARS
 );
+line_newtype!(
+    /// Where a shop is, as shoppers read it ("Based in Lisbon"): display text, not a geocoded place.
+    VendorCity,
+    MAX_VENDOR_CITY_CHARS
+);
 
 /// A product's description: may be empty, keeps its line breaks (`\r\n` becomes `\n`) and tabs,
 /// trimmed at both ends, at most 5,000 characters.
@@ -159,12 +167,32 @@ mod tests {
         assert!(serde_json::from_str::<VendorName>(r#""""#).is_err());
     }
 
+    #[test]
+    fn a_city_is_one_clean_line_of_at_most_80_characters() {
+        assert_eq!(VendorCity::parse("  São   Paulo ").unwrap().as_str(), "São Paulo");
+        assert!(VendorCity::parse(&"ü".repeat(MAX_VENDOR_CITY_CHARS)).is_ok());
+        assert_eq!(VendorCity::parse(&"ü".repeat(MAX_VENDOR_CITY_CHARS + 1)), Err(TextError::TooLong));
+        assert_eq!(VendorCity::parse("\t "), Err(TextError::Empty));
+        assert_eq!(VendorCity::parse("Lisbon\u{202E}"), Err(TextError::ForbiddenCharacter));
+        assert_eq!(VendorCity::parse("Lis\nbon").unwrap().as_str(), "Lis bon", "one line");
+        assert!(serde_json::from_str::<VendorCity>(r#"" ""#).is_err());
+        assert_eq!(serde_json::from_str::<VendorCity>(r#""Porto ""#).unwrap().as_str(), "Porto");
+    }
+
     proptest! {
         #[test]
         fn a_parsed_title_parses_to_itself(input in "\\PC{0,60}") {
             if let Ok(title) = ProductTitle::parse(&input) {
                 prop_assert_eq!(ProductTitle::parse(title.as_str()), Ok(title.clone()));
                 prop_assert!(!title.as_str().contains("  "));
+            }
+        }
+
+        #[test]
+        fn a_parsed_city_parses_to_itself_and_fits_the_column(input in "\\PC{0,100}") {
+            if let Ok(city) = VendorCity::parse(&input) {
+                prop_assert_eq!(VendorCity::parse(city.as_str()), Ok(city.clone()));
+                prop_assert!((1..=MAX_VENDOR_CITY_CHARS).contains(&city.as_str().chars().count()));
             }
         }
     }

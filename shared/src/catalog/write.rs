@@ -19,7 +19,7 @@ use super::quantity::Quantity;
 use super::sku::Sku;
 use super::slug::{MAX_SLUG_LEN, Slug};
 use super::status::ProductStatus;
-use super::text::{Description, ProductTitle, VendorName, clean_line};
+use super::text::{Description, ProductTitle, VendorCity, VendorName, clean_line};
 use super::validation::FieldErrors;
 use crate::api::{ApiError, ErrorCode};
 
@@ -431,6 +431,8 @@ pub struct VendorProduct {
 pub struct NewVendorInput {
     pub name: Option<String>,
     pub slug: Option<String>,
+    /// Optional: a shop without one shows no "Based in".
+    pub city: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
 }
@@ -439,6 +441,7 @@ pub struct NewVendorInput {
 pub struct NewVendor {
     pub name: VendorName,
     pub slug: Slug,
+    pub city: Option<VendorCity>,
     pub location: Option<GeoPoint>,
 }
 
@@ -457,6 +460,10 @@ impl NewVendorInput {
             }
             (None, None) => None,
         };
+        let city = match &self.city {
+            Some(city) => errors.check("city", VendorCity::parse(city)).map(Some),
+            None => Some(None),
+        };
         let location = match (self.latitude, self.longitude) {
             (Some(lat), Some(lng)) => errors.check("latitude", GeoPoint::new(lat, lng)).map(Some),
             (None, None) => Some(None),
@@ -469,8 +476,10 @@ impl NewVendorInput {
                 None
             }
         };
-        match (name, slug, location) {
-            (Some(name), Some(slug), Some(location)) if errors.is_empty() => Ok(NewVendor { name, slug, location }),
+        match (name, slug, city, location) {
+            (Some(name), Some(slug), Some(city), Some(location)) if errors.is_empty() => {
+                Ok(NewVendor { name, slug, city, location })
+            }
             _ => Err(errors),
         }
     }

@@ -309,9 +309,10 @@ pub fn find_category<'a>(tree: &'a [CategoryNode], id: &CategoryId) -> Option<&'
 /// The radius local search uses when none is chosen.
 pub const DEFAULT_LOCAL_RADIUS_KM: u32 = 25;
 
-/// Quick choices on `/local`: where the demo shops are (North Ceramics in Lisbon, Bright Textiles
-/// in Porto) and a few other cities. (name, latitude, longitude)
-pub const DEMO_PLACES: [(&str, f64, f64); 5] = [
+/// The quick choices on `/local`, a search's starting point only: where the demo shops are (North
+/// Ceramics in Lisbon, Bright Textiles in Porto) and a few other cities. A shop's own city is
+/// `Vendor::city`, never looked up here. (name, latitude, longitude)
+pub const LOCAL_QUICK_PLACES: [(&str, f64, f64); 5] = [
     ("Lisbon", 38.7223, -9.1393),
     ("Porto", 41.1579, -8.6291),
     ("Madrid", 40.4168, -3.7038),

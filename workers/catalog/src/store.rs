@@ -25,7 +25,7 @@ const PUBLIC: &str = "p.status = 'active' AND NOT p.moderation_hidden";
 /// statement, so a page of cards needs no second request for their shops.
 macro_rules! vendor_brief_json {
     () => {
-        "(SELECT json_build_object('name', ven.name, 'slug', ven.slug, 'location', \
+        "(SELECT json_build_object('name', ven.name, 'slug', ven.slug, 'city', ven.city, 'location', \
             CASE WHEN ven.latitude IS NULL THEN NULL \
             ELSE json_build_object('lat', ven.latitude, 'lng', ven.longitude) END) \
           FROM catalog.vendors ven WHERE ven.id = p.vendor_id)"

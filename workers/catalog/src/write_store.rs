@@ -474,10 +474,10 @@ impl WriteStore {
             .neon
             .query(
                 &format!(
-                    "INSERT INTO catalog.vendors (id, name, slug, latitude, longitude) VALUES ($1, $2, $3, $4, $5) \
-                     RETURNING {VENDOR_JSON}"
+                    "INSERT INTO catalog.vendors (id, name, slug, city, latitude, longitude) \
+                     VALUES ($1, $2, $3, $4, $5, $6) RETURNING {VENDOR_JSON}"
                 ),
-                &[id, &vendor.name, &vendor.slug, &lat, &lng],
+                &[id, &vendor.name, &vendor.slug, &vendor.city, &lat, &lng],
             )
             .await
             .map_err(constraint_failure)?;
@@ -512,7 +512,7 @@ impl WriteStore {
 }
 
 /// `shared::catalog::Vendor` for a `catalog.vendors` row.
-pub(crate) const VENDOR_JSON: &str = "json_build_object('id', id, 'name', name, 'slug', slug, 'location', \
+pub(crate) const VENDOR_JSON: &str = "json_build_object('id', id, 'name', name, 'slug', slug, 'city', city, 'location', \
     CASE WHEN latitude IS NULL THEN NULL ELSE json_build_object('lat', latitude, 'lng', longitude) END)";
 
 fn variant_values(

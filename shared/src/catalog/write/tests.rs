@@ -193,6 +193,17 @@ fn vendors_need_a_name_and_both_coordinates_or_neither() {
 }
 
 #[test]
+fn a_vendor_city_is_optional_and_validated() {
+    let input = |body| serde_json::from_value::<NewVendorInput>(body).unwrap().validate();
+    let vendor = input(json!({"name": "North Ceramics", "city": "  Lisbon "})).unwrap();
+    assert_eq!(vendor.city.map(|city| city.as_str().to_owned()).as_deref(), Some("Lisbon"));
+    assert_eq!(input(json!({"name": "North Ceramics"})).unwrap().city, None);
+    assert_eq!(input(json!({"name": "x", "city": " "})).unwrap_err().reason_for("city"), Some("empty"));
+    let errors = input(json!({"name": "", "city": "L".repeat(81)})).unwrap_err();
+    assert_eq!((errors.reason_for("name"), errors.reason_for("city")), (Some("empty"), Some("too_long")));
+}
+
+#[test]
 fn vendor_list_cursors_belong_to_one_vendor_and_filter() {
     let key = CursorKey::new(&[7u8; 32]).unwrap();
     let a = VendorId::parse("ven_01JC00000000000000000000A1").unwrap();

@@ -5,7 +5,7 @@
 use maud::html;
 use shared::catalog::cache::Tag;
 use shared::catalog::{Page as Listing, ProductSummary, Sort};
-use shared::storefront::browse::{DEFAULT_LOCAL_RADIUS_KM, DEMO_PLACES, Filters, page_key};
+use shared::storefront::browse::{DEFAULT_LOCAL_RADIUS_KM, Filters, LOCAL_QUICK_PLACES, page_key};
 
 use super::catalog_view::{cards, pager};
 use super::category::PAGE_SIZE;
@@ -62,7 +62,7 @@ pub async fn show(visit: &Visit<'_>, query: &str) -> Result<Page, PageError> {
                 }
                 nav aria-label="Quick choices" {
                     p { "Or choose a city: "
-                        @for (index, (name, lat, lng)) in DEMO_PLACES.iter().enumerate() {
+                        @for (index, (name, lat, lng)) in LOCAL_QUICK_PLACES.iter().enumerate() {
                             @if index > 0 { " · " }
                             a href={ (PATH) "?near=" (lat) "," (lng) "&radius_km=" (radius) } { (name) }
                         }

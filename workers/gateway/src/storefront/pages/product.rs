@@ -79,7 +79,10 @@ fn render(
                 div.details {
                     h1 { (title) }
                     @if let Some(vendor) = &product.vendor {
-                        p.vendor { "Sold by " a href={ "/v/" (vendor.slug.as_str()) } { (vendor.name.as_str()) } }
+                        p.vendor {
+                            "Sold by " a href={ "/v/" (vendor.slug.as_str()) } { (vendor.name.as_str()) }
+                            @if let Some(city) = &vendor.city { " in " (city.as_str()) }
+                        }
                     }
                     (rating(product.rating.as_ref()))
                     @if let Some(price) = product.price_from() {

@@ -4,7 +4,7 @@ use futures_util::future::join;
 use maud::html;
 use shared::catalog::cache::Tag;
 use shared::catalog::{Page as Listing, ProductSummary, Slug, Vendor};
-use shared::storefront::browse::{DEMO_PLACES, Filters, page_key};
+use shared::storefront::browse::{Filters, page_key};
 
 use super::catalog_view::{cards, pager};
 use super::category::PAGE_SIZE;
@@ -25,23 +25,19 @@ pub async fn show(visit: &Visit<'_>, slug: &str, query: &str) -> Result<Page, Pa
                 .await;
         let (vendor, listing) = (vendor?, listing?);
         let name = vendor.name.as_str();
-        let city = vendor.location.and_then(|at| {
-            DEMO_PLACES.iter().find(|(_, lat, lng)| (lat - at.lat()).abs() < 0.2 && (lng - at.lng()).abs() < 0.2)
-        });
         let body = layout::page(
             visit,
             name,
             html! {
                 h1 { (name) }
-                @if let Some(at) = vendor.location {
+                // The city as the shop gave it; a shop without one names none (coordinates are no address).
+                @if vendor.city.is_some() || vendor.location.is_some() {
                     p.location {
-                        "Based in "
-                        @match city {
-                            Some((city, _, _)) => (city),
-                            None => (format!("{:.3}, {:.3}", at.lat(), at.lng())),
+                        @if let Some(city) = &vendor.city { "Based in " (city.as_str()) }
+                        @if vendor.city.is_some() && vendor.location.is_some() { " · " }
+                        @if let Some(at) = vendor.location {
+                            a href={ "/local?near=" (at.lat()) "," (at.lng()) } { "Other shops nearby" }
                         }
-                        " · "
-                        a href={ "/local?near=" (at.lat()) "," (at.lng()) } { "Other shops nearby" }
                     }
                 }
                 section aria-labelledby="products" {
