@@ -101,6 +101,15 @@ async fn a_declined_card_is_a_refusal_and_never_a_success(stack: &TestStack) {
     let (status, body) = insufficient.create(stack, test_card("4000000000009995")).await;
     assert_eq!((status, error_code(&body)), (402, "BIZ_5004"), "{body}");
     assert_eq!(body["error"]["details"]["decline_code"], "insufficient_funds", "{body}");
+
+    // A well-formed number the provider does not take in test mode: refused when its PaymentMethod
+    // is made, before any PaymentIntent, and answered as a decline (the card's fault), not a 422.
+    let live = Payment::new(1_200);
+    let (status, body) = live.create(stack, test_card("4012888888881881")).await;
+    assert_eq!((status, error_code(&body)), (402, "BIZ_5004"), "{body}");
+    assert_eq!(body["error"]["details"]["decline_code"], "test_mode_live_card", "{body}");
+    assert_eq!(payment_status(stack, &live.id()).await.as_deref(), Some("failed"));
+    assert_eq!(intents_created(stack, &live.id()).await, 0, "no PaymentIntent for a refused card");
 }
 
 async fn a_delayed_card_is_processing_until_the_webhook_says_succeeded(stack: &TestStack) {

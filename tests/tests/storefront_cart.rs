@@ -365,8 +365,15 @@ async fn a_shopper_fills_the_cart_and_pays_through_the_pages() {
     .await;
     assert_eq!(charged.one().unwrap().get::<i64>(0).unwrap(), 0, "nothing charged");
 
-    // Paid: the form from the page after the decline (a fresh key), posted twice (a double click).
-    let form = pay_form(&declined.body, CARD_OK);
+    // A well-formed card the test-mode provider does not take is the provider's decline too.
+    let live_form = pay_form(&declined.body, "4012 8888 8888 1881");
+    let live = browser.post("/checkout/pay", &as_pairs(&live_form)).await;
+    assert_eq!(live.status, 402, "{:?}", alerts(&live.body));
+    assert!(alerts(&live.body).iter().any(|a| a.contains("Your card was declined")));
+    assert!(!live.body.contains("4012 8888 8888 1881"), "the typed number is not shown back");
+
+    // Paid: the form from the page after the declines (a fresh key), posted twice (a double click).
+    let form = pay_form(&live.body, CARD_OK);
     assert_ne!(form[0].1, field_value(&checkout.body, "idempotency_key"), "a fresh key after the decline");
     let first = browser.post("/checkout/pay", &as_pairs(&form)).await;
     assert_eq!(first.status, 303, "{:?}", alerts(&first.body));

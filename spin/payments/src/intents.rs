@@ -11,7 +11,9 @@ use shared::api::ErrorCode;
 use shared::catalog::validation::FieldErrors;
 use shared::idempotency::IdempotencyKey;
 use shared::payments::api::{CreateIntent, Intent, PaymentFailure, PaymentMethodInput};
-use shared::payments::stripe::{CallError, CaptureMethod, CreatePaymentIntent, Metadata, PaymentIntent, StripeError};
+use shared::payments::stripe::{
+    CallError, CaptureMethod, CreatePaymentIntent, Metadata, PaymentIntent, PaymentMethodId, StripeError,
+};
 use shared::payments::{PaymentId, PaymentStatus};
 use spin_platform::{Received, Response, config as platform};
 
@@ -52,24 +54,31 @@ async fn run_create(request: &Received) -> Handled<Intent> {
     }
     let intent = match &row.psp_intent_id {
         Some(existing) => provider.client.retrieve_payment_intent(existing).await?,
-        None => match provider
-            .client
-            .create_payment_intent(&intent_params(&provider, &row, &body).await?, &body.idempotency_key)
-            .await
-        {
-            Ok(intent) => intent,
-            Err(CallError::Stripe(StripeError::Card(card))) => {
-                let report = Report {
-                    reported: PaymentStatus::Failed,
-                    intent: card.payment_intent.as_ref(),
-                    failure: Some(PaymentFailure::from_card_error(&card)),
-                    event_id: None,
-                };
-                store::apply(&neon, &row, report).await?;
-                return Err(declined(&store::reload(&neon, &payment_id).await?));
+        // A card refused when its PaymentMethod is made (a test card in test mode) is declined
+        // like one refused by the intent: the buyer's card, not our request, is at fault.
+        None => {
+            let created = match payment_method(&provider, &row, &body).await? {
+                Ok(method) => {
+                    let params = intent_params(&row, &body, method)?;
+                    provider.client.create_payment_intent(&params, &body.idempotency_key).await
+                }
+                Err(error) => Err(error),
+            };
+            match created {
+                Ok(intent) => intent,
+                Err(CallError::Stripe(StripeError::Card(card))) => {
+                    let report = Report {
+                        reported: PaymentStatus::Failed,
+                        intent: card.payment_intent.as_ref(),
+                        failure: Some(PaymentFailure::from_card_error(&card)),
+                        event_id: None,
+                    };
+                    store::apply(&neon, &row, report).await?;
+                    return Err(declined(&store::reload(&neon, &payment_id).await?));
+                }
+                Err(error) => return Err(error.into()),
             }
-            Err(error) => return Err(error.into()),
-        },
+        }
     };
     let row = refresh(&neon, row, &intent).await?;
     if row.voided {
@@ -134,14 +143,27 @@ fn same_payment(row: &PaymentRow, body: &CreateIntent) -> Handled<()> {
     Ok(())
 }
 
-async fn intent_params(provider: &Provider, row: &PaymentRow, body: &CreateIntent) -> Handled<CreatePaymentIntent> {
-    let payment_method = match &body.method {
-        PaymentMethodInput::PaymentMethod(id) => id.clone(),
+/// The PaymentMethod to charge: the buyer's, or one the provider makes from a test card. The
+/// outer error is ours; the inner one is the provider's answer about the card.
+async fn payment_method(
+    provider: &Provider,
+    row: &PaymentRow,
+    body: &CreateIntent,
+) -> Handled<Result<PaymentMethodId, CallError>> {
+    match &body.method {
+        PaymentMethodInput::PaymentMethod(id) => Ok(Ok(id.clone())),
         PaymentMethodInput::TestCard(card) => {
             let key = stripe_key(&format!("{}:payment_method", row.payment_id))?;
-            provider.client.create_card_payment_method(&card.to_params(), &key).await?.id
+            Ok(provider.client.create_card_payment_method(&card.to_params(), &key).await.map(|method| method.id))
         }
-    };
+    }
+}
+
+fn intent_params(
+    row: &PaymentRow,
+    body: &CreateIntent,
+    payment_method: PaymentMethodId,
+) -> Handled<CreatePaymentIntent> {
     Ok(CreatePaymentIntent {
         amount: body.amount,
         payment_method: Some(payment_method),

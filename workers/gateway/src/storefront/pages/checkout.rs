@@ -15,7 +15,7 @@ use shared::orders::checkout::{CheckoutAnswer, CheckoutRequest};
 use shared::orders::{AddressInput, ShippingAddress};
 use shared::storefront::cart::{ProductInfo, checkout_blockers, vendor_groups};
 use shared::storefront::form::Form;
-use shared::storefront::payment::{CardInput, card_error_message, test_payment_method};
+use shared::storefront::payment::{CardInput, card_error_message, card_payment};
 use shared::storefront::refusal::{checkout_refusal, out_of_stock_variant, refusal_text};
 use worker::Method;
 use worker_platform::clock;
@@ -178,7 +178,7 @@ pub async fn pay(visit: &Visit<'_>, form: &Form) -> Result<Page, PageError> {
     let today = (u16::try_from(now.year()).unwrap_or(u16::MAX), u8::try_from(now.month()).unwrap_or(12));
     let card =
         CardInput { number: form.raw("card_number"), expiry: form.raw("card_expiry"), cvc: form.raw("card_cvc") };
-    let method = test_payment_method(card, today);
+    let method = card_payment(card, today);
     let expected_total = expected_total(form);
     let mut errors = FieldErrors::new();
     if let Err(address_errors) = &address {
